@@ -1,0 +1,47 @@
+"""Checkpoints: written atomically, loaded with clear errors, enough to rebuild the model alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from drc.atomic import atomic_path
+from drc.errors import DRCError
+from drc.model.config import ModelConfig
+from drc.model.drc import DRC
+
+FORMAT = "drc-checkpoint-v1"
+
+
+def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
+    with atomic_path(path) as tmp:
+        torch.save({"format": FORMAT, **payload}, tmp)
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise DRCError(f"checkpoint {path} does not exist; train a model first (drc train / dvc repro)")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises many types for a damaged file
+        raise DRCError(
+            f"checkpoint {path} is unreadable ({type(exc).__name__}); retrain or re-fetch it"
+        ) from exc
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise DRCError(f"{path} is not a DRC checkpoint ({FORMAT}); pass a file written by drc train")
+    return ckpt
+
+
+def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[DRC, dict[str, Any]]:
+    """Rebuild the model from a checkpoint alone; returns (model in eval mode, checkpoint dict)."""
+    ckpt = read_checkpoint(path)
+    model = DRC(ModelConfig.from_dict(ckpt["model_config"]))
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise DRCError(f"checkpoint {path} does not match its model config ({first}); retrain it") from exc
+    return model.to(device).eval(), ckpt

@@ -1,0 +1,61 @@
+"""The terms of DRC's objective (SPEC §1-2, paper §3 and supplementary C), as pure functions."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+EPS = 1e-8  # inside logs and the responsibility's denominator, as in the paper's listings
+
+
+def laplace_loglik(pred: torch.Tensor, target: torch.Tensor, sigma: float | None) -> torch.Tensor:
+    """Per pixel and channel log p(x_i | z_k) = -|g_k(z_k)_i - x_i| / (2 sigma^2), up to a constant.
+
+    ``sigma=None`` drops the 1/(2 sigma^2) factor (plain L1), as the official code's generator update.
+    """
+    l1 = (pred - target).abs()
+    return -l1 if sigma is None else -l1 / (2.0 * sigma**2)
+
+
+def responsibility(pi_f: torch.Tensor, log_pf: torch.Tensor, log_pb: torch.Tensor) -> torch.Tensor:
+    """gamma_f = pi_f p_f / (pi_f p_f + pi_b p_b + 1e-8), without gradient (the E-step's w)."""
+    with torch.no_grad():
+        pf = pi_f * log_pf.exp()
+        return pf / (pf + (1.0 - pi_f) * log_pb.exp() + EPS)
+
+
+def estep_objective(pi_f: torch.Tensor, log_pf: torch.Tensor, log_pb: torch.Tensor) -> torch.Tensor:
+    """Per pixel and channel: gamma_f (log pi_f + log p_f) + (1 - gamma_f)(log pi_b + log p_b)."""
+    gamma = responsibility(pi_f, log_pf, log_pb)
+    pi_b = 1.0 - pi_f
+    return gamma * ((pi_f + EPS).log() + log_pf) + (1.0 - gamma) * ((pi_b + EPS).log() + log_pb)
+
+
+def tv_norm(image: torch.Tensor, reduction: str = "sum") -> torch.Tensor:
+    """Anisotropic total variation: reduce(|d/dx|) + reduce(|d/dy|) over all elements."""
+    dx = (image[..., :, 1:] - image[..., :, :-1]).abs()
+    dy = (image[..., 1:, :] - image[..., :-1, :]).abs()
+    if reduction == "sum":
+        return dx.sum() + dy.sum()
+    if reduction == "mean":
+        return dx.mean() + dy.mean()
+    raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
+
+
+def orthogonal_reg(module: nn.Module) -> torch.Tensor:
+    """sum over 4-D conv weights W (flattened to C_out x rest) of ||W W^T ⊙ (1 - I)||_F^2."""
+    total = torch.zeros(())
+    for p in module.parameters():
+        if p.ndim == 4:
+            w = p.flatten(1)
+            gram = w @ w.t()
+            off = gram - torch.diag_embed(torch.diagonal(gram))
+            total = total.to(p.device) + off.square().sum()
+    return total
+
+
+def pseudo_label_loss(lebm_logits: torch.Tensor, classifier_logits: torch.Tensor) -> torch.Tensor:
+    """H(P, Q) = -<softmax(LEBM logits).detach(), log_softmax(classifier logits)>, batch mean."""
+    target = F.softmax(lebm_logits.detach(), dim=1)
+    return -(target * F.log_softmax(classifier_logits, dim=1)).sum(1).mean()

@@ -1,0 +1,70 @@
+"""Learning and inference settings (SPEC §2). Defaults are the paper's."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from drc.errors import DRCError
+from drc.model.config import from_dict
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    iterations: int = 10_000  # paper: at most 10K iterations (and 48 h) per dataset
+    batch_size: int = 48  # paper: 48 on one V100
+    posterior_steps: int = 40  # K1, posterior Langevin steps per iteration
+    posterior_step_size: float = 0.1  # s1
+    prior_steps: int = 60  # K0, prior Langevin steps per iteration
+    prior_step_size: float = 0.4  # s0
+    sigma: float = 0.25  # Laplace likelihood scale: log p = -|g - x| / (2 sigma^2)
+    lr_generator: float = 1e-4  # Adam, generators + auxiliary classifiers
+    lr_lebm: float = 2e-5  # Adam, latent EBM
+    beta1: float = 0.5
+    beta2: float = 0.999
+    tv_weight: float = 0.01  # TV-norm on the re-assigned background; 0 = ablation "w/o TV-norm"
+    ortho_weight: float = 1.0  # orthogonal regulariser (paper: 1.0, 0.1 on Birds; official code 0.1)
+    pseudo_label_weight: float = 0.1  # per region; 0 = ablation "w/o pseudo label"
+    persistent_chains: bool = True  # False = ablation "short-run chain" (z from N(0, I) each iteration)
+    hflip: bool = True  # random horizontal flips (paper)
+    generator_loglik_scaled: bool = True  # True: 1/(2 sigma^2) in the generator loss (paper Listing 3);
+    #   False: plain L1 there, as the official code
+    seed: int = 0
+    checkpoint_every: int = 500  # iterations between atomic checkpoints
+    log_every: int = 10  # iterations between DVCLive metric steps
+    image_every: int = 500  # iterations between sample grids (0 = never)
+    monitor_every: int = 250  # iterations between persistent-chain IoU on the monitor images (0 = never)
+    device: str = "auto"  # auto | cpu | cuda
+
+    def __post_init__(self) -> None:
+        if self.iterations < 0 or self.batch_size < 1:
+            raise DRCError("train.iterations must be >= 0 and train.batch_size >= 1")
+        if self.sigma <= 0:
+            raise DRCError(f"train.sigma must be positive, got {self.sigma}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        return from_dict(cls, values, "train")
+
+
+@dataclass(frozen=True)
+class InferConfig:
+    steps: int = 5000  # test-time posterior Langevin steps (paper: 300 Dogs/Cars, 2.5K Birds, 5K others)
+    step_size: float = 0.1  # s1
+    init: str = "noise"  # noise: z ~ N(0, I) (paper); persistent: start from the training chains
+    batch_size: int = 100
+    noise: bool = True  # Langevin noise at test time (paper: yes)
+
+    def __post_init__(self) -> None:
+        if self.init not in ("noise", "persistent"):
+            raise DRCError(f"infer.init must be 'noise' or 'persistent', got {self.init!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> InferConfig:
+        return from_dict(cls, values, "infer")

@@ -1,0 +1,236 @@
+"""Learning DRC by EM with persistent Langevin chains (paper Algorithm 1, SPEC §2).
+
+Every source of randomness is torch's global generator (Langevin noise, flips) or a generator
+seeded from (seed, epoch) (batch order), so a run resumed from a checkpoint continues exactly
+as the uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from drc.checkpoint import read_checkpoint, save_checkpoint
+from drc.errors import DRCError
+from drc.langevin import frozen, langevin
+from drc.metrics import per_image_scores
+from drc.model.config import ModelConfig
+from drc.model.drc import DRC, Rendering
+from drc.model.objective import (
+    estep_objective,
+    laplace_loglik,
+    orthogonal_reg,
+    pseudo_label_loss,
+    tv_norm,
+)
+from drc.runinfo import resolve_device, rng_state, run_info, seed_everything, set_rng_state
+from drc.train_config import TrainConfig
+
+Logger = Callable[[int, dict[str, float], "Trainer"], None]
+
+
+def batch_indices(n: int, batch_size: int, seed: int, iteration: int) -> torch.Tensor:
+    """Rows of iteration ``iteration``: epochs are seeded permutations, the last partial batch dropped."""
+    per_epoch = max(n // batch_size, 1)
+    epoch, k = divmod(iteration, per_epoch)
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+    return perm[k * batch_size : (k + 1) * batch_size]
+
+
+@dataclass
+class Trainer:
+    """Owns the model, optimisers and persistent chains for one training set."""
+
+    model_config: ModelConfig
+    config: TrainConfig
+    images: torch.Tensor  # N x 3 x H x W in [-1, 1]
+    dataset_info: dict[str, Any] = field(default_factory=dict)
+    iteration: int = 0
+
+    def __post_init__(self) -> None:
+        res = self.model_config.resolution
+        if tuple(self.images.shape[1:]) != (3, res, res):
+            raise DRCError(
+                f"training images are {tuple(self.images.shape[1:])} but the model generates 3x{res}x{res}; "
+                "set the dataset resolution to the model's"
+            )
+        seed_everything(self.config.seed)
+        self.device = resolve_device(self.config.device)
+        self.model = DRC(self.model_config).to(self.device)
+        c = self.config
+        betas = (c.beta1, c.beta2)
+        self.opt_g = torch.optim.Adam(self.model.generator_parameters(), lr=c.lr_generator, betas=betas)
+        self.opt_e = torch.optim.Adam(self.model.lebm.parameters(), lr=c.lr_lebm, betas=betas)
+        n, d = len(self.images), self.model_config.z_dim
+        # Persistent chains: one posterior and one prior latent per training image (official code).
+        self.z_post = torch.randn(n, d)
+        self.z_prior = torch.randn(n, d)
+
+    # -- one iteration of Algorithm 1 -------------------------------------------------------------
+    def sample_posterior(self, z: torch.Tensor, x: torch.Tensor, steps: int) -> torch.Tensor:
+        c = self.config
+        with frozen(self.model):
+            return langevin(
+                z,
+                lambda v: self.model.posterior_energy(v, x, c.sigma, c.tv_weight),
+                steps,
+                c.posterior_step_size,
+            )
+
+    def sample_prior(self, z: torch.Tensor, steps: int) -> torch.Tensor:
+        with frozen(self.model):
+            return langevin(z, lambda v: self.model.prior_energy(v).sum(), steps, self.config.prior_step_size)
+
+    def generator_loss(self, r: Rendering, x: torch.Tensor, z: torch.Tensor) -> dict[str, torch.Tensor]:
+        c, m = self.config, self.model
+        sigma = c.sigma if c.generator_loglik_scaled else None
+        log_pf, log_pb = laplace_loglik(r.fg, x, sigma), laplace_loglik(r.bg, x, sigma)
+        terms = {"recon": -estep_objective(r.pi_f, log_pf, log_pb).mean()}
+        if c.tv_weight:
+            terms["tv"] = tv_norm(r.bg, "mean")
+        if c.pseudo_label_weight:
+            with torch.no_grad():
+                _, logits_f, logits_b = m.lebm(z)
+            terms["pseudo_f"] = pseudo_label_loss(
+                logits_f, m.fg_classifier(r.fg * torch.sigmoid(r.fg_mask_logit))
+            )
+            terms["pseudo_b"] = pseudo_label_loss(
+                logits_b, m.bg_classifier(r.bg_raw * torch.sigmoid(r.bg_mask_logit_raw))
+            )
+        if c.ortho_weight:
+            terms["ortho"] = orthogonal_reg(m.fg_gen) + orthogonal_reg(m.bg_gen)
+        weights = {
+            "recon": 1.0,
+            "tv": c.tv_weight,
+            "pseudo_f": c.pseudo_label_weight,
+            "pseudo_b": c.pseudo_label_weight,
+            "ortho": c.ortho_weight,
+        }
+        terms["total"] = sum(weights[k] * v for k, v in terms.items())
+        return terms
+
+    def step(self) -> dict[str, float]:
+        c = self.config
+        idx = batch_indices(len(self.images), c.batch_size, c.seed, self.iteration)
+        x = self.images[idx]
+        if c.hflip:
+            flip = torch.rand(len(idx)) < 0.5
+            x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+        x = x.to(self.device)
+        if c.persistent_chains:
+            z_post0, z_prior0 = self.z_post[idx], self.z_prior[idx]
+        else:
+            z_post0, z_prior0 = (
+                torch.randn(len(idx), self.z_post.shape[1]),
+                torch.randn(len(idx), self.z_post.shape[1]),
+            )
+        z_post = self.sample_posterior(z_post0.to(self.device), x, c.posterior_steps)
+        z_prior = self.sample_prior(z_prior0.to(self.device), c.prior_steps)
+        if c.persistent_chains:
+            self.z_post[idx], self.z_prior[idx] = z_post.cpu(), z_prior.cpu()
+
+        # LEBM: lower the energy of posterior samples, raise it at prior samples.
+        lebm = self.model.lebm
+        e_loss = lebm(z_post)[0].mean() - lebm(z_prior)[0].mean()
+        self.opt_e.zero_grad(set_to_none=True)
+        e_loss.backward()
+        self.opt_e.step()
+
+        # Generators and auxiliary classifiers at the posterior samples.
+        r = self.model.render(z_post)
+        terms = self.generator_loss(r, x, z_post)
+        self.opt_g.zero_grad(set_to_none=True)
+        terms["total"].backward()
+        self.opt_g.step()
+
+        self.iteration += 1
+        logs = {f"loss/{k}": float(v.detach()) for k, v in terms.items()}
+        logs["loss/lebm"] = float(e_loss.detach())
+        with torch.no_grad():
+            logs["train/mse"] = float((r.composite - x).square().mean())
+            logs["train/fg_fraction"] = float((r.pi_f > 0.5).float().mean())
+        if not all(math.isfinite(v) for v in logs.values()):
+            bad = {k: v for k, v in logs.items() if not math.isfinite(v)}
+            raise DRCError(
+                f"training diverged at iteration {self.iteration} ({bad}); lower the learning rates or "
+                "Langevin step sizes, or resume from the last checkpoint"
+            )
+        return logs
+
+    # -- monitoring -------------------------------------------------------------------------------
+    @torch.no_grad()
+    def chain_scores(self, rows: np.ndarray, masks: torch.Tensor, batch_size: int = 200) -> dict[str, float]:
+        """IoU/Dice (percent) of the masks the persistent posterior chains currently explain."""
+        preds = []
+        for start in range(0, len(rows), batch_size):
+            z = self.z_post[rows[start : start + batch_size]].to(self.device)
+            preds.append((self.model.render(z).pi_f[:, 0] > 0.5).cpu())
+        iou, dice = per_image_scores(torch.cat(preds), masks)
+        return {"iou": 100 * float(iou.mean()), "dice": 100 * float(dice.mean())}
+
+    # -- state ------------------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {
+            "model_config": self.model_config.to_dict(),
+            "train_config": self.config.to_dict(),
+            "model": self.model.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_e": self.opt_e.state_dict(),
+            "z_post": self.z_post,
+            "z_prior": self.z_prior,
+            "iteration": self.iteration,
+            "rng": rng_state(),
+            "dataset": self.dataset_info,
+            "run": run_info(self.config.seed),
+        }
+
+    def save(self, path: str | Path) -> None:
+        save_checkpoint(path, self.state())
+
+    def load(self, path: str | Path) -> None:
+        """Resume exactly: weights, optimisers, chains, RNG states and iteration counter."""
+        ckpt = read_checkpoint(path)
+        if ckpt["model_config"] != self.model_config.to_dict():
+            raise DRCError(f"{path} was trained with another model config; delete it to start afresh")
+        if len(ckpt["z_post"]) != len(self.images):
+            raise DRCError(
+                f"{path} holds chains for {len(ckpt['z_post'])} images, the training set has "
+                f"{len(self.images)}; delete it to start afresh"
+            )
+        self.model.load_state_dict(ckpt["model"])
+        self.opt_g.load_state_dict(ckpt["opt_g"])
+        self.opt_e.load_state_dict(ckpt["opt_e"])
+        self.z_post, self.z_prior = ckpt["z_post"], ckpt["z_prior"]
+        self.iteration = int(ckpt["iteration"])
+        set_rng_state(ckpt["rng"])
+
+    # -- loop -------------------------------------------------------------------------------------
+    def run(
+        self,
+        until: int | None = None,
+        checkpoint_path: str | Path | None = None,
+        log: Logger | None = None,
+        progress: bool = True,
+    ) -> None:
+        """Train until iteration ``until`` (default: config.iterations), checkpointing on the way."""
+        c = self.config
+        until = c.iterations if until is None else until
+        self.model.train()
+        bar = tqdm(total=until, initial=self.iteration, disable=not progress, desc="train", unit="it")
+        while self.iteration < until:
+            logs = self.step()
+            bar.update(1)
+            if self.iteration % max(c.log_every, 1) == 0 or self.iteration == until:
+                bar.set_postfix(recon=f"{logs['loss/recon']:.3f}", fg=f"{logs['train/fg_fraction']:.2f}")
+                if log is not None:
+                    log(self.iteration, logs, self)
+            if checkpoint_path and (self.iteration % c.checkpoint_every == 0 or self.iteration == until):
+                self.save(checkpoint_path)
+        bar.close()
