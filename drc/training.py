@@ -52,6 +52,7 @@ class Trainer:
     config: TrainConfig
     images: torch.Tensor  # N x 3 x H x W in [-1, 1]
     dataset_info: dict[str, Any] = field(default_factory=dict)
+    infer_config: dict[str, Any] = field(default_factory=dict)  # stored so a checkpoint knows how to infer
     iteration: int = 0
 
     def __post_init__(self) -> None:
@@ -188,6 +189,7 @@ class Trainer:
             "iteration": self.iteration,
             "rng": rng_state(),
             "dataset": self.dataset_info,
+            "infer_config": self.infer_config,
             "run": run_info(self.config.seed),
         }
 

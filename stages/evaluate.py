@@ -1,0 +1,91 @@
+"""Stage evaluate@<dataset>: score the all-data model on its evaluation images (Table 1).
+
+Also serves generalise@<dataset> (--on <other prepared dataset>: images never trained on) and
+evaluate_split@<dataset> (the train-split model on train / test / other datasets' test sets).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pandas as pd
+
+from drc.atomic import atomic_path, write_json
+from drc.checkpoint import read_checkpoint
+from drc.data.prepared import Prepared
+from drc.experiment import evaluate_prepared, infer_config_of
+from drc.params import load_params
+from drc.stagekit import REPORTS, model_path, prepared_dir, stage
+
+N_VISUAL = 16  # images kept for figures: the first N and the worst N by IoU
+
+
+def evaluation_split(prepared: Prepared, wanted: str) -> str:
+    """The evaluation subset when the dataset defines one (TM-dSprites, CLEVR6), else ``wanted``."""
+    return "eval" if wanted == "all" and "eval" in prepared.meta["splits"] else wanted
+
+
+def score(model: str, dataset: str, split: str, init: str | None) -> dict:
+    prepared = Prepared.open(prepared_dir(dataset))
+    split = evaluation_split(prepared, split)
+    infer = infer_config_of(read_checkpoint(model), init=init)
+    summary, iou, out = evaluate_prepared(model, prepared_dir(dataset), split, infer)
+    rows = prepared.split(split)
+    ids = [prepared.meta["ids"][r] for r in rows]
+    return {"summary": {**summary, "split": split}, "ids": ids, "iou": iou, "out": out, "rows": rows}
+
+
+def write_outputs(name: str, result: dict) -> None:
+    """Per-image IoU table and a small set of extractions (first and worst images) for the figures."""
+    iou = result["iou"]
+    with atomic_path(REPORTS / "per_image" / f"{name}.csv") as tmp:
+        pd.DataFrame({"id": result["ids"], "iou": 100 * iou}).to_csv(tmp, index=False)
+    keep = np.unique(np.concatenate([np.arange(min(N_VISUAL, len(iou))), np.argsort(iou)[:N_VISUAL]]))
+    out = result["out"]
+    with atomic_path(f"data/eval/{name}.npz") as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(
+            fh,
+            positions=keep,
+            rows=result["rows"][keep],
+            iou=iou[keep],
+            pi_f=out.pi_f[keep].numpy(),
+            composite=out.composite[keep].numpy(),
+            fg=out.fg[keep].numpy(),
+            bg=out.bg[keep].numpy(),
+        )
+
+
+@stage
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("dataset", help="dataset the model was trained on")
+    ap.add_argument("--model-split", default="all", choices=["all", "train"])
+    ap.add_argument("--train-data", action="store_true", help="score the model's own training images")
+    ap.add_argument("--on", nargs="*", default=[], help="also score these datasets' held-out images")
+    ap.add_argument(
+        "--on-split-datasets", action="store_true", help="also score every split dataset's test set"
+    )
+    ap.add_argument("--name", required=True, help="name of the metrics file under reports/metrics/")
+    args = ap.parse_args()
+    params = load_params()
+    model = model_path(args.dataset, args.model_split)
+    others = args.on + (list(params["split_datasets"]) if args.on_split_datasets else [])
+    results = []
+    if args.train_data:  # Table 1 / Table 3 "train": the training data itself
+        split = "all" if args.model_split == "all" else "train"
+        results.append((f"{args.dataset}/train", score(model, args.dataset, split, None)))
+    for other in others:  # images never trained on: chains start from noise
+        split = "test" if "test" in Prepared.open(prepared_dir(other)).meta["splits"] else "all"
+        results.append((f"{other}/test", score(model, other, split, "noise")))
+    metrics = {
+        "train_data": args.dataset,
+        "model_split": args.model_split,
+        "results": {key: result["summary"] for key, result in results},
+    }
+    write_outputs(args.name, results[0][1])
+    write_json(REPORTS / "metrics" / f"{args.name}.json", metrics)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+import math
+
+import torch
+
+from drc.model.objective import (
+    estep_objective,
+    laplace_loglik,
+    orthogonal_reg,
+    pseudo_label_loss,
+    responsibility,
+    tv_norm,
+)
+
+SIGMA = 0.25
+
+
+def test_laplace_loglik_matches_formula():
+    pred, target = torch.tensor([0.5, -0.25]), torch.tensor([0.0, 0.25])
+    assert torch.allclose(laplace_loglik(pred, target, SIGMA), torch.tensor([-0.5 / 0.125, -0.5 / 0.125]))
+    assert torch.allclose(laplace_loglik(pred, target, None), torch.tensor([-0.5, -0.5]))
+
+
+def test_responsibility_and_estep_on_a_2x2_image_by_hand():
+    # One channel, 2x2 pixels: x, fg, bg and pi_f chosen so every quantity is easy by hand.
+    x = torch.tensor([[[[0.0, 0.5], [1.0, -1.0]]]])
+    fg = torch.tensor([[[[0.0, 0.0], [1.0, 0.0]]]])
+    bg = torch.tensor([[[[0.25, 0.5], [0.0, -1.0]]]])
+    pi_f = torch.tensor([[[[0.5, 0.2], [0.9, 0.5]]]])
+    log_pf = laplace_loglik(fg, x, SIGMA)  # -|d| * 8
+    log_pb = laplace_loglik(bg, x, SIGMA)
+    expected_gamma, expected_obj = [], []
+    for d_f, d_b, p in [(0.0, 0.25, 0.5), (0.5, 0.0, 0.2), (0.0, 1.0, 0.9), (1.0, 0.0, 0.5)]:
+        lf, lb = -8 * d_f, -8 * d_b
+        g = p * math.exp(lf) / (p * math.exp(lf) + (1 - p) * math.exp(lb) + 1e-8)
+        expected_gamma.append(g)
+        expected_obj.append(g * (math.log(p + 1e-8) + lf) + (1 - g) * (math.log(1 - p + 1e-8) + lb))
+    gamma = responsibility(pi_f, log_pf, log_pb)
+    assert torch.allclose(gamma.flatten(), torch.tensor(expected_gamma), atol=1e-6)
+    assert not gamma.requires_grad
+    obj = estep_objective(pi_f, log_pf, log_pb)
+    assert torch.allclose(obj.flatten(), torch.tensor(expected_obj), atol=1e-5)
+
+
+def test_estep_gradient_treats_gamma_as_constant():
+    pi_f = torch.tensor([0.3], requires_grad=True)
+    log_pf, log_pb = torch.tensor([-1.0]), torch.tensor([-2.0])
+    estep_objective(pi_f, log_pf, log_pb).sum().backward()
+    g = float(responsibility(pi_f, log_pf, log_pb))
+    # d/dpi [g log pi + (1-g) log(1-pi)] with g fixed
+    assert math.isclose(float(pi_f.grad), g / 0.3 - (1 - g) / 0.7, rel_tol=1e-4)
+
+
+def test_tv_norm_by_hand():
+    img = torch.tensor([[[[0.0, 1.0], [3.0, 3.0]]]])
+    # |dx|: |1-0|, |3-3| ; |dy|: |3-0|, |3-1|
+    assert float(tv_norm(img, "sum")) == 1 + 0 + 3 + 2
+    assert float(tv_norm(img, "mean")) == 0.5 + 2.5
+
+
+def test_orthogonal_reg_zero_for_orthogonal_rows_and_hand_value_otherwise():
+    conv = torch.nn.Conv2d(1, 2, 1, bias=False)
+    with torch.no_grad():
+        conv.weight.copy_(torch.tensor([1.0, 0.0]).view(2, 1, 1, 1))
+    assert float(orthogonal_reg(conv)) == 0.0
+    conv2 = torch.nn.Conv2d(2, 2, 1, bias=False)
+    with torch.no_grad():
+        conv2.weight.copy_(torch.tensor([[1.0, 1.0], [1.0, 0.0]]).view(2, 2, 1, 1))
+    # W W^T = [[2, 1], [1, 1]]; off-diagonal squares: 1 + 1
+    assert float(orthogonal_reg(conv2)) == 2.0
+    assert float(orthogonal_reg(torch.nn.Linear(3, 3))) == 0.0  # only 4-D conv weights count
+
+
+def test_pseudo_label_is_cross_entropy_with_detached_target():
+    lebm = torch.tensor([[0.0, math.log(3.0)]], requires_grad=True)  # softmax = [0.25, 0.75]
+    clf = torch.tensor([[math.log(1.0), math.log(4.0)]], requires_grad=True)  # log_softmax = log([0.2, 0.8])
+    loss = pseudo_label_loss(lebm, clf)
+    assert math.isclose(float(loss), -(0.25 * math.log(0.2) + 0.75 * math.log(0.8)), rel_tol=1e-6)
+    loss.backward()
+    assert lebm.grad is None and clf.grad is not None
