@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import torch
 import yaml
@@ -35,6 +36,7 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=10)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--monitor", type=int, default=100)
+    ap.add_argument("--grid", default=None, help="write a sample grid PNG here at the end")
     ap.add_argument("overrides", nargs="*")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -55,6 +57,14 @@ def main() -> None:
             print(json.dumps({"it": trainer.iteration, "min": round((time.time() - t0) / 60, 2), **s,
                               "fg": round(logs["train/fg_fraction"], 3), "recon": round(logs["loss/recon"], 3)}),
                   flush=True)
+    from drc.imageio import write_png
+    from drc.reports.grids import sample_grid
+
+    class Data:
+        images, masks = x, m
+
+    if args.grid:
+        write_png(Path(args.grid), sample_grid(trainer, Data, rows))
     s = trainer.chain_scores(rows, m[rows])
     print(json.dumps({"final": True, "it": trainer.iteration, "min": round((time.time() - t0) / 60, 2), **s,
                       "args": vars(args)}), flush=True)

@@ -20,6 +20,7 @@ class TrainConfig:
     sigma: float = 0.25  # Laplace likelihood scale: log p = -|g - x| / (2 sigma^2)
     lr_generator: float = 1e-4  # Adam, generators + auxiliary classifiers
     lr_lebm: float = 2e-5  # Adam, latent EBM
+    lr_background: float | None = None  # Adam lr of the background + re-assignment nets; None = lr_generator
     beta1: float = 0.5
     beta2: float = 0.999
     tv_weight: float = 0.01  # TV-norm on the re-assigned background; 0 = ablation "w/o TV-norm"

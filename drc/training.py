@@ -67,7 +67,11 @@ class Trainer:
         self.model = DRC(self.model_config).to(self.device)
         c = self.config
         betas = (c.beta1, c.beta2)
-        self.opt_g = torch.optim.Adam(self.model.generator_parameters(), lr=c.lr_generator, betas=betas)
+        groups = [
+            {"params": self.model.foreground_parameters(), "lr": c.lr_generator},
+            {"params": self.model.background_parameters(), "lr": c.lr_background or c.lr_generator},
+        ]
+        self.opt_g = torch.optim.Adam(groups, betas=betas)
         self.opt_e = torch.optim.Adam(self.model.lebm.parameters(), lr=c.lr_lebm, betas=betas)
         n, d = len(self.images), self.model_config.z_dim
         # Persistent chains: one posterior and one prior latent per training image (official code).

@@ -62,7 +62,7 @@ def from_dict(cls: type, values: dict[str, Any], section: str):
     types = {f.name: f.type for f in fields(cls)}
     coerced = {}
     for key, value in values.items():
-        if types[key] in ("float", float) and isinstance(value, int | str) and not isinstance(value, bool):
+        if str(types[key]).startswith("float") and isinstance(value, int | str) and not isinstance(value, bool):
             try:
                 value = float(value)  # YAML reads "2e-4" as a string
             except ValueError:

@@ -65,9 +65,14 @@ class DRC(nn.Module):
         nn.init.constant_(self.fg_gen.to_mask.bias, c.fg_mask_bias)
 
     # -- groups of parameters, one optimiser each -------------------------------------------------
-    def generator_parameters(self) -> list[nn.Parameter]:
-        mods = (self.fg_gen, self.bg_gen, self.reassign_gen, self.fg_classifier, self.bg_classifier)
+    def foreground_parameters(self) -> list[nn.Parameter]:
+        """Foreground generator and both auxiliary classifiers."""
+        mods = (self.fg_gen, self.fg_classifier, self.bg_classifier)
         return [p for m in mods for p in m.parameters()]
+
+    def background_parameters(self) -> list[nn.Parameter]:
+        """Background generator and pixel re-assignment net."""
+        return [*self.bg_gen.parameters(), *self.reassign_gen.parameters()]
 
     def split(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         c = self.config
