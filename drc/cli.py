@@ -128,3 +128,16 @@ def evaluate(
     typer.echo(json.dumps(scores))
     if json_out is not None:
         write_json(json_out, scores)
+
+
+@app.command()
+@clean_errors
+def report(
+    ablations: Annotated[
+        bool, typer.Option(help="also Table 2 with a row per DVC experiment (reports/ablations.md)")
+    ] = False,
+) -> None:
+    """Rebuild reports/results.csv, reports/tables/ and reports/figures/ from the pipeline's outputs."""
+    from drc.reports.cli import report_command
+
+    report_command(ablations)

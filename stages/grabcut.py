@@ -24,7 +24,7 @@ def main() -> None:
     prepared = Prepared.open(prepared_dir(args.dataset))
     splits = prepared.meta["splits"]
     # Table 1 scores the training data (its evaluation subset where one exists), Table 3 the test split.
-    evaluated = {"train": "eval" if "eval" in splits else ("train" if "train" in splits else "all")}
+    evaluated = {"train": "eval" if "eval" in splits else "all"}  # the images evaluate@<ds> scores
     if "test" in splits:
         evaluated["test"] = "test"
     results, first = {}, None

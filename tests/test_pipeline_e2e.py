@@ -84,7 +84,7 @@ def test_repro_writes_every_report(repo: Path):
     ]:
         assert (repo / rel).is_file(), rel
     results = pd.read_csv(repo / "reports/results.csv")
-    assert list(results.columns) == ["method", "train_data", "eval_data", "split", "iou", "dice", "n_images"]
+    assert {"method", "train_data", "eval_data", "split", "iou", "dice", "n_images"} <= set(results.columns)
     rows = {(r.method, r.eval_data, r.split): r for r in results.itertuples()}
     assert ("DRC", "tmdsprites", "train") in rows and ("GrabCut", "tmdsprites", "train") in rows
     assert rows[("DRC", "tmdsprites", "train")].n_images == 64
@@ -99,3 +99,22 @@ def test_ablation_experiment_differs(repo: Path):
     assert first["results"] != second["results"]
     shown = json.loads(sh(["dvc", "exp", "show", "--json"], repo))
     assert "pseudo_label" in json.dumps(shown)
+
+
+def test_offline_real_dataset_stops_at_its_download_with_one_clear_line(repo: Path):
+    """Runs last: enables Birds with an unreachable host and no local archive."""
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["datasets"] = ["tmdsprites", "birds"]
+    for key in ("images", "segmentations", "split"):
+        params["data"]["birds"][f"{key}_url"] = f"http://127.0.0.1:9/{key}.tgz"  # nothing listens on port 9
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    proc = subprocess.run(
+        ["dvc", "repro", "prepare@birds"], cwd=repo, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode != 0
+    errors = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, proc.stderr[-2000:]
+    assert "images_file" in errors[0] and "offline" in errors[0]
+    assert "Traceback" not in proc.stderr
+    assert not (repo / "data/prepared/birds").exists()

@@ -1,0 +1,144 @@
+"""Table 2 (ablations): this run's rows come from `dvc exp show --json` and from the workspace.
+
+An ablation is a DVC experiment of the whole pipeline with some of params.yaml's ``train.*`` knobs
+changed (`dvc exp run -S train.pseudo_label=0`); its row is labelled by the knobs that differ from the
+paper's method, in the paper's words ("w/o pseudo label"), and scored by the experiment's
+reports/metrics/drc_<first dataset>.json.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from drc.errors import DRCError
+from drc.model.config import ModelConfig
+from drc.params import ABLATION_KNOBS
+from drc.reports import paper
+from drc.reports.paper import Score
+from drc.reports.tables import Table, cell, display
+from drc.train_config import TrainConfig
+
+# knob -> (value that switches the component off, the paper's name for that ablation)
+OFF = {
+    "pixel_reassign": (False, "w/o pixel re-assignment"),
+    "pseudo_label": (0, "w/o pseudo label"),
+    "tv_norm": (0, "w/o TV-norm"),
+    "ortho_reg": (0, "w/o ortho reg"),
+    "persistent_chains": (False, "short-run chain"),
+}
+HOW_TO = (
+    "To add ablation rows: run the pipeline as an experiment with one knob switched off, e.g. "
+    "`dvc exp run -S train.pseudo_label=0` (knobs: train.pseudo_label, train.tv_norm, train.ortho_reg = 0; "
+    "train.pixel_reassign, train.persistent_chains = false), then `drc report --ablations`, "
+    "which writes this table with a row per experiment to reports/ablations.md."
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunRow:
+    """One run of the pipeline as a Table 2 entry."""
+
+    label: str
+    dataset: str
+    profile: str
+    score: Score | None  # None: the run has no metrics (queued, failed, or not evaluated yet)
+    source: str
+
+
+def paper_value(knob: str, params: Mapping[str, Any], dataset: str) -> Any:
+    """The paper's value of a knob: the per-dataset fact when params.yaml has one, else the dataclass default."""
+    per_dataset = (params.get("paper_by_dataset") or {}).get(dataset) or {}
+    if knob in per_dataset:
+        return per_dataset[knob]
+    section, name = ABLATION_KNOBS[knob]
+    config = ModelConfig if section == "model" else TrainConfig
+    return next(f.default for f in dataclasses.fields(config) if f.name == name)
+
+
+def ablation_label(params: Mapping[str, Any], dataset: str) -> str:
+    """'full' when every knob is the paper's, else the changes in the paper's words, e.g. 'w/o TV-norm'.
+
+    A knob set to another value than the paper's or "off" reads ``knob=value``.
+    """
+    changes = []
+    for knob, value in (params.get("train") or {}).items():
+        if knob not in OFF:
+            raise DRCError(f"train.{knob} is not an ablation knob; known: {sorted(OFF)}")
+        if value is None or value == paper_value(knob, params, dataset):
+            continue
+        off, name = OFF[knob]
+        is_off = isinstance(value, bool) == isinstance(off, bool) and value == off  # 0 and 0.0, not False
+        changes.append(name if is_off else f"{knob}={value}")
+    return ", ".join(changes) or "full"
+
+
+def first_dataset(params: Mapping[str, Any]) -> str:
+    datasets = params.get("datasets") or []
+    if not datasets:
+        raise DRCError("params.yaml lists no datasets; Table 2 scores the first of them")
+    return str(datasets[0])
+
+
+def metrics_score(results: Mapping[str, Any] | None, dataset: str) -> Score | None:
+    """(IoU, Dice) on the training data from the ``results`` of a drc_<dataset>.json, if it has them."""
+    result = (results or {}).get(f"{dataset}/train")
+    return None if result is None else (float(result["iou"]), float(result["dice"]))
+
+
+def ablation_rows_from_exp_show(json_text: str) -> list[RunRow]:
+    """One row per experiment in the output of `dvc exp show --json` (DVC 3.x), newest first.
+
+    The format: a list of commits (the first is the workspace), each with ``experiments``: a list of
+    ``{"name", "executor", "revs": [{"name", "data": {"params": {"params.yaml": {"data": ...}},
+    "metrics": {"<path>": {"data": ...} | {"error": ...}}}}]}``.
+    """
+    try:
+        commits = json.loads(json_text)
+    except ValueError as exc:
+        raise DRCError(f"`dvc exp show --json` printed something that is not JSON ({exc})") from exc
+    rows = []
+    for commit in commits:
+        for experiment in commit.get("experiments") or []:
+            for rev in experiment.get("revs") or []:
+                rows.append(_experiment_row(rev, experiment.get("executor") or {}))
+    return rows
+
+
+def _experiment_row(rev: Mapping[str, Any], executor: Mapping[str, Any]) -> RunRow:
+    data = rev.get("data") or {}
+    params = ((data.get("params") or {}).get("params.yaml") or {}).get("data") or {}
+    dataset = first_dataset(params)
+    metrics = (data.get("metrics") or {}).get(f"reports/metrics/drc_{dataset}.json") or {}
+    state = executor.get("state")
+    source = f"exp {rev.get('name') or str(rev.get('rev'))[:7]}" + (f" ({state})" if state else "")
+    return RunRow(
+        ablation_label(params, dataset),
+        dataset,
+        str(params.get("profile", "?")),
+        metrics_score((metrics.get("data") or {}).get("results"), dataset),
+        source,
+    )
+
+
+def table2(current: RunRow, experiments: list[RunRow] | None = None) -> Table:
+    """The paper's ablations (Birds) beside this run's: the workspace row and, if given, experiments."""
+    runs = [current, *(experiments or [])]
+    labels = list(paper.TABLE2) + [r.label for r in runs if r.label not in paper.TABLE2]
+    rows = []
+    for label in dict.fromkeys(labels):
+        matching = [r for r in runs if r.label == label]
+        reported = cell(paper.TABLE2.get(label), "-")
+        if not matching:
+            rows.append([label, reported, "not run", "", "", ""])
+        for run in matching:
+            rows.append([label, reported, cell(run.score), display(run.dataset), run.profile, run.source])
+    columns = ["ablation", f"paper ({display(paper.TABLE2_DATASET)})", "this run", "data", "profile", "source"]
+    notes = ["IoU / Dice in percent on the training data of the first dataset in params.yaml."]
+    if experiments is None:
+        notes.append(HOW_TO)
+    return Table("Table 2: ablations", pd.DataFrame(rows, columns=columns), notes)

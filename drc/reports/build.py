@@ -1,0 +1,184 @@
+"""Build every report from whatever the pipeline has written so far (missing inputs read "not run").
+
+Reads (relative to the project root): params.yaml (datasets, profile, grabcut.margin),
+reports/metrics/*.json, reports/per_image/{drc,grabcut}_<ds>.csv, reports/grabcut/<ds>_margins.csv,
+reports/training/<ds>-{all,train}/live/plots/metrics/monitor/iou.tsv, data/eval/{drc,grabcut}_<ds>.npz
+and data/prepared/<ds>. Writes reports/results.csv, reports/tables/ and reports/figures/, each atomically.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from drc.atomic import atomic_path, write_text
+from drc.data.prepared import Prepared
+from drc.params import load_params
+from drc.reports import figures
+from drc.reports.ablations import RunRow, ablation_label, ablation_rows_from_exp_show, metrics_score, table2
+from drc.reports.results import collect_results, read_metrics
+from drc.reports.tables import Table, display, table1, table3, table4
+
+RESULTS = Path("reports/results.csv")
+TABLES = Path("reports/tables")
+FIGURES = Path("reports/figures")
+ABLATIONS = Path("reports/ablations.md")  # outside the report stage's outputs: see write_ablations
+N_FIRST, N_WORST = 8, 16
+
+
+def build_reports(root: Path = Path(".")) -> list[str]:
+    """Write results.csv, the four tables and the figures; returns one line per figure left out and why."""
+    params = load_params(root / "params.yaml")
+    results = collect_results(root / "reports/metrics")
+    with atomic_path(root / RESULTS) as tmp:
+        results.to_csv(tmp, index=False, float_format="%.4f")
+    profile = str(params.get("profile", "?"))
+    tables = {
+        "table1": table1(results, profile),
+        "table2": table2(current_run(root, params)),
+        "table3": table3(results),
+        "table4": table4(results),
+    }
+    with atomic_path(root / TABLES) as tmp:
+        tmp.mkdir()
+        for name, table in tables.items():
+            write_table(table, tmp / f"{name}.md")
+    with atomic_path(root / FIGURES) as tmp:
+        tmp.mkdir()
+        return draw_figures(root, params, tmp)
+
+
+def write_ablations(root: Path, exp_show_json: str) -> Path:
+    """Table 2 with a row per DVC experiment, from the text `dvc exp show --json` printed.
+
+    Written beside, not into, reports/tables/: a file of the report stage edited by hand would mark the
+    stage changed, and the next `dvc repro` would rebuild it without the experiments.
+    """
+    params = load_params(root / "params.yaml")
+    path = root / ABLATIONS
+    write_table(table2(current_run(root, params), ablation_rows_from_exp_show(exp_show_json)), path)
+    return path
+
+
+def write_table(table: Table, md_path: Path) -> None:
+    """The table as Markdown at ``md_path`` and as CSV beside it."""
+    write_text(md_path, table.to_markdown())
+    with atomic_path(md_path.with_suffix(".csv")) as tmp:
+        table.frame.to_csv(tmp, index=False)
+
+
+def current_run(root: Path, params: Mapping[str, Any]) -> RunRow:
+    """The workspace's run as a Table 2 row: labelled by params.yaml, scored on the first dataset."""
+    datasets = params.get("datasets") or []
+    dataset = str(datasets[0]) if datasets else "-"
+    metrics_path = root / f"reports/metrics/drc_{dataset}.json"
+    score = metrics_score(read_metrics(metrics_path)["results"], dataset) if metrics_path.is_file() else None
+    label = ablation_label(params, dataset)
+    return RunRow(label, dataset, str(params.get("profile", "?")), score, "workspace")
+
+
+def draw_figures(root: Path, params: Mapping[str, Any], out: Path) -> list[str]:
+    """Every figure whose inputs exist, into ``out``; returns '<figure>: <missing input>' for the rest."""
+    skipped = []
+    margin = (params.get("grabcut") or {}).get("margin")
+    for dataset in params.get("datasets") or []:
+        inputs = DatasetInputs(root, str(dataset))
+        drawers: dict[str, Callable[[Path], None]] = {
+            "extractions": inputs.extractions,
+            "worst": inputs.worst,
+            "iou_hist": inputs.histogram,
+            "grabcut_vs_drc": inputs.comparison,
+            "grabcut_margin": functools.partial(inputs.margins, chosen=margin),
+            "training": inputs.training,
+        }
+        for kind, draw in drawers.items():
+            name = f"{kind}_{dataset}.png"
+            try:
+                draw(out / name)
+            except MissingInput as exc:
+                skipped.append(f"{name}: {exc}")
+    return skipped
+
+
+class MissingInput(Exception):
+    """A figure's input has not been produced (its dataset or stage was not run)."""
+
+
+class DatasetInputs:
+    """The pipeline outputs of one dataset, loaded on first use; each figure method draws one PNG."""
+
+    def __init__(self, root: Path, dataset: str) -> None:
+        self.root, self.dataset, self.name = root, dataset, display(dataset)
+
+    def _path(self, relative: str) -> Path:
+        path = self.root / relative
+        if not path.exists():
+            raise MissingInput(f"no {relative}")
+        return path
+
+    def _npz(self, method: str) -> dict[str, np.ndarray]:
+        with np.load(self._path(f"data/eval/{method}_{self.dataset}.npz")) as data:
+            return dict(data)
+
+    def _prepared(self) -> Prepared:
+        return Prepared.open(self._path(f"data/prepared/{self.dataset}"))
+
+    def _per_image(self, method: str) -> np.ndarray:
+        return pd.read_csv(self._path(f"reports/per_image/{method}_{self.dataset}.csv"))["iou"].to_numpy()
+
+    def extractions(self, path: Path) -> None:
+        drc = self._npz("drc")
+        order = np.argsort(drc["positions"], kind="stable")[:N_FIRST]
+        figures.extraction_grid(drc, self._prepared(), order, f"DRC on {self.name}: first images", path)
+
+    def worst(self, path: Path) -> None:
+        drc = self._npz("drc")
+        order = np.argsort(drc["iou"], kind="stable")[:N_WORST]
+        figures.extraction_grid(drc, self._prepared(), order, f"DRC on {self.name}: lowest IoU", path)
+
+    def histogram(self, path: Path) -> None:
+        scores = {}
+        for method, label in (("drc", "DRC"), ("grabcut", "GrabCut")):
+            try:
+                scores[label] = self._per_image(method)
+            except MissingInput:
+                continue
+        if not scores:
+            raise MissingInput(f"no reports/per_image/{{drc,grabcut}}_{self.dataset}.csv")
+        figures.iou_histogram(scores, f"Per-image IoU on {self.name}", path)
+
+    def comparison(self, path: Path) -> None:
+        drc, grabcut = self._npz("drc"), self._npz("grabcut")
+        grabcut_index = {int(row): i for i, row in enumerate(grabcut["rows"])}
+        by_position = np.argsort(drc["positions"], kind="stable")
+        shown = [i for i in by_position if int(drc["rows"][i]) in grabcut_index][:N_FIRST]
+        if not shown:
+            raise MissingInput("GrabCut and DRC stored extractions of no common image")
+        g = [grabcut_index[int(drc["rows"][i])] for i in shown]
+        figures.comparison_grid(
+            self._prepared(),
+            drc["rows"][shown],
+            (grabcut["mask"][g], grabcut["iou"][g]),
+            (drc["pi_f"][shown] > 0.5, drc["iou"][shown]),
+            f"GrabCut vs DRC on {self.name} (IoU % under each image)",
+            path,
+        )
+
+    def margins(self, path: Path, chosen: float | None) -> None:
+        sweep = pd.read_csv(self._path(f"reports/grabcut/{self.dataset}_margins.csv"))
+        figures.margin_curve(sweep, chosen, f"GrabCut on {self.name}: IoU against the margin", path)
+
+    def training(self, path: Path) -> None:
+        curves = {}
+        for split, label in (("all", "all data"), ("train", "train split")):
+            tsv = self.root / f"reports/training/{self.dataset}-{split}/live/plots/metrics/monitor/iou.tsv"
+            if tsv.is_file():
+                curves[f"model on {label}"] = pd.read_csv(tsv, sep="\t")
+        if not curves:
+            raise MissingInput(f"no reports/training/{self.dataset}-*/live/plots/metrics/monitor/iou.tsv")
+        figures.training_curves(curves, f"Training on {self.name}: persistent-chain IoU", path)

@@ -1,0 +1,140 @@
+"""Tables 1, 3 and 4: the paper's rows (paper.py) beside this run's (results.py), as DataFrames of strings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from drc.reports import paper
+from drc.reports.paper import Score
+from drc.reports.results import lookup
+
+NOT_RUN = "not run"
+METRICS = ("IoU", "Dice")
+
+
+@dataclass
+class Table:
+    """A titled table of display strings with notes printed under it."""
+
+    title: str
+    frame: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+    def to_markdown(self) -> str:
+        parts = [f"# {self.title}", "", markdown_table(self.frame)]
+        if self.notes:
+            parts += ["", *self.notes]
+        return "\n".join(parts) + "\n"
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """GitHub-flavoured Markdown for a frame of strings (pipes inside cells escaped)."""
+
+    def line(cells: Iterable[object]) -> str:
+        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+    return "\n".join([line(frame.columns), line("---" for _ in frame.columns), *map(line, frame.values)])
+
+
+def cell(score: Score | None, missing: str = NOT_RUN) -> str:
+    """'IoU / Dice' with one decimal."""
+    return missing if score is None else f"{score[0]:.1f} / {score[1]:.1f}"
+
+
+def display(dataset: str) -> str:
+    return paper.DATASETS.get(dataset, dataset)
+
+
+def _columns(paper_datasets: Iterable[str], run_datasets: Iterable[str]) -> list[str]:
+    """The paper's datasets in its order, then any other dataset this run scored."""
+    columns = list(paper_datasets)
+    return columns + [d for d in run_datasets if d not in columns]
+
+
+def table1(results: pd.DataFrame, profile: str) -> Table:
+    """Scores on the training data: the paper's methods, then GrabCut and DRC of this run."""
+    trained = results[(results.model_split == "all") & (results.eval_data == results.train_data)]
+    datasets = _columns(paper.DATASETS, sorted(set(trained.eval_data)))
+    rows = [[method] + [cell(scores.get(d), "-") for d in datasets] for method, scores in paper.TABLE1.items()]
+    grabcut = [_grabcut(results, d, "train") for d in datasets]
+    drc = [_drc(results, d, "all", d, "train") for d in datasets]
+    rows.append(["GrabCut (this run)", *map(cell, grabcut)])
+    rows.append([f"DRC (this run, profile {profile})", *map(cell, drc)])
+    frame = pd.DataFrame(rows, columns=["method", *map(display, datasets)])
+    notes = [
+        "IoU / Dice in percent, averaged over images; paper rows from SPEC §4 Table 1; "
+        "reports/results.csv lists the number of images behind each score."
+    ]
+    heldout = results[(results.method == "DRC") & (results.eval_data == results.train_data + "-heldout")]
+    for row in heldout.itertuples():
+        notes.append(
+            f"Generalisation: DRC trained on {display(row.train_data)} scores {cell((row.iou, row.dice))} "
+            f"on {row.n_images} held-out images ({row.eval_data}) it never saw."
+        )
+    return Table("Table 1: foreground extraction on the training data", frame, notes)
+
+
+def _drc(results: pd.DataFrame, train: str, model_split: str, test: str, split: str) -> Score | None:
+    return lookup(results, method="DRC", train_data=train, model_split=model_split, eval_data=test, split=split)
+
+
+def _grabcut(results: pd.DataFrame, dataset: str, split: str) -> Score | None:
+    return lookup(results, method="GrabCut", eval_data=dataset, split=split)
+
+
+def _train_test(train: Score | None, test: Score | None, index: int, missing: str = NOT_RUN) -> str:
+    """'train | test' of the IoU (index 0) or the Dice (index 1)."""
+    if train is None and test is None:
+        return missing
+    return " | ".join(missing if s is None else f"{s[index]:.1f}" for s in (train, test))
+
+
+def table3(results: pd.DataFrame) -> Table:
+    """Train-split models scored on their train and test splits (GrabCut: the same images)."""
+    split_models = results[(results.model_split == "train") & (results.eval_data == results.train_data)]
+    datasets = _columns(paper.TABLE3["DRC"], sorted(set(split_models.eval_data)))
+    rows = []
+    for method, scores in paper.TABLE3.items():
+        for index, metric in enumerate(METRICS):
+            reported = [scores.get(d, {}) for d in datasets]
+            rows.append([method, metric, *(_train_test(r.get("train"), r.get("test"), index, "-") for r in reported)])
+    this_run: dict[str, Callable[[str, str], Score | None]] = {
+        "DRC (this run)": lambda d, s: _drc(results, d, "train", d, s),
+        "GrabCut (this run)": lambda d, s: _grabcut(results, d, s),
+    }
+    for method, score in this_run.items():
+        for index, metric in enumerate(METRICS):
+            rows.append([method, metric, *(_train_test(score(d, "train"), score(d, "test"), index) for d in datasets)])
+    frame = pd.DataFrame(rows, columns=["method", "metric", *map(display, datasets)])
+    notes = ["Cells read train | test, in percent. DRC models are trained on the train split only."]
+    return Table("Table 3: train and test splits", frame, notes)
+
+
+def table4(results: pd.DataFrame) -> Table:
+    """Train-split models scored on other datasets' test splits, with GrabCut's test scores for reference."""
+    cross = results[(results.model_split == "train") & (results.eval_data != results.train_data)]
+    pairs = list(paper.TABLE4)
+    pairs += [p for p in zip(cross.eval_data, cross.train_data, strict=True) if p not in pairs]
+    rows = []
+    for test, train in pairs:
+        reported = paper.TABLE4.get((test, train), {})
+        rows.append(
+            [
+                display(test),
+                display(train),
+                cell(reported.get("ReDO"), "-"),
+                cell(reported.get("DRC"), "-"),
+                cell(_drc(results, train, "train", test, "test")),
+            ]
+        )
+    frame = pd.DataFrame(rows, columns=["test", "train", "ReDO (paper)", "DRC (paper)", "DRC (this run)"])
+    grabcut = [
+        f"{display(d)} paper {cell(paper.TABLE3['GrabCut'].get(d, {}).get('test'), '-')}, "
+        f"this run {cell(_grabcut(results, d, 'test'))}"
+        for d in dict.fromkeys(test for test, _ in pairs)
+    ]
+    notes = ["GrabCut on the same test sets (IoU / Dice): " + "; ".join(grabcut) + "."]
+    return Table("Table 4: trained on one dataset, tested on another", frame, notes)

@@ -1,0 +1,254 @@
+"""The report layer on synthetic pipeline outputs: results.csv, Tables 1-4, ablations and figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from PIL import Image
+
+from drc.data.prepared import write_prepared
+from drc.errors import DRCError
+from drc.reports import paper
+from drc.reports.ablations import ablation_label, ablation_rows_from_exp_show
+from drc.reports.build import ABLATIONS, FIGURES, RESULTS, TABLES, build_reports, write_ablations
+from drc.reports.results import COLUMNS
+from tests.helpers import squares_on_stripes
+
+EXP_SHOW = Path(__file__).parent / "data" / "exp_show.json"  # from `dvc exp show --json` (DVC 3.67)
+FIGURE_KINDS = ["extractions", "worst", "iou_hist", "grabcut_vs_drc", "grabcut_margin", "training"]
+DEFAULT_KNOBS = {
+    "pseudo_label": 0.1,
+    "tv_norm": 0.01,
+    "ortho_reg": None,
+    "pixel_reassign": True,
+    "persistent_chains": True,
+}
+
+
+def write_params(root: Path, **train: object) -> None:
+    params = {
+        "datasets": ["tmdsprites"],
+        "profile": "tiny",
+        "train": {**DEFAULT_KNOBS, **train},
+        "paper_by_dataset": {"tmdsprites": {"ortho_reg": 1.0}},
+        "grabcut": {"margin": 0.125},
+    }
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+def score(iou: float, n: int = 20, **extra: object) -> dict:
+    return {"iou": iou, "dice": iou + 10.04, "n_images": n, **extra}
+
+
+def write_json(path: Path, obj: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj))
+
+
+def write_pipeline_outputs(root: Path, n: int = 20, res: int = 16) -> None:
+    """What the prepare/evaluate/grabcut/train stages would leave for TM-dSprites (and a Birds split model)."""
+    rng = np.random.default_rng(0)
+    images, masks = squares_on_stripes(n, 32)
+    write_prepared(
+        root / "data/prepared/tmdsprites",
+        name="tmdsprites",
+        images=images,
+        masks=masks,
+        ids=[f"im{i}" for i in range(n)],
+        splits={"eval": range(n)},
+        source={},
+    )
+    drc_run = {"steps": 3, "init": "persistent", "resolution": res, "split": "eval"}
+    write_json(
+        root / "reports/metrics/drc_tmdsprites.json",
+        {"train_data": "tmdsprites", "model_split": "all", "results": {"tmdsprites/train": score(45.678, **drc_run)}},
+    )
+    write_json(
+        root / "reports/metrics/generalise_tmdsprites.json",
+        {
+            "train_data": "tmdsprites",
+            "model_split": "all",
+            "results": {"tmdsprites-heldout/test": score(40.0, 10, **drc_run)},
+        },
+    )
+    write_json(
+        root / "reports/metrics/grabcut_tmdsprites.json",
+        {
+            "method": "grabcut",
+            "margin": 0.125,
+            "iterations": 5,
+            "results": {"tmdsprites/train": score(61.26, split="eval", failed=0)},
+        },
+    )
+    write_json(
+        root / "reports/metrics/drc_split_birds.json",
+        {
+            "train_data": "birds",
+            "model_split": "train",
+            "results": {"birds/train": score(50.0), "birds/test": score(49.0), "dogs/test": score(33.3)},
+        },
+    )
+
+    iou = rng.uniform(0, 1, n)
+    for name in ("drc_tmdsprites", "grabcut_tmdsprites"):
+        path = root / f"reports/per_image/{name}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame({"id": [f"im{i}" for i in range(n)], "iou": 100 * rng.uniform(0, 1, n)}).to_csv(path, index=False)
+    (root / "data/eval").mkdir(parents=True)
+    np.savez_compressed(
+        root / "data/eval/drc_tmdsprites.npz",
+        positions=np.arange(n),
+        rows=np.arange(n),
+        iou=iou,
+        pi_f=rng.uniform(0, 1, (n, res, res)).astype(np.float32),
+        **{k: rng.uniform(-1, 1, (n, 3, res, res)).astype(np.float32) for k in ("composite", "fg", "bg")},
+    )
+    keep = np.arange(16)
+    np.savez_compressed(
+        root / "data/eval/grabcut_tmdsprites.npz",
+        positions=keep,
+        rows=keep,
+        mask=masks[keep],
+        iou=rng.uniform(0, 1, 16),
+    )
+    (root / "reports/grabcut").mkdir(parents=True)
+    pd.DataFrame(
+        {"margin": [0.0625, 0.125, 0.25], "iou": [50.0, 60.0, 55.0], "dice": [60.0, 70.0, 65.0], "n_images": [20] * 3}
+    ).to_csv(root / "reports/grabcut/tmdsprites_margins.csv", index=False)
+    tsv = root / "reports/training/tmdsprites-all/live/plots/metrics/monitor/iou.tsv"
+    tsv.parent.mkdir(parents=True)
+    pd.DataFrame({"timestamp": [1, 2, 3], "step": [0, 6, 12], "iou": [5.0, 9.0, 12.0]}).to_csv(
+        tsv, sep="\t", index=False
+    )
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    root = tmp_path_factory.mktemp("project")
+    write_params(root)
+    write_pipeline_outputs(root)
+    return root, build_reports(root)
+
+
+def test_results_csv_has_one_row_per_score(built: tuple[Path, list[str]]) -> None:
+    root, _ = built
+    results = pd.read_csv(root / RESULTS)
+    assert list(results.columns) == COLUMNS
+    assert len(results) == 6
+    drc = results[(results.method == "DRC") & (results.model_split == "all") & (results.eval_data == "tmdsprites")]
+    assert drc[["train_data", "split", "n_images"]].values.tolist() == [["tmdsprites", "train", 20]]
+    assert drc.iou.item() == pytest.approx(45.678)
+    grabcut = results[results.method == "GrabCut"]
+    assert grabcut[["train_data", "model_split", "eval_data", "split"]].values.tolist() == [
+        ["-", "-", "tmdsprites", "train"]
+    ]
+    heldout = results[results.eval_data == "tmdsprites-heldout"]
+    assert heldout[["train_data", "split", "n_images"]].values.tolist() == [["tmdsprites", "test", 10]]
+
+
+def test_table1_sets_paper_rows_beside_this_run(built: tuple[Path, list[str]]) -> None:
+    root, _ = built
+    text = (root / TABLES / "table1.md").read_text()
+    for method in paper.TABLE1:
+        assert f"| {method} |" in text
+    assert "| DRC | 56.4 / 70.9 | 71.7 / 83.2 | 72.4 / 83.7 | 84.7 / 91.5 | 78.8 / 87.5 |" in text
+    assert "| GrabCut (this run) | not run | not run | not run | not run | 61.3 / 71.3 |" in text
+    assert "| DRC (this run, profile tiny) | not run | not run | not run | not run | 45.7 / 55.7 |" in text
+    assert "40.0 / 50.0 on 10 held-out images" in text
+    table = pd.read_csv(root / TABLES / "table1.csv")
+    assert list(table.columns) == ["method", *paper.DATASETS.values()]
+
+
+def test_tables_3_and_4_fill_cells_that_ran(built: tuple[Path, list[str]]) -> None:
+    root, _ = built
+    table3 = (root / TABLES / "table3.md").read_text()
+    assert "| DRC | IoU | 54.8 \\| 54.6 | 71.6 \\| 72.3 | 71.9 \\| 70.8 |" in table3
+    assert "| DRC (this run) | IoU | 50.0 \\| 49.0 | not run | not run |" in table3
+    assert "| DRC (this run) | Dice | 60.0 \\| 59.0 | not run | not run |" in table3
+    table4 = (root / TABLES / "table4.md").read_text()
+    assert "| Dogs | Birds | 44.0 / 60.3 | 53.6 / 69.1 | 33.3 / 43.3 |" in table4
+    assert "| Birds | Dogs | 22.2 / 35.3 | 41.3 / 57.4 | not run |" in table4
+
+
+def test_table2_has_the_workspace_row_and_how_to_add_ablations(built: tuple[Path, list[str]]) -> None:
+    root, _ = built
+    text = (root / TABLES / "table2.md").read_text()
+    assert "| full | 56.4 / 70.9 | 45.7 / 55.7 | TM-dSprites | tiny | workspace |" in text
+    assert "| w/o pseudo label | 48.7 / 64.2 | not run |" in text
+    assert "dvc exp run -S train.pseudo_label=0" in text and "drc report --ablations" in text
+
+
+def test_every_figure_is_a_png(built: tuple[Path, list[str]]) -> None:
+    root, skipped = built
+    assert skipped == []
+    for kind in FIGURE_KINDS:
+        path = root / FIGURES / f"{kind}_tmdsprites.png"
+        with Image.open(path) as image:
+            assert image.format == "PNG"
+            image.verify()
+
+
+def test_missing_inputs_give_not_run_tables_and_no_figures(tmp_path: Path) -> None:
+    write_params(tmp_path)
+    skipped = build_reports(tmp_path)
+    assert len(skipped) == len(FIGURE_KINDS)
+    assert list((tmp_path / FIGURES).iterdir()) == []
+    assert pd.read_csv(tmp_path / RESULTS).empty
+    table1 = (tmp_path / TABLES / "table1.md").read_text()
+    assert "| DRC (this run, profile tiny) | not run | not run | not run | not run | not run |" in table1
+    assert "| DRC (this run) | IoU | not run | not run | not run |" in (tmp_path / TABLES / "table3.md").read_text()
+    assert (
+        "| full | 56.4 / 70.9 | not run | TM-dSprites | tiny | workspace |"
+        in (tmp_path / TABLES / "table2.md").read_text()
+    )
+
+
+def test_ablation_rows_from_real_exp_show_output() -> None:
+    rows = ablation_rows_from_exp_show(EXP_SHOW.read_text())
+    got = {row.source: (row.label, row.score) for row in rows}
+    assert got == {
+        "exp sarky-lats": ("pseudo_label=0.5", (60.0, 72.5)),
+        "exp dazed-song": ("w/o pseudo label, w/o TV-norm", (48.0, 60.5)),
+        "exp jetty-hack": ("short-run chain", (54.0, 66.5)),
+        "exp later-zhos": ("w/o pixel re-assignment", (30.0, 42.5)),
+        "exp about-dogs": ("w/o pseudo label", (52.0, 64.5)),
+        "exp ablate-ortho (queued)": ("w/o ortho reg", None),
+    }
+    assert {(row.dataset, row.profile) for row in rows} == {("tmdsprites", "cpu")}
+
+
+@pytest.mark.parametrize(
+    ("train", "label"),
+    [
+        ({}, "full"),
+        ({"ortho_reg": 1.0}, "full"),  # the paper's per-dataset value
+        ({"pseudo_label": 0.0}, "w/o pseudo label"),
+        ({"persistent_chains": False, "ortho_reg": 0}, "w/o ortho reg, short-run chain"),
+        ({"tv_norm": 0.02}, "tv_norm=0.02"),
+    ],
+)
+def test_ablation_label(train: dict, label: str) -> None:
+    params = {"train": {**DEFAULT_KNOBS, **train}, "paper_by_dataset": {"tmdsprites": {"ortho_reg": 1.0}}}
+    assert ablation_label(params, "tmdsprites") == label
+
+
+def test_write_ablations_adds_experiment_rows(tmp_path: Path) -> None:
+    write_params(tmp_path, pseudo_label=0)
+    text = write_ablations(tmp_path, EXP_SHOW.read_text()).read_text()
+    assert (tmp_path / ABLATIONS).with_suffix(".csv").is_file()
+    assert "| w/o pseudo label | 48.7 / 64.2 | not run | TM-dSprites | tiny | workspace |" in text
+    assert "| w/o pseudo label | 48.7 / 64.2 | 52.0 / 64.5 | TM-dSprites | cpu | exp about-dogs |" in text
+    assert "| amortized inference | - | not run |" in text
+    assert "| w/o pseudo label, w/o TV-norm | - | 48.0 / 60.5 |" in text
+
+
+def test_a_broken_metrics_file_names_itself(tmp_path: Path) -> None:
+    write_params(tmp_path)
+    write_json(tmp_path / "reports/metrics/drc_tmdsprites.json", {"train_data": "tmdsprites"})
+    with pytest.raises(DRCError, match="drc_tmdsprites.json is not a metrics file"):
+        build_reports(tmp_path)
