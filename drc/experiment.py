@@ -138,8 +138,14 @@ def _open_live(live_dir: str | Path | None, resume: bool):
 
 
 def infer_config_of(ckpt: dict[str, Any], **overrides: Any) -> InferConfig:
-    """The inference settings stored with a checkpoint, with explicit overrides (None = keep)."""
-    values = {**ckpt.get("infer_config", {}), **{k: v for k, v in overrides.items() if v is not None}}
+    """The inference settings stored with a checkpoint, with explicit overrides (None = keep).
+
+    Chains that start from noise run ``noise_steps`` (when set) unless ``steps`` is overridden.
+    """
+    explicit = {k: v for k, v in overrides.items() if v is not None}
+    values = {**ckpt.get("infer_config", {}), **explicit}
+    if values.get("init", "noise") == "noise" and values.get("noise_steps") and "steps" not in explicit:
+        values["steps"] = values["noise_steps"]
     return InferConfig.from_dict(values)
 
 

@@ -56,6 +56,7 @@ class InferConfig:
     steps: int = 5000  # test-time posterior Langevin steps (paper: 300 Dogs/Cars, 2.5K Birds, 5K others)
     step_size: float = 0.1  # s1
     init: str = "noise"  # noise: z ~ N(0, I) (paper); persistent: start from the training chains
+    noise_steps: int | None = None  # steps when chains start from noise (unseen images); None = steps
     batch_size: int = 100
     noise: bool = True  # Langevin noise at test time (paper: yes)
 

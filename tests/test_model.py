@@ -82,3 +82,15 @@ def test_paper_profile_shapes_follow_table_s2():
     }
     print("paper-profile parameter counts:", counts, "total:", count_parameters(model))
     assert sum(counts.values()) == count_parameters(model)
+
+
+def test_residual_grid_starts_as_identity_and_identity_grid_is_exact():
+    from drc.model.networks import identity_grid
+
+    image = torch.randn(2, 3, 5, 7)
+    grid = identity_grid(5, 7, image).expand(2, -1, -1, -1)
+    assert torch.allclose(reassign(image, grid), image, atol=1e-5)
+    cfg = tiny_model_config(grid_residual=True)
+    r = DRC(cfg).render(torch.randn(2, cfg.z_dim))
+    assert torch.allclose(r.bg, r.bg_raw, atol=1e-5)
+    assert float(r.grid.abs().max()) <= 1.0

@@ -25,6 +25,7 @@ class ModelConfig:
     classifier_channels: tuple[int, ...] = (64, 128, 256, 512, 1024)  # auxiliary classifiers, one per block
     pixel_reassign: bool = True  # ablation "w/o pixel re-assignment": False leaves the background unwarped
     fg_mask_bias: float = 0.0  # initial bias of the fg mask logit; paper 0 (init: biases zero)
+    grid_residual: bool = False  # re-assignment grid = identity + predicted offset (paper: False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "up_channels", tuple(self.up_channels))

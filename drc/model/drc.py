@@ -48,7 +48,7 @@ class DRC(nn.Module):
         self.config = c
         self.fg_gen = RegionGenerator(c.zf_dim, c.base_channels, c.up_channels)
         self.bg_gen = RegionGenerator(c.zb_dim, c.base_channels, c.up_channels)
-        self.reassign_gen = ReassignGenerator(c.zs_dim, c.base_channels, c.up_channels)
+        self.reassign_gen = ReassignGenerator(c.zs_dim, c.base_channels, c.up_channels, c.grid_residual)
         self.lebm = LatentEBM(
             c.zf_dim,
             c.zb_dim,
@@ -63,6 +63,8 @@ class DRC(nn.Module):
         self.bg_classifier = AuxClassifier(c.classifier_channels, c.kb)
         init_orthogonal(self)
         nn.init.constant_(self.fg_gen.to_mask.bias, c.fg_mask_bias)
+        if c.grid_residual:  # re-assignment starts as the identity
+            nn.init.zeros_(self.reassign_gen.to_grid.weight)
 
     # -- groups of parameters, one optimiser each -------------------------------------------------
     def foreground_parameters(self) -> list[nn.Parameter]:
