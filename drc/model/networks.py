@@ -11,7 +11,16 @@ EBM_SLOPE = 0.2  # LeakyReLU slope in LEBMs and auxiliary classifiers (Table S2)
 
 
 class UpBlock(nn.Sequential):
-    """Bilinear x2 upsample, Conv3x3 (no bias), InstanceNorm (affine), LeakyReLU(0.01)."""
+    """Bilinear x2 upsample, Conv3x3 (no bias), InstanceNorm (affine), LeakyReLU(0.01).
+
+    ``fast`` (set by ``drc.perf.configure``) runs the same math faster on CPU: upsample and conv
+    in channels-last layout (oneDNN's fast path), the instance norm as ``group_norm`` with one
+    group per channel (the same per-sample, per-channel statistics), LeakyReLU in place.
+    Results agree with the reference path to float32 rounding (tests/test_perf.py).
+    """
+
+    fast: bool = False
+    bf16: bool = False  # CUDA, perf mode "max": the conv in bfloat16, everything else float32
 
     def __init__(self, c_in: int, c_out: int) -> None:
         super().__init__(
@@ -20,6 +29,18 @@ class UpBlock(nn.Sequential):
             nn.InstanceNorm2d(c_out, affine=True, track_running_stats=False),
             nn.LeakyReLU(GEN_SLOPE),
         )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.fast:
+            return super().forward(x)
+        _, conv, norm, act = self
+        x = x.contiguous(memory_format=torch.channels_last)
+        h = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+        with torch.autocast(h.device.type, torch.bfloat16, enabled=self.bf16, cache_enabled=False):
+            h = conv(h)
+        h = h.float().contiguous()  # group_norm's contiguous kernel is the fast one
+        h = F.group_norm(h, h.shape[1], norm.weight, norm.bias, norm.eps)
+        return F.leaky_relu(h, act.negative_slope, inplace=True)
 
 
 class LatentStem(nn.Module):
@@ -64,18 +85,31 @@ class RegionGenerator(nn.Module):
 class ReassignGenerator(nn.Module):
     """Pixel re-assignment net: z_s and the (detached) background stem feature -> sampling grid.
 
-    The grid is B x H x W x 2 in [-1, 1], in ``F.grid_sample``'s (x, y) convention.
+    The grid is B x H x W x 2 in [-1, 1], in ``F.grid_sample``'s (x, y) convention. With
+    ``residual=True`` (a CPU-scale deviation; the paper's head is a plain tanh) the head predicts an
+    offset added to the identity grid, and starts at zero, so re-assignment starts as the identity.
     """
 
-    def __init__(self, z_dim: int, base: int, channels: tuple[int, ...]) -> None:
+    def __init__(self, z_dim: int, base: int, channels: tuple[int, ...], residual: bool = False) -> None:
         super().__init__()
         self.stem = LatentStem(z_dim, base)
         self.trunk = up_trunk(2 * base, channels)
         self.to_grid = nn.Conv2d(channels[-1], 2, 3, padding=1)
+        self.residual = residual
 
     def forward(self, z: torch.Tensor, bg_feat: torch.Tensor) -> torch.Tensor:
         h = self.trunk(torch.cat([self.stem(z), bg_feat.detach()], dim=1))
-        return torch.tanh(self.to_grid(h)).permute(0, 2, 3, 1)
+        offset = torch.tanh(self.to_grid(h)).permute(0, 2, 3, 1)
+        if not self.residual:
+            return offset
+        return (identity_grid(offset.shape[1], offset.shape[2], offset) + offset).clamp(-1, 1)
+
+
+def identity_grid(height: int, width: int, like: torch.Tensor) -> torch.Tensor:
+    """1 x H x W x 2 grid that ``grid_sample`` (align_corners=False) maps onto the input itself."""
+    ys = (torch.arange(height, dtype=like.dtype, device=like.device) * 2 + 1) / height - 1
+    xs = (torch.arange(width, dtype=like.dtype, device=like.device) * 2 + 1) / width - 1
+    return torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)[None]
 
 
 def mlp(d_in: int, hidden: int, n_hidden: int, d_out: int) -> nn.Sequential:
