@@ -4,6 +4,8 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 export DVC_NO_ANALYTICS := 1
+# Stages run `python ...`: the venv's interpreter must come first on PATH.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: venv repro test lint bench clean-venv
 
