@@ -2,43 +2,22 @@
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import numpy as np
 import torch
 import typer
 
 from drc.atomic import write_json
-from drc.errors import DRCError
+from drc.errors import exit_cleanly
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
 
-def clean_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """A DRCError becomes one line on stderr and exit status 2, never a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except DRCError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-        except KeyboardInterrupt:
-            typer.echo(
-                "interrupted; outputs already written are complete, partial ones were not kept", err=True
-            )
-            raise typer.Exit(130) from None
-
-    return wrapper
-
-
 @app.command()
-@clean_errors
+@exit_cleanly
 def train(
     dataset: Annotated[Path, typer.Option(help="prepared dataset folder (e.g. data/prepared/tmdsprites)")],
     out: Annotated[Path, typer.Option(help="checkpoint file to write (resumed if it exists)")],
@@ -59,7 +38,7 @@ def train(
 
 
 @app.command()
-@clean_errors
+@exit_cleanly
 def extract(
     checkpoint: Annotated[Path, typer.Argument(help="trained model (.pt)")],
     inputs: Annotated[list[Path], typer.Argument(help="image files and/or folders of images")],
@@ -81,9 +60,7 @@ def extract(
     originals = [read_rgb(p) for p in paths]  # read everything first: a bad file fails before any output
     torch.manual_seed(seed)
     x = to_model_range(np.stack([resize_rgb(im, res) for im in originals]))
-    result = extract_images(
-        checkpoint, x, infer_config_of(ckpt, steps=steps, batch_size=batch_size, init="noise")
-    )
+    result = extract_images(checkpoint, x, infer_config_of(ckpt, steps=steps, batch_size=batch_size, init="noise"))
     for path, image, pi_f in zip(paths, originals, result.pi_f.numpy(), strict=True):
         mask, rgba = cutout(image, pi_f)
         write_png(out / f"{path.stem}_mask.png", (mask * 255).astype(np.uint8))
@@ -92,14 +69,12 @@ def extract(
 
 
 @app.command()
-@clean_errors
+@exit_cleanly
 def evaluate(
     checkpoint: Annotated[Path, typer.Argument(help="trained model (.pt)")],
     images: Annotated[Path, typer.Option(help="folder of images")],
     masks: Annotated[Path, typer.Option(help="folder of binary masks named <image stem>.png")],
-    json_out: Annotated[
-        Path | None, typer.Option("--json", help="write the scores to this JSON file")
-    ] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the scores to this JSON file")] = None,
     steps: Annotated[int | None, typer.Option(help="posterior Langevin steps (default: the model's)")] = None,
     batch_size: Annotated[int | None, typer.Option(help="images per batch")] = None,
     seed: Annotated[int, typer.Option(help="seed of the Langevin chains")] = 0,
@@ -131,7 +106,7 @@ def evaluate(
 
 
 @app.command()
-@clean_errors
+@exit_cleanly
 def report(
     ablations: Annotated[
         bool, typer.Option(help="also Table 2 with a row per DVC experiment (reports/ablations.md)")
