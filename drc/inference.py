@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
-from drc.langevin import frozen, langevin
+from drc import perf
+from drc.langevin import GraphedLangevin, frozen, langevin
 from drc.model.drc import DRC
 from drc.train_config import InferConfig
 
@@ -36,9 +37,16 @@ def extract(
     """Sample z | x by ``config.steps`` posterior Langevin steps and render the foreground mask pi_f > 0.5.
 
     ``z_init`` (N x d) starts the chains there (e.g. the stored persistent chains); otherwise N(0, I).
+    The perf mode (drc/perf.py) comes from ``config.perf`` if set, else ``DRC_PERF``, else "optimised".
     """
     device = next(model.parameters()).device
     model.eval()
+    opts = perf.configure(model, perf.mode_of(config))
+    graphs: dict[tuple, GraphedLangevin] = {}  # perf "max" on CUDA only (UNTESTED)
+
+    def energy(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return model.posterior_energy(v, x, sigma, tv_weight)
+
     outs: dict[str, list[torch.Tensor]] = {k: [] for k in ("pi_f", "composite", "fg", "bg", "z")}
     starts = range(0, len(images), config.batch_size)
     for start in tqdm(starts, disable=not progress, desc="extract", unit="batch"):
@@ -50,13 +58,13 @@ def extract(
         ).to(device)
         if config.steps:
             with frozen(model):
-                z = langevin(
-                    z,
-                    lambda v, x=x: model.posterior_energy(v, x, sigma, tv_weight),
-                    config.steps,
-                    config.step_size,
-                    noise=config.noise,
-                )
+                if opts.cuda_graphs and z.is_cuda:
+                    key = tuple(z.shape)
+                    if key not in graphs:
+                        graphs[key] = GraphedLangevin(energy, z, x, config.step_size, noise=config.noise)
+                    z = graphs[key](z, x, config.steps)
+                else:
+                    z = langevin(z, lambda v, x=x: energy(v, x), config.steps, config.step_size, noise=config.noise)
         with torch.no_grad():
             r = model.render(z)
         for key, value in (

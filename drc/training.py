@@ -17,9 +17,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from drc import perf
 from drc.checkpoint import read_checkpoint, save_checkpoint
 from drc.errors import DRCError
-from drc.langevin import frozen, langevin
+from drc.langevin import GraphedLangevin, frozen, langevin
 from drc.metrics import per_image_scores
 from drc.model.config import ModelConfig
 from drc.model.drc import DRC, Rendering
@@ -65,6 +66,10 @@ class Trainer:
         seed_everything(self.config.seed)
         self.device = resolve_device(self.config.device)
         self.model = DRC(self.model_config).to(self.device)
+        self.perf_mode = perf.mode_of(self.config)  # how the math is executed (drc/perf.py)
+        self.perf = perf.configure(self.model, self.perf_mode)
+        self._graphs: dict[tuple, GraphedLangevin] = {}  # CUDA graphs of Langevin steps (perf "max")
+        self._noise_like: Callable[[torch.Tensor], torch.Tensor] | None = None  # set by DistributedTrainer
         c = self.config
         betas = (c.beta1, c.beta2)
         groups = [
@@ -78,20 +83,53 @@ class Trainer:
         self.z_post = torch.randn(n, d)
         self.z_prior = torch.randn(n, d)
 
+    @property
+    def n_images(self) -> int:
+        """Size of the training set (the distributed trainer holds only its shard of the images)."""
+        return len(self.images)
+
     # -- one iteration of Algorithm 1 -------------------------------------------------------------
     def sample_posterior(self, z: torch.Tensor, x: torch.Tensor, steps: int) -> torch.Tensor:
         c = self.config
         with frozen(self.model):
+            if self._use_graphs(z, steps):
+                return self._graphed("posterior", z, x, c.posterior_step_size)(z, x, steps)
             return langevin(
                 z,
                 lambda v: self.model.posterior_energy(v, x, c.sigma, c.tv_weight),
                 steps,
                 c.posterior_step_size,
+                noise_like=self._noise_like,
             )
 
     def sample_prior(self, z: torch.Tensor, steps: int) -> torch.Tensor:
         with frozen(self.model):
-            return langevin(z, lambda v: self.model.prior_energy(v).sum(), steps, self.config.prior_step_size)
+            if self._use_graphs(z, steps):
+                return self._graphed("prior", z, None, self.config.prior_step_size)(z, None, steps)
+            return langevin(
+                z,
+                lambda v: self.model.prior_energy(v).sum(),
+                steps,
+                self.config.prior_step_size,
+                noise_like=self._noise_like,
+            )
+
+    def _use_graphs(self, z: torch.Tensor, steps: int) -> bool:
+        """CUDA graphs only in perf mode "max" on CUDA, single process (UNTESTED, see drc/perf.py)."""
+        return self.perf.cuda_graphs and z.is_cuda and steps > 0 and self._noise_like is None
+
+    def _graphed(self, kind: str, z: torch.Tensor, x: torch.Tensor | None, step_size: float) -> GraphedLangevin:
+        key = (kind, tuple(z.shape))
+        if key not in self._graphs:
+            c, m = self.config, self.model
+
+            def energy(v: torch.Tensor, xx: torch.Tensor | None) -> torch.Tensor:
+                if xx is None:
+                    return m.prior_energy(v).sum()
+                return m.posterior_energy(v, xx, c.sigma, c.tv_weight)
+
+            self._graphs[key] = GraphedLangevin(energy, z, x, step_size)
+        return self._graphs[key]
 
     def generator_loss(self, r: Rendering, x: torch.Tensor, z: torch.Tensor) -> dict[str, torch.Tensor]:
         c, m = self.config, self.model
@@ -111,15 +149,20 @@ class Trainer:
             )
         if c.ortho_weight:
             terms["ortho"] = orthogonal_reg(m.fg_gen) + orthogonal_reg(m.bg_gen)
-        weights = {
+        weights = self.loss_weights()
+        terms["total"] = sum(weights[k] * v for k, v in terms.items())
+        return terms
+
+    def loss_weights(self) -> dict[str, float]:
+        """Weight of each generator-loss term ("ortho" is the only one that is not a batch mean)."""
+        c = self.config
+        return {
             "recon": 1.0,
             "tv": c.tv_weight,
             "pseudo_f": c.pseudo_label_weight,
             "pseudo_b": c.pseudo_label_weight,
             "ortho": c.ortho_weight,
         }
-        terms["total"] = sum(weights[k] * v for k, v in terms.items())
-        return terms
 
     def step(self) -> dict[str, float]:
         c = self.config
@@ -195,6 +238,7 @@ class Trainer:
             "dataset": self.dataset_info,
             "infer_config": self.infer_config,
             "run": run_info(self.config.seed),
+            "perf": self.perf_mode,
         }
 
     def save(self, path: str | Path) -> None:
@@ -205,10 +249,10 @@ class Trainer:
         ckpt = read_checkpoint(path)
         if ckpt["model_config"] != self.model_config.to_dict():
             raise DRCError(f"{path} was trained with another model config; delete it to start afresh")
-        if len(ckpt["z_post"]) != len(self.images):
+        if len(ckpt["z_post"]) != self.n_images:
             raise DRCError(
                 f"{path} holds chains for {len(ckpt['z_post'])} images, the training set has "
-                f"{len(self.images)}; delete it to start afresh"
+                f"{self.n_images}; delete it to start afresh"
             )
         self.model.load_state_dict(ckpt["model"])
         self.opt_g.load_state_dict(ckpt["opt_g"])

@@ -1,0 +1,78 @@
+"""How the same math is executed: perf modes, and the switches they turn on.
+
+``eager``      the reference: the modules exactly as written (nn.Upsample, InstanceNorm2d, ...).
+``optimised``  the default: same math, faster kernels (measured in docs/performance.md):
+               channels-last upsample + conv and instance norm as per-channel ``group_norm`` in
+               the generators' up-blocks. On CPU this is deterministic, so a run resumed from a
+               checkpoint still continues bit for bit.
+``max``        ``optimised`` plus, on CUDA only, the generators' up-block convs in bfloat16
+               (norms, output heads, sampling grid, objective, LEBM and the Langevin update stay
+               float32) and CUDA graphs replaying the fixed-shape Langevin step. UNTESTED: no GPU
+               was available when it was written; on CPU ``max`` is ``optimised``.
+
+torch.compile is not used: on CPU it did not pay (docs/performance.md).
+
+The mode comes from a ``perf`` field of the train / infer config when it has one, else from the
+environment variable ``DRC_PERF``, else ``optimised``. Trainer checkpoints record the mode used.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from drc.errors import DRCError
+
+PERF_MODES = ("eager", "optimised", "max")
+ENV = "DRC_PERF"
+
+
+@dataclass(frozen=True)
+class PerfOptions:
+    fast_kernels: bool = False  # channels-last up+conv, group-norm instance norm
+    bf16: bool = False  # CUDA: up-block convs in bfloat16
+    cuda_graphs: bool = False  # CUDA: capture one Langevin step and replay it
+
+
+def check_mode(mode: str) -> str:
+    if mode not in PERF_MODES:
+        raise DRCError(f"perf must be one of {list(PERF_MODES)}, got {mode!r}")
+    return mode
+
+
+def default_mode() -> str:
+    return check_mode(os.environ.get(ENV) or "optimised")
+
+
+def mode_of(config: object) -> str:
+    """The perf mode a TrainConfig / InferConfig asks for (its ``perf`` field if it has one)."""
+    explicit = getattr(config, "perf", None)
+    return check_mode(explicit) if explicit else default_mode()
+
+
+def options(mode: str, device: torch.device | str) -> PerfOptions:
+    """The switches ``mode`` turns on for ``device``."""
+    check_mode(mode)
+    cuda = torch.device(device).type == "cuda"
+    return PerfOptions(
+        fast_kernels=mode != "eager",
+        bf16=mode == "max" and cuda,
+        cuda_graphs=mode == "max" and cuda,
+    )
+
+
+def configure(model: nn.Module, mode: str) -> PerfOptions:
+    """Switch every submodule of ``model`` that has a fast path to ``mode``; returns the options.
+
+    Call it after moving the model to its device (the options depend on the device).
+    """
+    opts = options(mode, next(model.parameters()).device)
+    for m in model.modules():
+        if hasattr(type(m), "fast"):
+            m.fast = opts.fast_kernels
+        if hasattr(type(m), "bf16"):
+            m.bf16 = opts.bf16
+    return opts
