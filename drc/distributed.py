@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from drc.checkpoint import read_checkpoint, save_checkpoint
+from drc.checkpoint import save_checkpoint
 from drc.errors import DRCError
 from drc.model.objective import orthogonal_reg
 from drc.training import Trainer, batch_indices
@@ -215,25 +215,10 @@ def train_distributed(
     resume: bool = True,
 ) -> DistributedTrainer:
     """``drc.experiment.train_model`` for one rank (no DVCLive logging: rank 0 prints the losses)."""
-    from drc.data.prepared import Prepared, PreparedDataset
-    from drc.experiment import _resumable, training_rows
+    from drc.experiment import build_trainer
 
-    prepared = Prepared.open(dataset_dir)
-    rows = training_rows(prepared, split, settings.train_images)
-    data = PreparedDataset(prepared, rows, resolution=settings.model.resolution)
-    info = {
-        "name": prepared.name,
-        "split": split,
-        "n_images": len(rows),
-        "root": str(dataset_dir),
-        "checksums": prepared.meta.get("checksums", {}),
-    }
-    trainer = DistributedTrainer(
-        settings.model, settings.train, data.images, dataset_info=info, infer_config=settings.infer.to_dict()
-    )
+    trainer, *_ = build_trainer(dataset_dir, split, settings, checkpoint, resume, DistributedTrainer)
     checkpoint = Path(checkpoint)
-    if resume and checkpoint.is_file() and _resumable(read_checkpoint(checkpoint), trainer):
-        trainer.load(checkpoint)
 
     def log(iteration: int, logs: dict[str, float], tr: Trainer) -> None:
         if trainer.rank == 0:

@@ -43,6 +43,38 @@ def training_rows(prepared: Prepared, split: str, cap: int | None) -> np.ndarray
     return rows if cap is None else rows[:cap]
 
 
+def build_trainer(
+    dataset_dir: str | Path,
+    split: str,
+    settings: Settings,
+    checkpoint: str | Path,
+    resume: bool,
+    trainer_class: type[Trainer] = Trainer,
+) -> tuple[Trainer, Prepared, np.ndarray, PreparedDataset, bool]:
+    """A trainer over ``split`` of a prepared dataset, resumed from ``checkpoint`` when it continues this run.
+
+    Returns (trainer, prepared dataset, training rows, the in-memory dataset, whether it resumed).
+    """
+    prepared = Prepared.open(dataset_dir)
+    rows = training_rows(prepared, split, settings.train_images)
+    data = PreparedDataset(prepared, rows, resolution=settings.model.resolution)
+    info = {
+        "name": prepared.name,
+        "split": split,
+        "n_images": len(rows),
+        "root": str(dataset_dir),
+        "checksums": prepared.meta.get("checksums", {}),
+    }
+    trainer = trainer_class(
+        settings.model, settings.train, data.images, dataset_info=info, infer_config=settings.infer.to_dict()
+    )
+    checkpoint = Path(checkpoint)
+    resumed = resume and checkpoint.is_file() and _resumable(read_checkpoint(checkpoint), trainer)
+    if resumed:
+        trainer.load(checkpoint)
+    return trainer, prepared, rows, data, resumed
+
+
 def train_model(
     dataset_dir: str | Path,
     split: str,
@@ -58,23 +90,8 @@ def train_model(
     The persistent-chain IoU of the ``monitor_split`` images that are also training images is
     logged every ``train.monitor_every`` iterations (a cheap learning curve; no extra sampling).
     """
-    prepared = Prepared.open(dataset_dir)
-    rows = training_rows(prepared, split, settings.train_images)
-    data = PreparedDataset(prepared, rows, resolution=settings.model.resolution)
-    info = {
-        "name": prepared.name,
-        "split": split,
-        "n_images": len(rows),
-        "root": str(dataset_dir),
-        "checksums": prepared.meta.get("checksums", {}),
-    }
-    trainer = Trainer(
-        settings.model, settings.train, data.images, dataset_info=info, infer_config=settings.infer.to_dict()
-    )
+    trainer, prepared, rows, data, resumed = build_trainer(dataset_dir, split, settings, checkpoint, resume)
     checkpoint = Path(checkpoint)
-    resumed = resume and checkpoint.is_file() and _resumable(read_checkpoint(checkpoint), trainer)
-    if resumed:
-        trainer.load(checkpoint)
     monitor = _monitor_positions(prepared, rows, monitor_split)
     live = _open_live(live_dir, resumed)
     cfg = settings.train

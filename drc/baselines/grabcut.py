@@ -88,10 +88,10 @@ def grabcut_masks(
     with contextlib.ExitStack() as stack:
         bar = stack.enter_context(tqdm(total=len(images), desc="grabcut", unit="img", disable=not progress))
         if workers > 1:
-            # fork: workers inherit the imported modules, and callers need no `__main__` guard.
-            # One OpenCV thread per worker: the workers already occupy the cores.
+            # spawn, not fork: a process that already ran OpenCV or torch threads can deadlock in a forked
+            # child. One OpenCV thread per worker: the workers already occupy the cores.
             pool = ProcessPoolExecutor(
-                workers, mp_context=mp.get_context("fork"), initializer=cv2.setNumThreads, initargs=(1,)
+                workers, mp_context=mp.get_context("spawn"), initializer=cv2.setNumThreads, initargs=(1,)
             )
             stack.enter_context(pool)
             # np.asarray: a memory-mapped input (a prepared dataset) is sent as plain arrays.

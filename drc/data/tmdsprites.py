@@ -282,8 +282,8 @@ def generate_with_labels(cfg: TMDSpritesConfig, workers: int = 1) -> tuple[np.nd
         _render_into(cfg, 0, images, labels, backgrounds)
         return images, labels, backgrounds
     spans = [(a, min(a + _CHUNK, cfg.n_images)) for a in range(0, cfg.n_images, _CHUNK)]
-    # fork: workers inherit the imported modules, and callers need no `if __name__ == "__main__"` guard.
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
+    # spawn, not fork: a process that already ran OpenCV or torch threads can deadlock in a forked child.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
         futures = [pool.submit(_render_chunk, cfg, a, b) for a, b in spans]
         for (a, b), fut in zip(spans, futures, strict=True):
             images[a:b], labels[a:b], backgrounds[a:b] = fut.result()
