@@ -24,7 +24,6 @@ Design (docs/performance.md, "Multi-GPU"):
 from __future__ import annotations
 
 import argparse
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,7 @@ import torch.distributed as dist
 from drc.checkpoint import save_checkpoint
 from drc.errors import DRCError
 from drc.model.objective import orthogonal_reg
-from drc.training import Trainer, batch_indices
+from drc.training import Trainer, batch_indices, check_finite
 
 BATCH_TERMS = ("recon", "tv", "pseudo_f", "pseudo_b")  # generator-loss terms that are batch means
 
@@ -131,12 +130,7 @@ class DistributedTrainer(Trainer):
         logs = {f"loss/{k}": v for k, v in zip(present, vals, strict=False)}
         logs["loss/total"] = sum(weights[k] * logs[f"loss/{k}"] for k in present)
         logs["loss/lebm"], logs["train/mse"], logs["train/fg_fraction"] = vals[-3:]
-        if not all(math.isfinite(v) for v in logs.values()):
-            bad = {k: v for k, v in logs.items() if not math.isfinite(v)}
-            raise DRCError(
-                f"training diverged at iteration {self.iteration} ({bad}); lower the learning rates or "
-                "Langevin step sizes, or resume from the last checkpoint"
-            )
+        check_finite(logs, self.iteration)
         return logs
 
     def _allreduce_grads(self, opt: torch.optim.Optimizer) -> None:

@@ -45,6 +45,16 @@ def batch_indices(n: int, batch_size: int, seed: int, iteration: int) -> torch.T
     return perm[k * batch_size : (k + 1) * batch_size]
 
 
+def check_finite(logs: dict[str, float], iteration: int) -> None:
+    """A non-finite loss stops the run with one clear line."""
+    bad = {k: v for k, v in logs.items() if not math.isfinite(v)}
+    if bad:
+        raise DRCError(
+            f"training diverged at iteration {iteration} ({bad}); lower the learning rates or "
+            "Langevin step sizes, or resume from the last checkpoint"
+        )
+
+
 @dataclass
 class Trainer:
     """Owns the model, optimisers and persistent chains for one training set."""
@@ -204,12 +214,7 @@ class Trainer:
         with torch.no_grad():
             logs["train/mse"] = float((r.composite - x).square().mean())
             logs["train/fg_fraction"] = float((r.pi_f > 0.5).float().mean())
-        if not all(math.isfinite(v) for v in logs.values()):
-            bad = {k: v for k, v in logs.items() if not math.isfinite(v)}
-            raise DRCError(
-                f"training diverged at iteration {self.iteration} ({bad}); lower the learning rates or "
-                "Langevin step sizes, or resume from the last checkpoint"
-            )
+        check_finite(logs, self.iteration)
         return logs
 
     # -- monitoring -------------------------------------------------------------------------------
