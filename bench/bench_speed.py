@@ -54,10 +54,9 @@ def make_trainer(profile: str, mode: str, device: str, batch: int | None = None)
     settings = resolve_settings(load_params(), "tmdsprites", profile)
     batch = batch or PROFILE_BATCH.get(profile) or settings.train.batch_size
     res = settings.model.resolution
-    train = dataclasses.replace(settings.train, batch_size=batch, device=device, hflip=True)
+    train = dataclasses.replace(settings.train, batch_size=batch, device=device, hflip=True, perf=mode)
     torch.manual_seed(0)
     images = torch.rand(max(4 * batch, 8), 3, res, res) * 2 - 1  # content does not change the speed
-    os.environ[perf.ENV] = mode  # TrainConfig has no perf field yet: the mode comes from DRC_PERF
     trainer = Trainer(settings.model, train, images)
     assert trainer.perf_mode == mode
     return trainer

@@ -28,11 +28,19 @@ def train(
     live_dir: Annotated[Path | None, typer.Option(help="DVCLive folder for curves and sample grids")] = None,
     fresh: Annotated[bool, typer.Option(help="ignore an existing checkpoint and start again")] = False,
 ) -> None:
-    """Train DRC on a prepared dataset with the settings of params.yaml."""
+    """Train DRC on a prepared dataset with the settings of params.yaml.
+
+    Under torchrun with several ranks (``torchrun --nproc_per_node=N -m drc.cli train ...``) it trains
+    with one process per rank (drc/distributed.py); rank 0 prints the losses instead of DVCLive.
+    """
+    from drc.distributed import run_ranks, under_torchrun
     from drc.experiment import train_model
     from drc.params import load_params, resolve_settings
 
     settings = resolve_settings(load_params(params), name, profile)
+    if under_torchrun():
+        run_ranks(dataset, split, settings, out, resume=not fresh)
+        return
     trainer = train_model(dataset, split, settings, out, live_dir=live_dir, resume=not fresh)
     typer.echo(f"trained {trainer.iteration} iterations -> {out}")
 
@@ -116,3 +124,7 @@ def report(
     from drc.reports.cli import report_command
 
     report_command(ablations)
+
+
+if __name__ == "__main__":  # python -m drc.cli (as torchrun runs it)
+    app()

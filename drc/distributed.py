@@ -1,6 +1,7 @@
 """Multi-process training (one process per GPU, or CPU processes with gloo).
 
     torchrun --nproc_per_node=4 -m drc.distributed --dataset data/prepared/tmdsprites --out ckpt.pt
+    torchrun --nproc_per_node=4 -m drc.cli train --dataset data/prepared/tmdsprites --out ckpt.pt  # same
 
 Design (docs/performance.md, "Multi-GPU"):
 
@@ -224,6 +225,26 @@ def train_distributed(
     return trainer
 
 
+def under_torchrun() -> bool:
+    """True in a process that torchrun started with more than one rank."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def run_ranks(dataset_dir: str | Path, split: str, settings, checkpoint: str | Path, resume: bool = True) -> None:
+    """Join torchrun's process group, train this rank, leave the group (``drc train`` and ``main``)."""
+    device = init_process_group()
+    if device.type == "cuda":
+        from dataclasses import replace
+
+        settings = replace(settings, train=replace(settings.train, device=str(device)))
+    try:
+        trainer = train_distributed(dataset_dir, split, settings, checkpoint, resume=resume)
+        if trainer.rank == 0:
+            print(f"trained {trainer.iteration} iterations on {trainer.world} ranks -> {checkpoint}")
+    finally:
+        dist.destroy_process_group()
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", required=True, type=Path, help="prepared dataset folder")
@@ -237,17 +258,7 @@ def main(argv: list[str] | None = None) -> None:
     from drc.params import load_params, resolve_settings
 
     settings = resolve_settings(load_params(args.params), args.name, args.profile)
-    device = init_process_group()
-    if device.type == "cuda":
-        from dataclasses import replace
-
-        settings = replace(settings, train=replace(settings.train, device=str(device)))
-    try:
-        trainer = train_distributed(args.dataset, args.split, settings, args.out, resume=not args.fresh)
-        if trainer.rank == 0:
-            print(f"trained {trainer.iteration} iterations on {trainer.world} ranks -> {args.out}")
-    finally:
-        dist.destroy_process_group()
+    run_ranks(args.dataset, args.split, settings, args.out, resume=not args.fresh)
 
 
 if __name__ == "__main__":

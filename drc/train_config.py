@@ -7,6 +7,7 @@ from typing import Any
 
 from drc.errors import DRCError
 from drc.model.config import from_dict
+from drc.perf import check_mode
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,11 @@ class TrainConfig:
     image_every: int = 500  # iterations between sample grids (0 = never)
     monitor_every: int = 250  # iterations between persistent-chain IoU on the monitor images (0 = never)
     device: str = "auto"  # auto | cpu | cuda
+    perf: str | None = None  # eager | optimised | max (drc/perf.py); None = $DRC_PERF, else optimised
 
     def __post_init__(self) -> None:
+        if self.perf is not None:
+            check_mode(self.perf)
         if self.iterations < 0 or self.batch_size < 1:
             raise DRCError("train.iterations must be >= 0 and train.batch_size >= 1")
         if self.sigma <= 0:
@@ -59,8 +63,11 @@ class InferConfig:
     noise_steps: int | None = None  # steps when chains start from noise (unseen images); None = steps
     batch_size: int = 100
     noise: bool = True  # Langevin noise at test time (paper: yes)
+    perf: str | None = None  # eager | optimised | max (drc/perf.py); None = $DRC_PERF, else optimised
 
     def __post_init__(self) -> None:
+        if self.perf is not None:
+            check_mode(self.perf)
         if self.init not in ("noise", "persistent"):
             raise DRCError(f"infer.init must be 'noise' or 'persistent', got {self.init!r}")
 

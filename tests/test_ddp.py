@@ -147,3 +147,35 @@ def test_distributed_checkpoint_resumes_in_one_process(runs, tmp_path):
     resumed.load(tmp_path / "c.pt")
     assert resumed.iteration == ITERATIONS and resumed.z_post.shape == runs["several"].z_post.shape
     resumed.run(until=ITERATIONS + 1, progress=False)
+
+
+def test_drc_train_under_torchrun_trains_on_two_ranks(tmp_path):
+    """`torchrun -m drc.cli train` takes the distributed path and writes a one-process checkpoint."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    from drc.data.prepared import write_prepared
+
+    images, masks = squares_on_stripes(n=12, res=32)
+    data = write_prepared(
+        tmp_path / "squares", name="squares", images=images, masks=masks, ids=[f"i{k}" for k in range(12)],
+        splits={}, source={"test": True},
+    )
+    params = yaml.safe_load(Path("params.yaml").read_text())
+    params["profiles"]["tiny"]["train"].update(iterations=2, checkpoint_every=2)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    out = tmp_path / "model.pt"
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={WORLD}",
+        "-m", "drc.cli", "train", "--dataset", str(data), "--out", str(out),
+        "--params", str(tmp_path / "params.yaml"), "--profile", "tiny",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"on {WORLD} ranks" in done.stdout
+    ckpt = read_checkpoint(out)
+    assert ckpt["iteration"] == 2 and len(ckpt["z_post"]) == 12

@@ -55,8 +55,11 @@ def test_modes_switch_the_up_blocks_and_reject_unknown_names(monkeypatch):
         perf.configure(model, "fast")
     monkeypatch.setenv(perf.ENV, "eager")
     assert perf.mode_of(tiny_train_config()) == "eager"
+    assert perf.mode_of(tiny_train_config(perf="max")) == "max"  # the config's field wins over the environment
     monkeypatch.delenv(perf.ENV)
     assert perf.mode_of(tiny_train_config()) == "optimised"
+    with pytest.raises(DRCError, match="perf must be one of"):
+        tiny_train_config(perf="fast")
 
 
 def test_optimised_rendering_equals_eager_to_float_rounding():
