@@ -1,7 +1,9 @@
 """One quality run on TM-dSprites: train with overrides, print persistent-chain IoU against time.
 
     python -m bench.quality_run --n 1000 --minutes 10 model.up_channels=[64,32,16,8] train.batch_size=32
-Prints one JSON line per monitor step and a final line; used to build bench/quality_sweep.md.
+Overrides apply on top of a params.yaml profile (``--profile cpu`` by default; ``--profile none`` starts
+from the paper's dataclass defaults, as the first rows of bench/quality_sweep.md did). Prints one JSON
+line per monitor step and a final line; used to build bench/quality_sweep.md.
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ import yaml
 
 from drc.data.prepared import resize_images, resize_masks, to_model_range
 from drc.data.tmdsprites import TMDSpritesConfig, generate
+from drc.inference import extract
+from drc.metrics import per_image_scores
 from drc.model.config import ModelConfig
-from drc.train_config import TrainConfig
+from drc.params import load_params, resolve_settings
+from drc.train_config import InferConfig, TrainConfig
 from drc.training import Trainer
 
 
@@ -36,14 +41,21 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=10)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--monitor", type=int, default=100)
+    ap.add_argument("--heldout", type=int, default=0, help="also score this many unseen images (seed 1)")
+    ap.add_argument("--heldout-steps", type=int, default=300, help="posterior steps for the unseen images")
+    ap.add_argument("--save", default=None, help="write the trained checkpoint here")
+    ap.add_argument("--profile", default="cpu", help="params.yaml profile the overrides apply to ('none': defaults)")
     ap.add_argument("--grid", default=None, help="write a sample grid PNG here at the end")
     ap.add_argument("overrides", nargs="*")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     ov = parse_overrides(args.overrides)
-    mc = ModelConfig.from_dict(ov["model"])
-    tc = TrainConfig.from_dict({"hflip": False, "log_every": 10**9, **ov["train"]})
-    images, masks, _ = generate(TMDSpritesConfig(n_images=args.n))
+    base: dict[str, dict] = {"model": {}, "train": {}}
+    if args.profile != "none":
+        base = resolve_settings(load_params(), "tmdsprites", args.profile).to_dict()
+    mc = ModelConfig.from_dict({**base["model"], **ov["model"]})
+    tc = TrainConfig.from_dict({**base["train"], "hflip": False, "log_every": 10**9, **ov["train"]})
+    images, masks, _ = generate(TMDSpritesConfig(n_images=args.n, eval_size=min(args.n, 1000)))
     res = mc.resolution
     x = to_model_range(resize_images(images, res))
     m = torch.from_numpy(resize_masks(masks, res))
@@ -65,9 +77,25 @@ def main() -> None:
 
     if args.grid:
         write_png(Path(args.grid), sample_grid(trainer, Data, rows))
+    if args.save:
+        trainer.save(args.save)
     s = trainer.chain_scores(rows, m[rows])
+    if args.heldout:
+        s.update(heldout_scores(trainer, tc, args.heldout, args.heldout_steps, res))
     print(json.dumps({"final": True, "it": trainer.iteration, "min": round((time.time() - t0) / 60, 2), **s,
                       "args": vars(args)}), flush=True)
+
+
+def heldout_scores(trainer: Trainer, tc: TrainConfig, n: int, steps: int, res: int) -> dict[str, float]:
+    """IoU/Dice of ``n`` images from another seed, never trained on, inferred from N(0, I)."""
+    images, masks, _ = generate(TMDSpritesConfig(n_images=n, eval_size=n, seed=1))
+    x = to_model_range(resize_images(images, res))
+    t = time.time()
+    out = extract(trainer.model, torch.as_tensor(x), InferConfig(steps=steps, batch_size=100), tc.sigma, tc.tv_weight,
+                  progress=False)
+    iou, dice = per_image_scores(out.mask, torch.from_numpy(resize_masks(masks, res)))
+    return {"heldout_iou": 100 * float(iou.mean()), "heldout_dice": 100 * float(dice.mean()),
+            "heldout_min": round((time.time() - t) / 60, 2)}
 
 
 if __name__ == "__main__":
