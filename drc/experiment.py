@@ -118,8 +118,9 @@ def train_model(
     return trainer
 
 
-# Settings that may change between a checkpoint and its continuation without changing the run.
-RESUME_FREE = {"iterations", "checkpoint_every", "log_every", "image_every", "monitor_every", "device"}
+# Settings that may change between a checkpoint and its continuation without changing the run
+# ("perf" changes how the math executes, not the math; checkpoints older than the field lack it).
+RESUME_FREE = {"iterations", "checkpoint_every", "log_every", "image_every", "monitor_every", "device", "perf"}
 
 
 def _resumable(ckpt: dict[str, Any], trainer: Trainer) -> bool:

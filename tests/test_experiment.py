@@ -37,6 +37,8 @@ def test_train_logs_curves_and_resumes_when_iterations_grow(dataset, tmp_path, c
     trainer = train_model(dataset, "all", settings(iterations=6), ckpt, live_dir=live, progress=False)
     assert trainer.iteration == 6  # continued from 4, not restarted
     assert len((live / "plots/metrics/loss/recon.tsv").read_text().splitlines()) == 1 + 6
+    trainer = train_model(dataset, "all", settings(iterations=7, perf="eager"), ckpt, progress=False)
+    assert trainer.iteration == 7  # another execution path of the same math continues the run
     trainer = train_model(dataset, "all", settings(iterations=3, lr_generator=5e-4), ckpt, progress=False)
     assert trainer.iteration == 3 and "training afresh" in capsys.readouterr().out
 
