@@ -16,11 +16,19 @@ import torch
 from drc.checkpoint import load_model
 from drc.data.prepared import resize_images, resize_masks, to_model_range
 from drc.data.tmdsprites import TMDSpritesConfig, generate
+from drc.errors import exit_cleanly
 from drc.inference import extract
 from drc.metrics import per_image_scores
 from drc.train_config import InferConfig, TrainConfig
 
 
+def tmdsprites_inputs(n: int, seed: int, res: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``n`` TM-dSprites images of ``seed`` at ``res`` px: (N x 3 x r x r in [-1, 1], N x r x r masks)."""
+    images, masks, _ = generate(TMDSpritesConfig(n_images=n, eval_size=min(n, 1000), seed=seed))
+    return to_model_range(resize_images(images, res)), torch.from_numpy(resize_masks(masks, res))
+
+
+@exit_cleanly
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("checkpoint")
@@ -32,10 +40,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     model, ckpt = load_model(args.checkpoint)
     train = TrainConfig.from_dict(ckpt["train_config"])
-    res = model.config.resolution
-    images, masks, _ = generate(TMDSpritesConfig(n_images=args.n, eval_size=args.n, seed=args.seed))
-    x = torch.as_tensor(to_model_range(resize_images(images, res)))
-    m = torch.from_numpy(resize_masks(masks, res))
+    x, m = tmdsprites_inputs(args.n, args.seed, model.config.resolution)
     torch.manual_seed(0)
     z, done, start = None, 0, time.time()
     for target in sorted(args.steps):

@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 import yaml
 
-from drc.data.prepared import resize_images, resize_masks, to_model_range
-from drc.data.tmdsprites import TMDSpritesConfig, generate
+from bench.infer_steps import tmdsprites_inputs
+from drc.errors import exit_cleanly
 from drc.inference import extract
 from drc.metrics import per_image_scores
 from drc.model.config import ModelConfig
@@ -35,6 +35,7 @@ def parse_overrides(items: list[str]) -> dict[str, dict]:
     return out
 
 
+@exit_cleanly
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1000)
@@ -55,10 +56,8 @@ def main() -> None:
         base = resolve_settings(load_params(), "tmdsprites", args.profile).to_dict()
     mc = ModelConfig.from_dict({**base["model"], **ov["model"]})
     tc = TrainConfig.from_dict({**base["train"], "hflip": False, "log_every": 10**9, **ov["train"]})
-    images, masks, _ = generate(TMDSpritesConfig(n_images=args.n, eval_size=min(args.n, 1000)))
     res = mc.resolution
-    x = to_model_range(resize_images(images, res))
-    m = torch.from_numpy(resize_masks(masks, res))
+    x, m = tmdsprites_inputs(args.n, 0, res)
     trainer = Trainer(mc, tc, x)
     rows = torch.arange(min(len(x), 1000)).numpy()
     t0 = time.time()
@@ -88,12 +87,10 @@ def main() -> None:
 
 def heldout_scores(trainer: Trainer, tc: TrainConfig, n: int, steps: int, res: int) -> dict[str, float]:
     """IoU/Dice of ``n`` images from another seed, never trained on, inferred from N(0, I)."""
-    images, masks, _ = generate(TMDSpritesConfig(n_images=n, eval_size=n, seed=1))
-    x = to_model_range(resize_images(images, res))
+    x, m = tmdsprites_inputs(n, 1, res)
     t = time.time()
-    out = extract(trainer.model, torch.as_tensor(x), InferConfig(steps=steps, batch_size=100), tc.sigma, tc.tv_weight,
-                  progress=False)
-    iou, dice = per_image_scores(out.mask, torch.from_numpy(resize_masks(masks, res)))
+    out = extract(trainer.model, x, InferConfig(steps=steps, batch_size=100), tc.sigma, tc.tv_weight, progress=False)
+    iou, dice = per_image_scores(out.mask, m)
     return {"heldout_iou": 100 * float(iou.mean()), "heldout_dice": 100 * float(dice.mean()),
             "heldout_min": round((time.time() - t) / 60, 2)}
 

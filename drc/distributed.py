@@ -122,9 +122,7 @@ class DistributedTrainer(Trainer):
         self.opt_g.step()
         self.iteration += 1
 
-        present = [k for k in (*BATCH_TERMS, "ortho") if k != "tv" or c.tv_weight]
-        present = [k for k in present if k not in ("pseudo_f", "pseudo_b") or c.pseudo_label_weight]
-        present = [k for k in present if k != "ortho" or c.ortho_weight]
+        present = [k for k in (*BATCH_TERMS, "ortho") if weights[k]]  # the terms generator_loss computes
         values = torch.stack([parts[k].detach().float() for k in present] + [e_loss.detach(), mse, fg])
         dist.all_reduce(values)
         vals = values.tolist()
