@@ -11,21 +11,23 @@ from __future__ import annotations
 import argparse
 import time
 
+import numpy as np
 import torch
 
 from drc.checkpoint import load_model
-from drc.data.prepared import resize_images, resize_masks, to_model_range
+from drc.data.prepared import resize_images, to_model_range
 from drc.data.tmdsprites import TMDSpritesConfig, generate
 from drc.errors import exit_cleanly
 from drc.inference import extract
-from drc.metrics import per_image_scores
+from drc.metrics import scores_at_target_size
 from drc.train_config import InferConfig, TrainConfig
 
 
-def tmdsprites_inputs(n: int, seed: int, res: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first ``n`` TM-dSprites images of ``seed`` at ``res`` px: (N x 3 x r x r in [-1, 1], N x r x r masks)."""
+def tmdsprites_inputs(n: int, seed: int, res: int) -> tuple[torch.Tensor, np.ndarray]:
+    """The first ``n`` TM-dSprites images of ``seed``: (N x 3 x r x r in [-1, 1] at the model's ``res`` px,
+    N x 128 x 128 ground-truth masks, scored as the pipeline does with ``scores_at_target_size``)."""
     images, masks, _ = generate(TMDSpritesConfig(n_images=n, eval_size=min(n, 1000), seed=seed))
-    return to_model_range(resize_images(images, res)), torch.from_numpy(resize_masks(masks, res))
+    return to_model_range(resize_images(images, res)), masks
 
 
 @exit_cleanly
@@ -47,7 +49,7 @@ def main() -> None:
         infer = InferConfig(steps=target - done, batch_size=200)
         out = extract(model, x, infer, train.sigma, train.tv_weight, z_init=z, progress=False)
         z, done = out.z, target
-        iou, dice = per_image_scores(out.mask, m)
+        iou, dice = scores_at_target_size(out.pi_f, m)
         print(
             f"steps {target}: IoU {100 * float(iou.mean()):.1f} Dice {100 * float(dice.mean()):.1f} "
             f"({time.time() - start:.0f} s)",

@@ -52,6 +52,9 @@ def extract(
     inputs: Annotated[list[Path], typer.Argument(help="image files and/or folders of images")],
     out: Annotated[Path, typer.Option(help="output folder: <stem>_mask.png and <stem>_cutout.png")],
     steps: Annotated[int | None, typer.Option(help="posterior Langevin steps (default: the model's)")] = None,
+    restarts: Annotated[
+        int | None, typer.Option(help="chains per image, the lowest energy kept (default: the model's)")
+    ] = None,
     batch_size: Annotated[int | None, typer.Option(help="images per batch")] = None,
     seed: Annotated[int, typer.Option(help="seed of the Langevin chains")] = 0,
 ) -> None:
@@ -68,7 +71,8 @@ def extract(
     originals = [read_rgb(p) for p in paths]  # read everything first: a bad file fails before any output
     torch.manual_seed(seed)
     x = to_model_range(np.stack([resize_rgb(im, res) for im in originals]))
-    result = extract_images(checkpoint, x, infer_config_of(ckpt, steps=steps, batch_size=batch_size, init="noise"))
+    infer = infer_config_of(ckpt, steps=steps, restarts=restarts, batch_size=batch_size, init="noise")
+    result = extract_images(checkpoint, x, infer)
     for path, image, pi_f in zip(paths, originals, result.pi_f.numpy(), strict=True):
         mask, rgba = cutout(image, pi_f)
         write_png(out / f"{path.stem}_mask.png", (mask * 255).astype(np.uint8))
@@ -84,18 +88,22 @@ def evaluate(
     masks: Annotated[Path, typer.Option(help="folder of binary masks named <image stem>.png")],
     json_out: Annotated[Path | None, typer.Option("--json", help="write the scores to this JSON file")] = None,
     steps: Annotated[int | None, typer.Option(help="posterior Langevin steps (default: the model's)")] = None,
+    restarts: Annotated[
+        int | None, typer.Option(help="chains per image, the lowest energy kept (default: the model's)")
+    ] = None,
     batch_size: Annotated[int | None, typer.Option(help="images per batch")] = None,
     seed: Annotated[int, typer.Option(help="seed of the Langevin chains")] = 0,
 ) -> None:
     """Score a model on any folder of images against same-stem masks: IoU and Dice in percent.
 
-    Images are resized to the model's resolution, masks with nearest neighbour.
+    Images are resized to the model's resolution; each inferred mask is resized back (bilinear, then
+    > 0.5, as `extract` writes it) to its ground-truth mask's own size and scored there.
     """
     from drc.checkpoint import read_checkpoint
     from drc.data.prepared import to_model_range
     from drc.experiment import extract_images, infer_config_of
-    from drc.imageio import find_images, matching_masks, read_mask, read_rgb, resize_mask, resize_rgb
-    from drc.metrics import score_masks
+    from drc.imageio import find_images, matching_masks, read_mask, read_rgb, resize_rgb
+    from drc.metrics import scores_at_target_size, summarize
     from drc.model.config import ModelConfig
 
     ckpt = read_checkpoint(checkpoint)
@@ -103,11 +111,15 @@ def evaluate(
     paths = find_images([images])
     mask_paths = matching_masks(paths, masks)
     x = to_model_range(np.stack([resize_rgb(read_rgb(p), res) for p in paths]))
-    gt = np.stack([resize_mask(read_mask(p), res) for p in mask_paths])
+    gt = [read_mask(p) for p in mask_paths]
     torch.manual_seed(seed)
-    infer = infer_config_of(ckpt, steps=steps, batch_size=batch_size, init="noise")
+    infer = infer_config_of(ckpt, steps=steps, restarts=restarts, batch_size=batch_size, init="noise")
     result = extract_images(checkpoint, x, infer)
-    scores = {**score_masks(result.mask, gt), "steps": infer.steps}
+    scores = {
+        **summarize(*scores_at_target_size(result.pi_f, gt)),
+        "steps": infer.steps,
+        "restarts": infer.restarts,
+    }
     typer.echo(json.dumps(scores))
     if json_out is not None:
         write_json(json_out, scores)

@@ -13,7 +13,7 @@ from drc.checkpoint import load_model, read_checkpoint
 from drc.data.prepared import Prepared, PreparedDataset
 from drc.errors import DRCError
 from drc.inference import Extraction, extract
-from drc.metrics import per_image_scores, summarize
+from drc.metrics import scores_at_target_size, summarize
 from drc.model.config import ModelConfig
 from drc.reports.grids import sample_grid
 from drc.train_config import InferConfig, TrainConfig
@@ -88,11 +88,13 @@ def train_model(
     """Train DRC on ``split`` of a prepared dataset; resumes from ``checkpoint`` when it exists.
 
     The persistent-chain IoU of the ``monitor_split`` images that are also training images is
-    logged every ``train.monitor_every`` iterations (a cheap learning curve; no extra sampling).
+    logged every ``train.monitor_every`` iterations (a cheap learning curve; no extra sampling),
+    scored like the evaluation, at the dataset's resolution.
     """
     trainer, prepared, rows, data, resumed = build_trainer(dataset_dir, split, settings, checkpoint, resume)
     checkpoint = Path(checkpoint)
     monitor = _monitor_positions(prepared, rows, monitor_split)
+    monitor_masks = np.asarray(prepared.masks[rows[monitor]])  # scored at the dataset's resolution
     live = _open_live(live_dir, resumed)
     cfg = settings.train
 
@@ -103,7 +105,7 @@ def train_model(
         for key, value in logs.items():
             live.log_metric(key, value)
         if cfg.monitor_every and len(monitor) and iteration % cfg.monitor_every < cfg.log_every:
-            scores = tr.chain_scores(monitor, data.masks[monitor])
+            scores = tr.chain_scores(monitor, monitor_masks)
             live.log_metric("monitor/iou", scores["iou"])
             live.log_metric("monitor/dice", scores["dice"])
         if cfg.image_every and iteration % cfg.image_every < cfg.log_every:
@@ -196,6 +198,8 @@ def evaluate_prepared(
 
     With ``infer.init == "persistent"`` the chains start from the training run's persistent
     posterior chains (only for images the model was trained on); otherwise from N(0, I).
+    Masks are scored at the prepared dataset's resolution (the paper's 128 px), whatever the model's:
+    each soft mask is resized there as ``drc extract`` does (``drc.metrics.scores_at_target_size``).
     Returns (summary in percent, per-image IoU fractions, the extraction).
     """
     ckpt = read_checkpoint(checkpoint)
@@ -206,8 +210,16 @@ def evaluate_prepared(
     data = PreparedDataset(prepared, rows, resolution=res)
     z_init = _persistent_init(ckpt, prepared, rows) if infer.init == "persistent" else None
     out = extract_images(checkpoint, data.images, infer, z_init=z_init, progress=progress)
-    iou, dice = per_image_scores(out.mask, data.masks)
-    summary = {**summarize(iou, dice), "steps": infer.steps, "init": infer.init, "resolution": res}
+    masks = np.asarray(prepared.masks[rows])
+    iou, dice = scores_at_target_size(out.pi_f, masks)
+    summary = {
+        **summarize(iou, dice),
+        "steps": infer.steps,
+        "restarts": infer.restarts,
+        "init": infer.init,
+        "resolution": res,
+        "mask_resolution": int(masks.shape[-1]),
+    }
     return summary, iou, out
 
 

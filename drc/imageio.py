@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from drc.atomic import atomic_path
+from drc.data.prepared import resize_images
 from drc.errors import DRCError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -57,12 +58,8 @@ def matching_masks(images: Sequence[Path], mask_dir: Path) -> list[Path]:
 
 
 def resize_rgb(image: np.ndarray, resolution: int) -> np.ndarray:
-    interp = cv2.INTER_AREA if min(image.shape[:2]) > resolution else cv2.INTER_LINEAR
-    return cv2.resize(image, (resolution, resolution), interpolation=interp)
-
-
-def resize_mask(mask: np.ndarray, resolution: int) -> np.ndarray:
-    return cv2.resize(mask.astype(np.uint8), (resolution, resolution), interpolation=cv2.INTER_NEAREST) > 0
+    """H x W x 3 -> r x r x 3 with the filter the models were trained with (``resize_images``)."""
+    return resize_images(image[None], resolution)[0]
 
 
 def write_png(path: Path, array: np.ndarray) -> None:
@@ -77,10 +74,16 @@ def write_png(path: Path, array: np.ndarray) -> None:
         tmp.write_bytes(buf.tobytes())
 
 
+def soft_mask_at(pi_f: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The model's soft foreground weight resized (bilinear) to ``height`` x ``width``, binarised at 0.5.
+
+    This is how a mask leaves the model at any size: cut-outs and scores against ground truth both use it.
+    """
+    return cv2.resize(pi_f.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR) > 0.5
+
+
 def cutout(image: np.ndarray, pi_f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Upsample the model's soft mask to the image's size; return (binary mask, RGBA cut-out)."""
-    h, w = image.shape[:2]
-    soft = cv2.resize(pi_f.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
-    mask = soft > 0.5
+    mask = soft_mask_at(pi_f, *image.shape[:2])
     rgba = np.dstack([image, (mask * 255).astype(np.uint8)])
     return mask, rgba

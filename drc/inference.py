@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from tqdm.auto import tqdm
 
 from drc import perf
+from drc.errors import DRCError
 from drc.langevin import GraphedLangevin, frozen, langevin
 from drc.model.drc import DRC
 from drc.train_config import InferConfig
@@ -36,9 +38,12 @@ def extract(
 ) -> Extraction:
     """Sample z | x by ``config.steps`` posterior Langevin steps and render the foreground mask pi_f > 0.5.
 
-    ``z_init`` (N x d) starts the chains there (e.g. the stored persistent chains); otherwise N(0, I).
+    ``z_init`` (N x d) starts the chains there (e.g. the stored persistent chains); otherwise N(0, I),
+    ``config.restarts`` times per image, keeping the chain with the lowest posterior energy.
     The perf mode (drc/perf.py) comes from ``config.perf`` if set, else ``DRC_PERF``, else "optimised".
     """
+    if z_init is not None and config.restarts > 1:
+        raise DRCError("infer.restarts > 1 needs chains from N(0, I); set infer.init=noise or infer.restarts=1")
     device = next(model.parameters()).device
     model.eval()
     opts = perf.configure(model, perf.mode_of(config))
@@ -47,24 +52,25 @@ def extract(
     def energy(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return model.posterior_energy(v, x, sigma, tv_weight)
 
+    def run_chain(z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        if not config.steps:
+            return z
+        with frozen(model):
+            if opts.cuda_graphs and z.is_cuda:
+                key = tuple(z.shape)
+                if key not in graphs:
+                    graphs[key] = GraphedLangevin(energy, z, x, config.step_size, noise=config.noise)
+                return graphs[key](z, x, config.steps)
+            return langevin(z, lambda v: energy(v, x), config.steps, config.step_size, noise=config.noise)
+
     outs: dict[str, list[torch.Tensor]] = {k: [] for k in ("pi_f", "composite", "fg", "bg", "z")}
     starts = range(0, len(images), config.batch_size)
     for start in tqdm(starts, disable=not progress, desc="extract", unit="batch"):
         x = images[start : start + config.batch_size].to(device)
-        z = (
-            torch.randn(len(x), model.config.z_dim)
-            if z_init is None
-            else z_init[start : start + config.batch_size]
-        ).to(device)
-        if config.steps:
-            with frozen(model):
-                if opts.cuda_graphs and z.is_cuda:
-                    key = tuple(z.shape)
-                    if key not in graphs:
-                        graphs[key] = GraphedLangevin(energy, z, x, config.step_size, noise=config.noise)
-                    z = graphs[key](z, x, config.steps)
-                else:
-                    z = langevin(z, lambda v, x=x: energy(v, x), config.steps, config.step_size, noise=config.noise)
+        if z_init is not None:
+            z = run_chain(z_init[start : start + config.batch_size].to(device), x)
+        else:
+            z = best_of_restarts(model, x, config.restarts, run_chain, sigma, tv_weight)
         with torch.no_grad():
             r = model.render(z)
         for key, value in (
@@ -77,3 +83,30 @@ def extract(
             outs[key].append(value.cpu())
     cat = {k: torch.cat(v) for k, v in outs.items()}
     return Extraction(mask=cat["pi_f"] > 0.5, **cat)
+
+
+def best_of_restarts(
+    model: DRC,
+    x: torch.Tensor,
+    restarts: int,
+    run_chain: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    sigma: float,
+    tv_weight: float,
+) -> torch.Tensor:
+    """Run ``restarts`` chains per image from N(0, I), one after another (memory stays that of one);
+    keep, per image, the end point with the lowest posterior energy (a CPU-scale deviation: the
+    paper runs one chain; restarts escape the local modes a short chain ends in)."""
+    best, best_energy = None, None
+    for _ in range(restarts):
+        z = run_chain(torch.randn(len(x), model.config.z_dim).to(x.device), x)
+        if restarts == 1:
+            return z
+        with torch.no_grad():
+            e = model.posterior_energies(z, x, sigma, tv_weight)
+        if best is None:
+            best, best_energy = z, e
+        else:
+            better = e < best_energy
+            best = torch.where(better[:, None], z, best)
+            best_energy = torch.where(better, e, best_energy)
+    return best

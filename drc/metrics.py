@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
+
+from drc.imageio import soft_mask_at
 
 ArrayLike = np.ndarray | torch.Tensor
 
@@ -29,6 +33,19 @@ def per_image_scores(pred: ArrayLike, target: ArrayLike) -> tuple[np.ndarray, np
     iou = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
     dice = np.where(total > 0, 2 * inter / np.maximum(total, 1), 1.0)
     return iou, dice
+
+
+def scores_at_target_size(pi_f: ArrayLike, targets: Sequence[ArrayLike]) -> tuple[np.ndarray, np.ndarray]:
+    """IoU and Dice of each image with the model's soft masks (N x r x r) brought to each ground-truth
+    mask's own size (``soft_mask_at``): scores at the resolution the ground truth was given in."""
+    soft = pi_f.detach().cpu().numpy() if isinstance(pi_f, torch.Tensor) else np.asarray(pi_f)
+    if len(soft) != len(targets):
+        raise ValueError(f"{len(soft)} predictions for {len(targets)} ground-truth masks")
+    scores = [
+        per_image_scores(soft_mask_at(p, *np.shape(t))[None], _as_bool(t)[None])
+        for p, t in zip(soft, targets, strict=True)
+    ]
+    return np.concatenate([s[0] for s in scores]), np.concatenate([s[1] for s in scores])
 
 
 def summarize(iou: np.ndarray, dice: np.ndarray) -> dict[str, float | int]:

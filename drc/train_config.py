@@ -63,6 +63,7 @@ class InferConfig:
     noise_steps: int | None = None  # steps when chains start from noise (unseen images); None = steps
     batch_size: int = 100
     noise: bool = True  # Langevin noise at test time (paper: yes)
+    restarts: int = 1  # chains per image from N(0, I); the lowest posterior energy wins (paper: 1)
     perf: str | None = None  # eager | optimised | max (drc/perf.py); None = $DRC_PERF, else optimised
 
     def __post_init__(self) -> None:
@@ -70,6 +71,8 @@ class InferConfig:
             check_mode(self.perf)
         if self.init not in ("noise", "persistent"):
             raise DRCError(f"infer.init must be 'noise' or 'persistent', got {self.init!r}")
+        if self.restarts < 1:
+            raise DRCError(f"infer.restarts must be >= 1, got {self.restarts}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

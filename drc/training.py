@@ -21,7 +21,7 @@ from drc import perf
 from drc.checkpoint import read_checkpoint, save_checkpoint
 from drc.errors import DRCError
 from drc.langevin import GraphedLangevin, frozen, langevin
-from drc.metrics import per_image_scores
+from drc.metrics import ArrayLike, scores_at_target_size
 from drc.model.config import ModelConfig
 from drc.model.drc import DRC, Rendering
 from drc.model.objective import (
@@ -219,13 +219,15 @@ class Trainer:
 
     # -- monitoring -------------------------------------------------------------------------------
     @torch.no_grad()
-    def chain_scores(self, rows: np.ndarray, masks: torch.Tensor, batch_size: int = 200) -> dict[str, float]:
-        """IoU/Dice (percent) of the masks the persistent posterior chains currently explain."""
-        preds = []
+    @torch.no_grad()
+    def chain_scores(self, rows: np.ndarray, masks: ArrayLike, batch_size: int = 200) -> dict[str, float]:
+        """IoU/Dice (percent) of the masks the persistent posterior chains currently explain, scored at
+        the ground truth's own resolution (``drc.metrics.scores_at_target_size``)."""
+        soft = []
         for start in range(0, len(rows), batch_size):
             z = self.z_post[rows[start : start + batch_size]].to(self.device)
-            preds.append((self.model.render(z).pi_f[:, 0] > 0.5).cpu())
-        iou, dice = per_image_scores(torch.cat(preds), masks)
+            soft.append(self.model.render(z).pi_f[:, 0].cpu())
+        iou, dice = scores_at_target_size(torch.cat(soft), masks)
         return {"iou": 100 * float(iou.mean()), "dice": 100 * float(dice.mean())}
 
     # -- state ------------------------------------------------------------------------------------

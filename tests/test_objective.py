@@ -55,6 +55,8 @@ def test_tv_norm_by_hand():
     # |dx|: |1-0|, |3-3| ; |dy|: |3-0|, |3-1|
     assert float(tv_norm(img, "sum")) == 1 + 0 + 3 + 2
     assert float(tv_norm(img, "mean")) == 0.5 + 2.5
+    two = torch.cat([img, 2 * img])
+    assert tv_norm(two, "per_sample").tolist() == [6.0, 12.0]
 
 
 def test_orthogonal_reg_zero_for_orthogonal_rows_and_hand_value_otherwise():
@@ -77,3 +79,4 @@ def test_pseudo_label_is_cross_entropy_with_detached_target():
     assert math.isclose(float(loss), -(0.25 * math.log(0.2) + 0.75 * math.log(0.8)), rel_tol=1e-6)
     loss.backward()
     assert lebm.grad is None and clf.grad is not None
+

@@ -145,3 +145,27 @@ def test_failed_rewrite_keeps_the_old_dataset(tmp_path: Path, monkeypatch: pytes
 def test_open_missing_dataset_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(DRCError, match="prepare"):
         Prepared.open(tmp_path / "nothing")
+
+
+
+def _grating(period: float) -> np.ndarray:
+    """1 x 128 x 128 x 3 uint8 vertical cosine grating with ``period`` px."""
+    row = 127.5 + 127.5 * np.cos(2 * np.pi * np.arange(128) / period)
+    return np.broadcast_to(row[None, None, :, None], (1, 128, 128, 3)).astype(np.uint8)
+
+
+def test_shrinking_filters_out_what_the_small_grid_cannot_show() -> None:
+    # 32 px can show periods of 8 px (at 128) and more: finer gratings must turn grey, not into moire.
+    for period in (3.0, 5.5):
+        assert prepared_mod.resize_images(_grating(period), 32).std() < 10
+    coarse = prepared_mod.resize_images(_grating(16.0), 32)
+    assert coarse.dtype == np.uint8 and coarse.shape == (1, 32, 32, 3) and coarse.std() > 60
+
+
+def test_masks_shrink_like_the_images_and_binarise_at_half() -> None:
+    corners = np.zeros((1, 8, 8), dtype=bool)
+    corners[0, ::4, ::4] = True  # the top-left pixel of each 4 x 4 block: nearest neighbour would keep them all
+    assert not prepared_mod.resize_masks(corners, 2).any()
+    left = np.zeros((1, 8, 8), dtype=bool)
+    left[0, :, :4] = True
+    assert prepared_mod.resize_masks(left, 2).tolist() == [[[True, False], [True, False]]]

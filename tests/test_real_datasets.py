@@ -3,14 +3,13 @@
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 import yaml
 
 from drc.data.clevr import iter_records, parse_scene
 from drc.data.download import iter_tar
-from drc.data.prepared import Prepared
+from drc.data.prepared import Prepared, resize_images
 from drc.data.real import DEFAULTS, filters_path, prepare_real
 from drc.errors import DRCError
 from tests.fixtures_real import (  # noqa: F401 (http_server_fixture provides the http_server fixture)
@@ -34,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def expected_crop(image: np.ndarray, crop, resolution: int) -> np.ndarray:
     x1, y1, x2, y2 = crop
-    return cv2.resize(image[y1:y2, x1:x2], (resolution, resolution), interpolation=cv2.INTER_AREA)
+    return resize_images(image[None, y1:y2, x1:x2], resolution)[0]
 
 
 def _tar_members(path: Path):

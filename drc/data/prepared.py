@@ -24,6 +24,7 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from drc.atomic import atomic_path
@@ -141,28 +142,43 @@ class Prepared:
                 raise DRCError(f"{self.root / fname} fails its checksum; prepare the dataset again")
 
 
+RESIZE_CHUNK = 256  # images resized per torch call (bounds the float32 copy)
+
+
 def resize_images(images: np.ndarray, resolution: int) -> np.ndarray:
-    """uint8 N x H x W x 3 -> N x r x r x 3 (area interpolation when shrinking)."""
+    """N x H x W x C or N x H x W (uint8 or float) -> N x r x r [x C], same dtype (aspect not kept).
+
+    Shrinking filters with an antialiased bilinear (triangle) kernel as wide as the shrink factor (PIL's
+    and torchvision's antialias): OpenCV's area average is a box filter that lets fine gratings through
+    as moire patterns, which no region model can explain (bench/quality_sweep.md, third round).
+    Enlarging is plain bilinear.
+    """
+    images = np.asarray(images)
     if images.shape[1] == resolution and images.shape[2] == resolution:
-        return np.asarray(images)
-    interp = cv2.INTER_AREA if images.shape[1] > resolution else cv2.INTER_LINEAR
-    return np.stack(
-        [cv2.resize(np.asarray(im), (resolution, resolution), interpolation=interp) for im in images]
-    )
+        return images
+    if max(images.shape[1:3]) <= resolution:
+        return np.stack([cv2.resize(im, (resolution, resolution), interpolation=cv2.INTER_LINEAR) for im in images])
+    out = []
+    for start in range(0, len(images), RESIZE_CHUNK):
+        chunk = torch.from_numpy(images[start : start + RESIZE_CHUNK].astype(np.float32))
+        chunk = chunk[:, None] if chunk.ndim == 3 else chunk.permute(0, 3, 1, 2)
+        small = F.interpolate(chunk, size=(resolution, resolution), mode="bilinear", antialias=True)
+        out.append(small[:, 0] if images.ndim == 3 else small.permute(0, 2, 3, 1))
+    result = torch.cat(out).numpy()
+    if images.dtype == np.uint8:
+        return result.round().clip(0, 255).astype(np.uint8)
+    return result.astype(images.dtype)
 
 
 def resize_masks(masks: np.ndarray, resolution: int) -> np.ndarray:
-    """bool N x H x W -> N x r x r by nearest neighbour."""
+    """bool N x H x W -> N x r x r: resized like the images (``resize_images``), binarised at 0.5.
+
+    Nearest-neighbour sampling would keep one pixel of each block (the top-left one in OpenCV), shifting
+    the mask by a fraction of a pixel against the filtered image.
+    """
     if masks.shape[1] == resolution and masks.shape[2] == resolution:
         return np.asarray(masks, dtype=bool)
-    return np.stack(
-        [
-            cv2.resize(
-                np.asarray(m, dtype=np.uint8), (resolution, resolution), interpolation=cv2.INTER_NEAREST
-            )
-            for m in masks
-        ]
-    ).astype(bool)
+    return resize_images(np.asarray(masks, dtype=np.float32), resolution) > 0.5
 
 
 def to_model_range(images_uint8: np.ndarray) -> torch.Tensor:

@@ -101,17 +101,23 @@ class DRC(nn.Module):
     def posterior_energy(
         self, z: torch.Tensor, x: torch.Tensor, sigma: float, tv_weight: float
     ) -> torch.Tensor:
-        """J(z) of posterior Langevin (SPEC §2.1), summed over the batch:
+        """J(z) of posterior Langevin (SPEC §2.1), summed over the batch (``posterior_energies``).
 
-        -sum(E-step objective) + tv_weight * TV(re-assigned bg, sum) + E_lebm(z) + ||z||^2 / 2.
         Samples are independent, so its gradient w.r.t. each row of z is that sample's own.
         """
+        return self.posterior_energies(z, x, sigma, tv_weight).sum()
+
+    def posterior_energies(
+        self, z: torch.Tensor, x: torch.Tensor, sigma: float, tv_weight: float
+    ) -> torch.Tensor:
+        """J(z) per sample (B): -sum(E-step objective) + tv_weight * TV(re-assigned bg) + E_lebm(z)
+        + ||z||^2 / 2, each summed over that sample's pixels."""
         r = self.render(z)
         log_pf = laplace_loglik(r.fg, x, sigma)
         log_pb = laplace_loglik(r.bg, x, sigma)
-        j = -estep_objective(r.pi_f, log_pf, log_pb).sum() + self.prior_energy(z).sum()
+        j = -estep_objective(r.pi_f, log_pf, log_pb).flatten(1).sum(1) + self.prior_energy(z)
         if tv_weight:
-            j = j + tv_weight * tv_norm(r.bg, "sum")
+            j = j + tv_weight * tv_norm(r.bg, "per_sample")
         return j
 
 

@@ -33,14 +33,19 @@ def estep_objective(pi_f: torch.Tensor, log_pf: torch.Tensor, log_pb: torch.Tens
 
 
 def tv_norm(image: torch.Tensor, reduction: str = "sum") -> torch.Tensor:
-    """Anisotropic total variation: reduce(|d/dx|) + reduce(|d/dy|) over all elements."""
+    """Anisotropic total variation: reduce(|d/dx|) + reduce(|d/dy|) over all elements.
+
+    ``reduction="per_sample"`` sums over everything but the batch dimension (a B vector).
+    """
     dx = (image[..., :, 1:] - image[..., :, :-1]).abs()
     dy = (image[..., 1:, :] - image[..., :-1, :]).abs()
     if reduction == "sum":
         return dx.sum() + dy.sum()
     if reduction == "mean":
         return dx.mean() + dy.mean()
-    raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
+    if reduction == "per_sample":
+        return dx.flatten(1).sum(1) + dy.flatten(1).sum(1)
+    raise ValueError(f"reduction must be 'sum', 'mean' or 'per_sample', got {reduction!r}")
 
 
 def orthogonal_reg(module: nn.Module) -> torch.Tensor:
