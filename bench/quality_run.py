@@ -68,9 +68,18 @@ def main() -> None:
         logs = trainer.step()
         if trainer.iteration % args.monitor == 0:
             s = trainer.chain_scores(rows, m[rows])
-            print(json.dumps({"it": trainer.iteration, "min": round((time.time() - t0) / 60, 2), **s,
-                              "fg": round(logs["train/fg_fraction"], 3), "recon": round(logs["loss/recon"], 3)}),
-                  flush=True)
+            print(
+                json.dumps(
+                    {
+                        "it": trainer.iteration,
+                        "min": round((time.time() - t0) / 60, 2),
+                        **s,
+                        "fg": round(logs["train/fg_fraction"], 3),
+                        "recon": round(logs["loss/recon"], 3),
+                    }
+                ),
+                flush=True,
+            )
     from drc.data.prepared import resize_masks
     from drc.imageio import write_png
     from drc.reports.grids import sample_grid
@@ -85,8 +94,12 @@ def main() -> None:
     s = trainer.chain_scores(rows, m[rows])
     if args.heldout:
         s.update(heldout_scores(trainer, tc, infer, args.heldout, res))
-    print(json.dumps({"final": True, "it": trainer.iteration, "min": round((time.time() - t0) / 60, 2), **s,
-                      "args": vars(args)}), flush=True)
+    print(
+        json.dumps(
+            {"final": True, "it": trainer.iteration, "min": round((time.time() - t0) / 60, 2), **s, "args": vars(args)}
+        ),
+        flush=True,
+    )
 
 
 def heldout_scores(trainer: Trainer, tc: TrainConfig, infer: InferConfig, n: int, res: int) -> dict[str, float]:
@@ -95,8 +108,11 @@ def heldout_scores(trainer: Trainer, tc: TrainConfig, infer: InferConfig, n: int
     t = time.time()
     out = extract(trainer.model, x, infer, tc.sigma, tc.tv_weight, progress=False)
     iou, dice = scores_at_target_size(out.pi_f, m)
-    return {"heldout_iou": 100 * float(iou.mean()), "heldout_dice": 100 * float(dice.mean()),
-            "heldout_min": round((time.time() - t) / 60, 2)}
+    return {
+        "heldout_iou": 100 * float(iou.mean()),
+        "heldout_dice": 100 * float(dice.mean()),
+        "heldout_min": round((time.time() - t) / 60, 2),
+    }
 
 
 if __name__ == "__main__":

@@ -27,9 +27,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:  # torch raises many types for a damaged file
-        raise DRCError(
-            f"checkpoint {path} is unreadable ({type(exc).__name__}); retrain or re-fetch it"
-        ) from exc
+        raise DRCError(f"checkpoint {path} is unreadable ({type(exc).__name__}); retrain or re-fetch it") from exc
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise DRCError(f"{path} is not a DRC checkpoint ({FORMAT}); pass a file written by drc train")
     return ckpt

@@ -151,9 +151,7 @@ class Trainer:
         if c.pseudo_label_weight:
             with torch.no_grad():
                 _, logits_f, logits_b = m.lebm(z)
-            terms["pseudo_f"] = pseudo_label_loss(
-                logits_f, m.fg_classifier(r.fg * torch.sigmoid(r.fg_mask_logit))
-            )
+            terms["pseudo_f"] = pseudo_label_loss(logits_f, m.fg_classifier(r.fg * torch.sigmoid(r.fg_mask_logit)))
             terms["pseudo_b"] = pseudo_label_loss(
                 logits_b, m.bg_classifier(r.bg_raw * torch.sigmoid(r.bg_mask_logit_raw))
             )

@@ -63,9 +63,7 @@ def main() -> None:
     ap.add_argument("--model-split", default="all", choices=["all", "train"])
     ap.add_argument("--train-data", action="store_true", help="score the model's own training images")
     ap.add_argument("--on", nargs="*", default=[], help="also score these datasets' held-out images")
-    ap.add_argument(
-        "--on-split-datasets", action="store_true", help="also score every split dataset's test set"
-    )
+    ap.add_argument("--on-split-datasets", action="store_true", help="also score every split dataset's test set")
     ap.add_argument("--name", required=True, help="name of the metrics file under reports/metrics/")
     args = ap.parse_args()
     params = load_params()

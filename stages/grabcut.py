@@ -39,9 +39,7 @@ def main() -> None:
             first = (rows, masks, iou)
     rows, masks, iou = first
     with atomic_path(REPORTS / "per_image" / f"grabcut_{args.dataset}.csv") as tmp:
-        pd.DataFrame({"id": [prepared.meta["ids"][r] for r in rows], "iou": 100 * iou}).to_csv(
-            tmp, index=False
-        )
+        pd.DataFrame({"id": [prepared.meta["ids"][r] for r in rows], "iou": 100 * iou}).to_csv(tmp, index=False)
     keep = np.arange(min(16, len(rows)))
     with atomic_path(f"data/eval/grabcut_{args.dataset}.npz") as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(fh, positions=keep, rows=rows[keep], mask=masks[keep], iou=iou[keep])

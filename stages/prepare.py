@@ -30,9 +30,7 @@ def main() -> None:
     else:
         from drc.data.real import prepare_real
 
-        prepare_real(
-            args.dataset, dict(data[args.dataset]), prepared_dir(args.dataset), Path(data["downloads"])
-        )
+        prepare_real(args.dataset, dict(data[args.dataset]), prepared_dir(args.dataset), Path(data["downloads"]))
 
 
 if __name__ == "__main__":

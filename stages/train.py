@@ -22,9 +22,7 @@ def main() -> None:
     settings = resolve_settings(params, args.dataset)
     torch.set_num_threads(params["threads"] or torch.get_num_threads())
     run = f"{args.dataset}-{args.split}"
-    write_json(
-        REPORTS / "training" / run / "settings.json", {"profile": params["profile"], **settings.to_dict()}
-    )
+    write_json(REPORTS / "training" / run / "settings.json", {"profile": params["profile"], **settings.to_dict()})
     train_model(
         prepared_dir(args.dataset),
         args.split,

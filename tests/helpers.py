@@ -12,16 +12,32 @@ from drc.train_config import TrainConfig
 def tiny_model_config(**overrides) -> ModelConfig:
     """A 32 px model small enough for CPU tests."""
     base = dict(
-        zf_dim=16, zb_dim=2, zs_dim=16, base_channels=32, up_channels=(48, 32, 16),
-        classifier_channels=(8, 16, 32), kf=6, kb=3, lebm_hidden=32, lebm_reassign_hidden=32,
+        zf_dim=16,
+        zb_dim=2,
+        zs_dim=16,
+        base_channels=32,
+        up_channels=(48, 32, 16),
+        classifier_channels=(8, 16, 32),
+        kf=6,
+        kb=3,
+        lebm_hidden=32,
+        lebm_reassign_hidden=32,
     )
     return ModelConfig(**{**base, **overrides})
 
 
 def tiny_train_config(**overrides) -> TrainConfig:
     base = dict(
-        iterations=6, batch_size=4, posterior_steps=3, prior_steps=3, hflip=True, checkpoint_every=3,
-        log_every=1, image_every=0, monitor_every=0, device="cpu",
+        iterations=6,
+        batch_size=4,
+        posterior_steps=3,
+        prior_steps=3,
+        hflip=True,
+        checkpoint_every=3,
+        log_every=1,
+        image_every=0,
+        monitor_every=0,
+        device="cpu",
     )
     return TrainConfig(**{**base, **overrides})
 

@@ -161,17 +161,35 @@ def test_drc_train_under_torchrun_trains_on_two_ranks(tmp_path):
 
     images, masks = squares_on_stripes(n=12, res=32)
     data = write_prepared(
-        tmp_path / "squares", name="squares", images=images, masks=masks, ids=[f"i{k}" for k in range(12)],
-        splits={}, source={"test": True},
+        tmp_path / "squares",
+        name="squares",
+        images=images,
+        masks=masks,
+        ids=[f"i{k}" for k in range(12)],
+        splits={},
+        source={"test": True},
     )
     params = yaml.safe_load(Path("params.yaml").read_text())
     params["profiles"]["tiny"]["train"].update(iterations=2, checkpoint_every=2)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     out = tmp_path / "model.pt"
     cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={WORLD}",
-        "-m", "drc.cli", "train", "--dataset", str(data), "--out", str(out),
-        "--params", str(tmp_path / "params.yaml"), "--profile", "tiny",
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={WORLD}",
+        "-m",
+        "drc.cli",
+        "train",
+        "--dataset",
+        str(data),
+        "--out",
+        str(out),
+        "--params",
+        str(tmp_path / "params.yaml"),
+        "--profile",
+        "tiny",
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)

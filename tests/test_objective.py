@@ -79,4 +79,3 @@ def test_pseudo_label_is_cross_entropy_with_detached_target():
     assert math.isclose(float(loss), -(0.25 * math.log(0.2) + 0.75 * math.log(0.8)), rel_tol=1e-6)
     loss.backward()
     assert lebm.grad is None and clf.grad is not None
-

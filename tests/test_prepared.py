@@ -147,7 +147,6 @@ def test_open_missing_dataset_says_what_to_do(tmp_path: Path) -> None:
         Prepared.open(tmp_path / "nothing")
 
 
-
 def _grating(period: float) -> np.ndarray:
     """1 x 128 x 128 x 3 uint8 vertical cosine grating with ``period`` px."""
     row = 127.5 + 127.5 * np.cos(2 * np.pi * np.arange(128) / period)

@@ -89,8 +89,16 @@ def test_overfit_eight_images_reduces_error_and_finds_the_squares():
     trainer = Trainer(
         tiny_model_config(fg_mask_bias=-3.0, grid_residual=True),
         tiny_train_config(
-            iterations=300, batch_size=8, posterior_steps=10, prior_steps=10, hflip=False, sigma=0.5,
-            lr_generator=1e-3, lr_background=2e-3, lr_lebm=2e-4, checkpoint_every=10**6,
+            iterations=300,
+            batch_size=8,
+            posterior_steps=10,
+            prior_steps=10,
+            hflip=False,
+            sigma=0.5,
+            lr_generator=1e-3,
+            lr_background=2e-3,
+            lr_lebm=2e-4,
+            checkpoint_every=10**6,
         ),
         images_to_tensor(images),
     )

@@ -107,9 +107,7 @@ class Prepared:
         root = Path(root)
         meta_path = root / META
         if not meta_path.is_file():
-            raise DRCError(
-                f"{root} is not a prepared dataset (no {META}); run the dataset's prepare stage first"
-            )
+            raise DRCError(f"{root} is not a prepared dataset (no {META}); run the dataset's prepare stage first")
         try:
             meta = json.loads(meta_path.read_text())
             images = np.load(root / "images.npy", mmap_mode="r")

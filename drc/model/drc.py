@@ -90,26 +90,20 @@ class DRC(nn.Module):
         else:
             grid, bg, bm = None, bg_raw, bm_raw
         pi_f = torch.softmax(torch.cat([fm, bm], dim=1), dim=1)[:, :1]
-        return Rendering(
-            fg=fg, bg=bg, pi_f=pi_f, fg_mask_logit=fm, bg_raw=bg_raw, bg_mask_logit_raw=bm_raw, grid=grid
-        )
+        return Rendering(fg=fg, bg=bg, pi_f=pi_f, fg_mask_logit=fm, bg_raw=bg_raw, bg_mask_logit_raw=bm_raw, grid=grid)
 
     def prior_energy(self, z: torch.Tensor) -> torch.Tensor:
         """Per-sample energy of the prior p_alpha(z): LEBM energy + ||z||^2 / 2."""
         return self.lebm(z)[0] + 0.5 * z.square().sum(1)
 
-    def posterior_energy(
-        self, z: torch.Tensor, x: torch.Tensor, sigma: float, tv_weight: float
-    ) -> torch.Tensor:
+    def posterior_energy(self, z: torch.Tensor, x: torch.Tensor, sigma: float, tv_weight: float) -> torch.Tensor:
         """J(z) of posterior Langevin (SPEC §2.1), summed over the batch (``posterior_energies``).
 
         Samples are independent, so its gradient w.r.t. each row of z is that sample's own.
         """
         return self.posterior_energies(z, x, sigma, tv_weight).sum()
 
-    def posterior_energies(
-        self, z: torch.Tensor, x: torch.Tensor, sigma: float, tv_weight: float
-    ) -> torch.Tensor:
+    def posterior_energies(self, z: torch.Tensor, x: torch.Tensor, sigma: float, tv_weight: float) -> torch.Tensor:
         """J(z) per sample (B): -sum(E-step objective) + tv_weight * TV(re-assigned bg) + E_lebm(z)
         + ||z||^2 / 2, each summed over that sample's pixels."""
         r = self.render(z)

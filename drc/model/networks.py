@@ -155,9 +155,7 @@ class LatentEBM(nn.Module):
         """Returns (energy [B], fg category logits [B, kf], bg category logits [B, kb])."""
         zf, zb, zs = torch.split(z, self.dims, dim=1)
         logits_f, logits_b = self.fg_head(zf), self.bg_head(zb)
-        f_alpha = (
-            torch.logsumexp(logits_f, 1) + torch.logsumexp(logits_b, 1) + self.reassign_head(zs).squeeze(1)
-        )
+        f_alpha = torch.logsumexp(logits_f, 1) + torch.logsumexp(logits_b, 1) + self.reassign_head(zs).squeeze(1)
         return -f_alpha, logits_f, logits_b
 
 
