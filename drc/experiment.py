@@ -113,7 +113,9 @@ def train_model(
         live.make_summary()
 
     trainer.run(checkpoint_path=checkpoint, log=log, progress=progress)
-    if not checkpoint.is_file():  # iterations == 0: still leave a usable checkpoint
+    # iterations == 0 leaves no checkpoint; a finished run continued under other inference settings
+    # (which do not change training) takes them, so that `drc extract` infers as params.yaml says.
+    if not checkpoint.is_file() or read_checkpoint(checkpoint).get("infer_config") != trainer.infer_config:
         trainer.save(checkpoint)
     if live is not None:
         live.end()
@@ -158,12 +160,17 @@ def _open_live(live_dir: str | Path | None, resume: bool):
 
 
 def infer_config_of(ckpt: dict[str, Any], **overrides: Any) -> InferConfig:
-    """The inference settings stored with a checkpoint, with explicit overrides (None = keep).
+    """The inference settings stored with a checkpoint (those of its training run), with overrides."""
+    return resolve_infer(ckpt.get("infer_config", {}), **overrides)
+
+
+def resolve_infer(stored: dict[str, Any], **overrides: Any) -> InferConfig:
+    """Inference settings from a dict of ``InferConfig`` fields, with explicit overrides (None = keep).
 
     Chains that start from noise run ``noise_steps`` (when set) unless ``steps`` is overridden.
     """
     explicit = {k: v for k, v in overrides.items() if v is not None}
-    values = {**ckpt.get("infer_config", {}), **explicit}
+    values = {**stored, **explicit}
     if values.get("init", "noise") == "noise" and values.get("noise_steps") and "steps" not in explicit:
         values["steps"] = values["noise_steps"]
     return InferConfig.from_dict(values)

@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 
 from drc.atomic import atomic_path, write_json
-from drc.checkpoint import read_checkpoint
 from drc.data.prepared import Prepared
-from drc.experiment import evaluate_prepared, infer_config_of
-from drc.params import load_params
+from drc.experiment import evaluate_prepared, resolve_infer
+from drc.params import load_params, resolve_settings
 from drc.stagekit import REPORTS, model_path, prepared_dir, stage
+from drc.train_config import InferConfig
 
 N_VISUAL = 16  # images kept for figures: the first N and the worst N by IoU
 
@@ -26,10 +26,9 @@ def evaluation_split(prepared: Prepared, wanted: str) -> str:
     return "eval" if wanted == "all" and "eval" in prepared.meta["splits"] else wanted
 
 
-def score(model: str, dataset: str, split: str, init: str | None) -> dict:
+def score(model: str, dataset: str, split: str, infer: InferConfig) -> dict:
     prepared = Prepared.open(prepared_dir(dataset))
     split = evaluation_split(prepared, split)
-    infer = infer_config_of(read_checkpoint(model), init=init)
     summary, iou, out = evaluate_prepared(model, prepared_dir(dataset), split, infer)
     rows = prepared.split(split)
     ids = [prepared.meta["ids"][r] for r in rows]
@@ -67,15 +66,18 @@ def main() -> None:
     ap.add_argument("--name", required=True, help="name of the metrics file under reports/metrics/")
     args = ap.parse_args()
     params = load_params()
+    # Inference follows params.yaml (not the settings stored in the checkpoint at training time), so
+    # that `dvc exp run -S profiles.cpu.infer.steps=500` re-scores the same model with 500 steps.
+    infer = resolve_settings(params, args.dataset).infer.to_dict()
     model = model_path(args.dataset, args.model_split)
     others = args.on + (list(params["split_datasets"]) if args.on_split_datasets else [])
     results = []
     if args.train_data:  # Table 1 / Table 3 "train": the training data itself
         split = "all" if args.model_split == "all" else "train"
-        results.append((f"{args.dataset}/train", score(model, args.dataset, split, None)))
+        results.append((f"{args.dataset}/train", score(model, args.dataset, split, resolve_infer(infer))))
     for other in others:  # images never trained on: chains start from noise
         split = "test" if "test" in Prepared.open(prepared_dir(other)).meta["splits"] else "all"
-        results.append((f"{other}/test", score(model, other, split, "noise")))
+        results.append((f"{other}/test", score(model, other, split, resolve_infer(infer, init="noise"))))
     metrics = {
         "train_data": args.dataset,
         "model_split": args.model_split,

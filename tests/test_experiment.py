@@ -1,6 +1,10 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
+import torch
 
+from drc.checkpoint import read_checkpoint
 from drc.data.prepared import write_prepared
 from drc.errors import DRCError
 from drc.experiment import Settings, evaluate_prepared, infer_config_of, train_model
@@ -43,6 +47,19 @@ def test_train_logs_curves_and_resumes_when_iterations_grow(dataset, tmp_path, c
     assert trainer.iteration == 3 and "training afresh" in capsys.readouterr().out
 
 
+def test_finished_run_takes_new_inference_settings_without_training(dataset, tmp_path):
+    ckpt = tmp_path / "m.pt"
+    first = settings(iterations=3)
+    train_model(dataset, "all", first, ckpt, progress=False)
+    before = read_checkpoint(ckpt)
+    trainer = train_model(dataset, "all", replace(first, infer=replace(first.infer, steps=9)), ckpt, progress=False)
+    after = read_checkpoint(ckpt)
+    assert trainer.iteration == 3 and after["iteration"] == 3
+    assert before["infer_config"]["steps"] == 2 and after["infer_config"]["steps"] == 9
+    for key in before["model"]:  # weights untouched: nothing was trained
+        assert torch.equal(before["model"][key], after["model"][key])
+
+
 def test_evaluate_from_persistent_chains_and_from_noise(dataset, tmp_path):
     ckpt = tmp_path / "m.pt"
     train_model(dataset, "train", settings(iterations=2), ckpt, progress=False)
@@ -51,8 +68,6 @@ def test_evaluate_from_persistent_chains_and_from_noise(dataset, tmp_path):
     assert iou.shape == (8,) and out.mask.shape == (8, 32, 32)
     with pytest.raises(DRCError, match="not trained on"):
         evaluate_prepared(ckpt, dataset, "test", progress=False)
-    from drc.checkpoint import read_checkpoint
-
     noise = infer_config_of(read_checkpoint(ckpt), init="noise")
     assert noise.steps == 5  # unseen images: noise_steps
     summary, _, _ = evaluate_prepared(ckpt, dataset, "test", noise, progress=False)

@@ -101,6 +101,17 @@ def test_ablation_experiment_differs(repo: Path):
     assert "pseudo_label" in json.dumps(shown)
 
 
+def test_inference_experiment_rescores_without_retraining(repo: Path):
+    """Changing only test-time settings re-runs the scoring stages on the same trained model."""
+    curve = repo / "reports/training/tmdsprites-all/live/plots/metrics/loss/recon.tsv"
+    rows = curve.read_text()
+    steps = ["-S", "profiles.tiny.infer.steps=5"]  # the ablation above left train.pseudo_label=0
+    sh(["dvc", "exp", "run", "-S", "profile=tiny", "-S", "train.pseudo_label=0", *steps], repo)
+    scored = json.loads((repo / "reports/metrics/drc_tmdsprites.json").read_text())
+    assert scored["results"]["tmdsprites/train"]["steps"] == 5
+    assert curve.read_text() == rows  # the finished run was continued (nothing to do), not retrained
+
+
 def test_offline_real_dataset_stops_at_its_download_with_one_clear_line(repo: Path):
     """Runs last: enables Birds with an unreachable host and no local archive."""
     params = yaml.safe_load((repo / "params.yaml").read_text())
