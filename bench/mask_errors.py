@@ -18,9 +18,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from bench.infer_steps import tmdsprites_inputs
 from drc.checkpoint import load_model
-from drc.data.prepared import resize_images, resize_masks, to_model_range
-from drc.data.tmdsprites import TMDSpritesConfig, generate
+from drc.data.prepared import resize_masks
 from drc.errors import exit_cleanly
 from drc.inference import extract
 from drc.metrics import per_image_scores, scores_at_target_size
@@ -49,8 +49,8 @@ def main() -> None:
     model, ckpt = load_model(args.checkpoint)
     train = TrainConfig.from_dict(ckpt["train_config"])
     res = model.config.resolution
-    images, masks, _ = generate(TMDSpritesConfig(n_images=args.n, eval_size=min(args.n, 1000), seed=args.seed))
-    x, small = to_model_range(resize_images(images, res)), torch.from_numpy(resize_masks(masks, res))
+    x, masks = tmdsprites_inputs(args.n, args.seed, res)
+    small = torch.from_numpy(resize_masks(masks, res))
     torch.manual_seed(0)
     infer = InferConfig(steps=args.steps, restarts=args.restarts, step_size=args.step_size, batch_size=200)
     out = extract(model, x, infer, train.sigma, train.tv_weight, progress=False)
