@@ -1,9 +1,11 @@
 """Where a checkpoint's TM-dSprites IoU goes: precision, recall, mask area, and what 1 px costs.
 
     python -m bench.mask_errors CHECKPOINT [--n 200] [--seed 1] [--steps 300] [--restarts 1] [--step-size 0.2]
+        [--settle-steps 0] [--settle-step-size 0.1]
 
 Chains start from N(0, I) on unseen images (seed 1 by default); with ``--restarts R``, R chains of
-``--steps`` each per image, the one with the lowest posterior energy kept (``infer.restarts``). Prints
+``--steps`` each per image, the one with the lowest posterior energy kept (``infer.restarts``), then
+``--settle-steps`` noise-free steps (``infer.settle_steps``). Prints
 IoU at the 128 px ground truth (the pipeline's protocol: the soft mask resized as ``drc extract`` does)
 and at the model's resolution, the mean precision, recall and predicted / true area, and two reference
 points at the model's resolution: the ground truth itself grown or shrunk by one pixel, scored against
@@ -43,6 +45,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--restarts", type=int, default=1)
     ap.add_argument("--step-size", type=float, default=0.2)
+    ap.add_argument("--settle-steps", type=int, default=0)
+    ap.add_argument("--settle-step-size", type=float, default=0.1)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -52,14 +56,22 @@ def main() -> None:
     x, masks = tmdsprites_inputs(args.n, args.seed, res)
     small = torch.from_numpy(resize_masks(masks, res))
     torch.manual_seed(0)
-    infer = InferConfig(steps=args.steps, restarts=args.restarts, step_size=args.step_size, batch_size=200)
+    infer = InferConfig(
+        steps=args.steps,
+        restarts=args.restarts,
+        step_size=args.step_size,
+        settle_steps=args.settle_steps,
+        settle_step_size=args.settle_step_size,
+        batch_size=200,
+    )
     out = extract(model, x, infer, train.sigma, train.tv_weight, progress=False)
     iou_full, _ = scores_at_target_size(out.pi_f, masks)
     iou_small, _ = per_image_scores(out.mask, small)
     pred, gt = out.mask.flatten(1).float(), small.flatten(1).float()
     hit = (pred * gt).sum(1)
     chains = f"{args.restarts} x {args.steps}" if args.restarts > 1 else f"{args.steps}"
-    print(f"{args.n} unseen images (seed {args.seed}), {chains} steps of size {args.step_size} from N(0, I)")
+    settle = f", then {args.settle_steps} noise-free of {args.settle_step_size}" if args.settle_steps else ""
+    print(f"{args.n} unseen images (seed {args.seed}), {chains} steps of size {args.step_size} from N(0, I){settle}")
     print(f"IoU at {masks.shape[-1]} px (pipeline protocol): {100 * iou_full.mean():.1f}")
     print(f"IoU at {res} px (model resolution):        {100 * iou_small.mean():.1f}")
     print(

@@ -15,6 +15,15 @@ from drc.errors import exit_cleanly
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
+# Inference options shared by `extract` and `evaluate` (None = the settings stored with the model).
+Steps = Annotated[int | None, typer.Option(help="posterior Langevin steps (default: the model's)")]
+Restarts = Annotated[int | None, typer.Option(help="chains per image, the lowest energy kept (default: the model's)")]
+SettleSteps = Annotated[
+    int | None, typer.Option(help="noise-free steps from the kept chain before the mask is read (default: the model's)")
+]
+BatchSize = Annotated[int | None, typer.Option(help="images per batch")]
+Seed = Annotated[int, typer.Option(help="seed of the Langevin chains")]
+
 
 @app.command()
 @exit_cleanly
@@ -51,12 +60,11 @@ def extract(
     checkpoint: Annotated[Path, typer.Argument(help="trained model (.pt)")],
     inputs: Annotated[list[Path], typer.Argument(help="image files and/or folders of images")],
     out: Annotated[Path, typer.Option(help="output folder: <stem>_mask.png and <stem>_cutout.png")],
-    steps: Annotated[int | None, typer.Option(help="posterior Langevin steps (default: the model's)")] = None,
-    restarts: Annotated[
-        int | None, typer.Option(help="chains per image, the lowest energy kept (default: the model's)")
-    ] = None,
-    batch_size: Annotated[int | None, typer.Option(help="images per batch")] = None,
-    seed: Annotated[int, typer.Option(help="seed of the Langevin chains")] = 0,
+    steps: Steps = None,
+    restarts: Restarts = None,
+    settle_steps: SettleSteps = None,
+    batch_size: BatchSize = None,
+    seed: Seed = 0,
 ) -> None:
     """Extract the foreground of each image: a binary mask and an RGBA cut-out at the input's size."""
     from drc.checkpoint import read_checkpoint
@@ -71,7 +79,9 @@ def extract(
     originals = [read_rgb(p) for p in paths]  # read everything first: a bad file fails before any output
     torch.manual_seed(seed)
     x = to_model_range(np.stack([resize_rgb(im, res) for im in originals]))
-    infer = infer_config_of(ckpt, steps=steps, restarts=restarts, batch_size=batch_size, init="noise")
+    infer = infer_config_of(
+        ckpt, steps=steps, restarts=restarts, settle_steps=settle_steps, batch_size=batch_size, init="noise"
+    )
     result = extract_images(checkpoint, x, infer)
     for path, image, pi_f in zip(paths, originals, result.pi_f.numpy(), strict=True):
         mask, rgba = cutout(image, pi_f)
@@ -87,12 +97,11 @@ def evaluate(
     images: Annotated[Path, typer.Option(help="folder of images")],
     masks: Annotated[Path, typer.Option(help="folder of binary masks named <image stem>.png")],
     json_out: Annotated[Path | None, typer.Option("--json", help="write the scores to this JSON file")] = None,
-    steps: Annotated[int | None, typer.Option(help="posterior Langevin steps (default: the model's)")] = None,
-    restarts: Annotated[
-        int | None, typer.Option(help="chains per image, the lowest energy kept (default: the model's)")
-    ] = None,
-    batch_size: Annotated[int | None, typer.Option(help="images per batch")] = None,
-    seed: Annotated[int, typer.Option(help="seed of the Langevin chains")] = 0,
+    steps: Steps = None,
+    restarts: Restarts = None,
+    settle_steps: SettleSteps = None,
+    batch_size: BatchSize = None,
+    seed: Seed = 0,
 ) -> None:
     """Score a model on any folder of images against same-stem masks: IoU and Dice in percent.
 
@@ -113,12 +122,15 @@ def evaluate(
     x = to_model_range(np.stack([resize_rgb(read_rgb(p), res) for p in paths]))
     gt = [read_mask(p) for p in mask_paths]
     torch.manual_seed(seed)
-    infer = infer_config_of(ckpt, steps=steps, restarts=restarts, batch_size=batch_size, init="noise")
+    infer = infer_config_of(
+        ckpt, steps=steps, restarts=restarts, settle_steps=settle_steps, batch_size=batch_size, init="noise"
+    )
     result = extract_images(checkpoint, x, infer)
     scores = {
         **summarize(*scores_at_target_size(result.pi_f, gt)),
         "steps": infer.steps,
         "restarts": infer.restarts,
+        "settle_steps": infer.settle_steps,
     }
     typer.echo(json.dumps(scores))
     if json_out is not None:

@@ -61,6 +61,7 @@ class DistributedTrainer(Trainer):
     # -- one iteration ------------------------------------------------------------------------------
     def step(self) -> dict[str, float]:
         c, dev = self.config, self.device
+        lr_scale = self.set_learning_rates()
         idx = batch_indices(self._n_global, c.batch_size, c.seed, self.iteration)
         n_batch, d = len(idx), self.z_post.shape[1]
         mine = idx % self.world == self.rank
@@ -129,6 +130,7 @@ class DistributedTrainer(Trainer):
         logs = {f"loss/{k}": v for k, v in zip(present, vals, strict=False)}
         logs["loss/total"] = sum(weights[k] * logs[f"loss/{k}"] for k in present)
         logs["loss/lebm"], logs["train/mse"], logs["train/fg_fraction"] = vals[-3:]
+        logs["train/lr_factor"] = lr_scale
         check_finite(logs, self.iteration)
         return logs
 

@@ -223,6 +223,7 @@ def evaluate_prepared(
         **summarize(iou, dice),
         "steps": infer.steps,
         "restarts": infer.restarts,
+        "settle_steps": infer.settle_steps,
         "init": infer.init,
         "resolution": res,
         "mask_resolution": int(masks.shape[-1]),

@@ -39,7 +39,9 @@ def extract(
     """Sample z | x by ``config.steps`` posterior Langevin steps and render the foreground mask pi_f > 0.5.
 
     ``z_init`` (N x d) starts the chains there (e.g. the stored persistent chains); otherwise N(0, I),
-    ``config.restarts`` times per image, keeping the chain with the lowest posterior energy.
+    ``config.restarts`` times per image, keeping the chain with the lowest posterior energy. The kept
+    end point then descends ``config.settle_steps`` noise-free steps (a CPU-scale deviation, 0 in the
+    paper: the mask is read near the mode the chain found, not at its last noisy sample).
     The perf mode (drc/perf.py) comes from ``config.perf`` if set, else ``DRC_PERF``, else "optimised".
     """
     if z_init is not None and config.restarts > 1:
@@ -52,25 +54,29 @@ def extract(
     def energy(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return model.posterior_energy(v, x, sigma, tv_weight)
 
-    def run_chain(z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        if not config.steps:
+    def run_chain(z: torch.Tensor, x: torch.Tensor, steps: int, step_size: float, noise: bool) -> torch.Tensor:
+        if not steps:
             return z
         with frozen(model):
             if opts.cuda_graphs and z.is_cuda:
-                key = tuple(z.shape)
+                key = (tuple(z.shape), step_size, noise)
                 if key not in graphs:
-                    graphs[key] = GraphedLangevin(energy, z, x, config.step_size, noise=config.noise)
-                return graphs[key](z, x, config.steps)
-            return langevin(z, lambda v: energy(v, x), config.steps, config.step_size, noise=config.noise)
+                    graphs[key] = GraphedLangevin(energy, z, x, step_size, noise=noise)
+                return graphs[key](z, x, steps)
+            return langevin(z, lambda v: energy(v, x), steps, step_size, noise=noise)
+
+    def sample(z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return run_chain(z, x, config.steps, config.step_size, config.noise)
 
     outs: dict[str, list[torch.Tensor]] = {k: [] for k in ("pi_f", "composite", "fg", "bg", "z")}
     starts = range(0, len(images), config.batch_size)
     for start in tqdm(starts, disable=not progress, desc="extract", unit="batch"):
         x = images[start : start + config.batch_size].to(device)
         if z_init is not None:
-            z = run_chain(z_init[start : start + config.batch_size].to(device), x)
+            z = sample(z_init[start : start + config.batch_size].to(device), x)
         else:
-            z = best_of_restarts(model, x, config.restarts, run_chain, sigma, tv_weight)
+            z = best_of_restarts(model, x, config.restarts, sample, sigma, tv_weight)
+        z = run_chain(z, x, config.settle_steps, config.settle_step_size, noise=False)
         with torch.no_grad():
             r = model.render(z)
         for key, value in (

@@ -9,6 +9,8 @@ from drc.errors import DRCError
 from drc.model.config import from_dict
 from drc.perf import check_mode
 
+LR_SCHEDULES = ("constant", "cosine")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -22,6 +24,7 @@ class TrainConfig:
     lr_generator: float = 1e-4  # Adam, generators + auxiliary classifiers
     lr_lebm: float = 2e-5  # Adam, latent EBM
     lr_background: float | None = None  # Adam lr of the background + re-assignment nets; None = lr_generator
+    lr_schedule: str = "constant"  # constant (paper) | cosine: every lr decays to 0 over `iterations`
     beta1: float = 0.5
     beta2: float = 0.999
     tv_weight: float = 0.01  # TV-norm on the re-assigned background; 0 = ablation "w/o TV-norm"
@@ -44,6 +47,8 @@ class TrainConfig:
             check_mode(self.perf)
         if self.iterations < 0 or self.batch_size < 1:
             raise DRCError("train.iterations must be >= 0 and train.batch_size >= 1")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise DRCError(f"train.lr_schedule must be one of {list(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if self.sigma <= 0:
             raise DRCError(f"train.sigma must be positive, got {self.sigma}")
 
@@ -64,6 +69,9 @@ class InferConfig:
     batch_size: int = 100
     noise: bool = True  # Langevin noise at test time (paper: yes)
     restarts: int = 1  # chains per image from N(0, I); the lowest posterior energy wins (paper: 1)
+    settle_steps: int = 0  # noise-free steps (gradient descent on the posterior energy) from the kept
+    #   end point, so the mask is read at a mode rather than at a noisy sample (paper: 0)
+    settle_step_size: float = 0.1  # step of the settle phase: z <- z - s^2/2 grad J(z)
     perf: str | None = None  # eager | optimised | max (drc/perf.py); None = $DRC_PERF, else optimised
 
     def __post_init__(self) -> None:
@@ -73,6 +81,8 @@ class InferConfig:
             raise DRCError(f"infer.init must be 'noise' or 'persistent', got {self.init!r}")
         if self.restarts < 1:
             raise DRCError(f"infer.restarts must be >= 1, got {self.restarts}")
+        if self.settle_steps < 0 or self.settle_step_size <= 0:
+            raise DRCError("infer.settle_steps must be >= 0 and infer.settle_step_size positive")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

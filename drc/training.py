@@ -45,6 +45,14 @@ def batch_indices(n: int, batch_size: int, seed: int, iteration: int) -> torch.T
     return perm[k * batch_size : (k + 1) * batch_size]
 
 
+def lr_factor(schedule: str, iteration: int, iterations: int) -> float:
+    """Multiplier of every base learning rate at ``iteration`` (0-based): 1 for "constant" (the paper);
+    for "cosine", 0.5 (1 + cos(pi t / T)), from 1 at the first iteration towards 0 at the last."""
+    if schedule == "constant" or iterations <= 0:
+        return 1.0
+    return 0.5 * (1.0 + math.cos(math.pi * min(iteration, iterations) / iterations))
+
+
 def check_finite(logs: dict[str, float], iteration: int) -> None:
     """A non-finite loss stops the run with one clear line."""
     bad = {k: v for k, v in logs.items() if not math.isfinite(v)}
@@ -88,6 +96,7 @@ class Trainer:
         ]
         self.opt_g = torch.optim.Adam(groups, betas=betas)
         self.opt_e = torch.optim.Adam(self.model.lebm.parameters(), lr=c.lr_lebm, betas=betas)
+        self._base_lrs = [[g["lr"] for g in opt.param_groups] for opt in (self.opt_g, self.opt_e)]
         n, d = len(self.images), self.model_config.z_dim
         # Persistent chains: one posterior and one prior latent per training image (official code).
         self.z_post = torch.randn(n, d)
@@ -172,8 +181,18 @@ class Trainer:
             "ortho": c.ortho_weight,
         }
 
+    def set_learning_rates(self) -> float:
+        """Apply the schedule for the current iteration (a function of the iteration alone, so a resumed
+        run continues with the same rates); returns the factor."""
+        factor = lr_factor(self.config.lr_schedule, self.iteration, self.config.iterations)
+        for opt, bases in zip((self.opt_g, self.opt_e), self._base_lrs, strict=True):
+            for group, base in zip(opt.param_groups, bases, strict=True):
+                group["lr"] = base * factor
+        return factor
+
     def step(self) -> dict[str, float]:
         c = self.config
+        lr_scale = self.set_learning_rates()
         idx = batch_indices(len(self.images), c.batch_size, c.seed, self.iteration)
         x = self.images[idx]
         if c.hflip:
@@ -209,6 +228,7 @@ class Trainer:
         self.iteration += 1
         logs = {f"loss/{k}": float(v.detach()) for k, v in terms.items()}
         logs["loss/lebm"] = float(e_loss.detach())
+        logs["train/lr_factor"] = lr_scale
         with torch.no_grad():
             logs["train/mse"] = float((r.composite - x).square().mean())
             logs["train/fg_fraction"] = float((r.pi_f > 0.5).float().mean())
@@ -216,7 +236,6 @@ class Trainer:
         return logs
 
     # -- monitoring -------------------------------------------------------------------------------
-    @torch.no_grad()
     @torch.no_grad()
     def chain_scores(self, rows: np.ndarray, masks: ArrayLike, batch_size: int = 200) -> dict[str, float]:
         """IoU/Dice (percent) of the masks the persistent posterior chains currently explain, scored at

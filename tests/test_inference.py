@@ -59,3 +59,20 @@ def test_restarts_need_chains_from_noise(model_and_images):
         extract(model, x, InferConfig(steps=1, restarts=2), 0.5, 0.01, z_init=torch.zeros(len(x), model.config.z_dim))
     with pytest.raises(DRCError, match="restarts must be >= 1"):
         InferConfig(restarts=0)
+
+
+def test_settle_steps_descend_the_posterior_energy_without_noise_from_the_kept_chain(model_and_images):
+    model, x = model_and_images
+    sigma, tv, z0 = 0.5, 0.01, torch.randn(len(x), model.config.z_dim)
+    config = InferConfig(steps=0, settle_steps=4, settle_step_size=0.05)
+    out = extract(model, x, config, sigma, tv, z_init=z0, progress=False)
+    z = z0.clone()
+    for _ in range(4):  # z <- z - s^2/2 grad J(z), by hand
+        v = z.requires_grad_(True)
+        (grad,) = torch.autograd.grad(model.posterior_energy(v, x, sigma, tv), v)
+        z = (v - 0.5 * 0.05**2 * grad).detach()
+    assert torch.allclose(out.z, z, atol=1e-5)
+    with torch.no_grad():
+        assert (model.posterior_energies(out.z, x, sigma, tv) < model.posterior_energies(z0, x, sigma, tv)).all()
+    with pytest.raises(DRCError, match="settle_steps"):
+        InferConfig(settle_steps=-1)

@@ -4,7 +4,7 @@ import torch
 
 from drc.errors import DRCError
 from drc.metrics import score_masks
-from drc.training import Trainer, batch_indices
+from drc.training import Trainer, batch_indices, lr_factor
 from tests.helpers import images_to_tensor, squares_on_stripes, tiny_model_config, tiny_train_config
 
 
@@ -43,14 +43,28 @@ def test_ablation_weights_remove_their_terms():
     assert logs["loss/total"] == pytest.approx(logs["loss/recon"])
 
 
-def test_interrupt_and_resume_equals_uninterrupted_run_bit_for_bit(tmp_path):
-    full = make_trainer(iterations=6)
+def test_cosine_schedule_decays_every_learning_rate_from_its_base_to_zero():
+    assert lr_factor("constant", 5, 10) == 1.0
+    assert [lr_factor("cosine", t, 4) for t in (0, 2, 4)] == pytest.approx([1.0, 0.5, 0.0])
+    trainer = make_trainer(iterations=4, lr_schedule="cosine", lr_generator=1e-3, lr_background=2e-3, lr_lebm=1e-4)
+    for _ in range(3):
+        trainer.step()
+    expected = 0.5 * (1 + np.cos(np.pi * 2 / 4))  # the rate the third step (iteration 2) used
+    assert [g["lr"] for g in trainer.opt_g.param_groups] == pytest.approx([1e-3 * expected, 2e-3 * expected])
+    assert trainer.opt_e.param_groups[0]["lr"] == pytest.approx(1e-4 * expected)
+    with pytest.raises(DRCError, match="lr_schedule"):
+        tiny_train_config(lr_schedule="linear")
+
+
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_interrupt_and_resume_equals_uninterrupted_run_bit_for_bit(tmp_path, schedule):
+    full = make_trainer(iterations=6, lr_schedule=schedule)
     full.run(progress=False)
 
-    first = make_trainer(iterations=6)
+    first = make_trainer(iterations=6, lr_schedule=schedule)
     first.run(until=3, checkpoint_path=tmp_path / "ckpt.pt", progress=False)
     torch.manual_seed(12345)  # a fresh process would start from another RNG state
-    resumed = make_trainer(iterations=6)
+    resumed = make_trainer(iterations=6, lr_schedule=schedule)
     resumed.load(tmp_path / "ckpt.pt")
     assert resumed.iteration == 3
     resumed.run(checkpoint_path=tmp_path / "ckpt.pt", progress=False)
