@@ -43,10 +43,9 @@ def main() -> None:
     model, ckpt = load_model(args.checkpoint)
     train = TrainConfig.from_dict(ckpt["train_config"])
     x, m = tmdsprites_inputs(args.n, args.seed, model.config.resolution)
-    torch.manual_seed(0)
     z, done, start = None, 0, time.time()
     for target in sorted(args.steps):
-        infer = InferConfig(steps=target - done, batch_size=200)
+        infer = InferConfig(steps=target - done, batch_size=200, seed=target)  # fresh noise per segment
         out = extract(model, x, infer, train.sigma, train.tv_weight, z_init=z, progress=False)
         z, done = out.z, target
         iou, dice = scores_at_target_size(out.pi_f, m)

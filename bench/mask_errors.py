@@ -55,7 +55,6 @@ def main() -> None:
     res = model.config.resolution
     x, masks = tmdsprites_inputs(args.n, args.seed, res)
     small = torch.from_numpy(resize_masks(masks, res))
-    torch.manual_seed(0)
     infer = InferConfig(
         steps=args.steps,
         restarts=args.restarts,

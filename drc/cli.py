@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import numpy as np
-import torch
 import typer
 
 from drc.atomic import write_json
@@ -77,10 +76,9 @@ def extract(
     res = ModelConfig.from_dict(ckpt["model_config"]).resolution
     paths = find_images(inputs)
     originals = [read_rgb(p) for p in paths]  # read everything first: a bad file fails before any output
-    torch.manual_seed(seed)
     x = to_model_range(np.stack([resize_rgb(im, res) for im in originals]))
     infer = infer_config_of(
-        ckpt, steps=steps, restarts=restarts, settle_steps=settle_steps, batch_size=batch_size, init="noise"
+        ckpt, steps=steps, restarts=restarts, settle_steps=settle_steps, batch_size=batch_size, init="noise", seed=seed
     )
     result = extract_images(checkpoint, x, infer)
     for path, image, pi_f in zip(paths, originals, result.pi_f.numpy(), strict=True):
@@ -121,9 +119,8 @@ def evaluate(
     mask_paths = matching_masks(paths, masks)
     x = to_model_range(np.stack([resize_rgb(read_rgb(p), res) for p in paths]))
     gt = [read_mask(p) for p in mask_paths]
-    torch.manual_seed(seed)
     infer = infer_config_of(
-        ckpt, steps=steps, restarts=restarts, settle_steps=settle_steps, batch_size=batch_size, init="noise"
+        ckpt, steps=steps, restarts=restarts, settle_steps=settle_steps, batch_size=batch_size, init="noise", seed=seed
     )
     result = extract_images(checkpoint, x, infer)
     scores = {

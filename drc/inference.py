@@ -43,7 +43,24 @@ def extract(
     end point then descends ``config.settle_steps`` noise-free steps (a CPU-scale deviation, 0 in the
     paper: the mask is read near the mode the chain found, not at its last noisy sample).
     The perf mode (drc/perf.py) comes from ``config.perf`` if set, else ``DRC_PERF``, else "optimised".
+    The chains draw from torch's RNG seeded with ``config.seed`` and forked, so the result depends on
+    the seed alone and the caller's RNG state is left as it was.
     """
+    device = next(model.parameters()).device
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(config.seed)
+        return _extract(model, images, config, sigma, tv_weight, z_init, progress)
+
+
+def _extract(
+    model: DRC,
+    images: torch.Tensor,
+    config: InferConfig,
+    sigma: float,
+    tv_weight: float,
+    z_init: torch.Tensor | None,
+    progress: bool,
+) -> Extraction:
     if z_init is not None and config.restarts > 1:
         raise DRCError("infer.restarts > 1 needs chains from N(0, I); set infer.init=noise or infer.restarts=1")
     device = next(model.parameters()).device

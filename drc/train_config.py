@@ -72,6 +72,7 @@ class InferConfig:
     settle_steps: int = 0  # noise-free steps (gradient descent on the posterior energy) from the kept
     #   end point, so the mask is read at a mode rather than at a noisy sample (paper: 0)
     settle_step_size: float = 0.1  # step of the settle phase: z <- z - s^2/2 grad J(z)
+    seed: int = 0  # seed of the chains' N(0, I) starts and Langevin noise: scores are reproducible
     perf: str | None = None  # eager | optimised | max (drc/perf.py); None = $DRC_PERF, else optimised
 
     def __post_init__(self) -> None:

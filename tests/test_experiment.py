@@ -70,7 +70,10 @@ def test_evaluate_from_persistent_chains_and_from_noise(dataset, tmp_path):
         evaluate_prepared(ckpt, dataset, "test", progress=False)
     noise = infer_config_of(read_checkpoint(ckpt), init="noise")
     assert noise.steps == 5  # unseen images: noise_steps
-    summary, _, _ = evaluate_prepared(ckpt, dataset, "test", noise, progress=False)
+    summary, _, out = evaluate_prepared(ckpt, dataset, "test", noise, progress=False)
     assert summary["n_images"] == 2 and summary["steps"] == 5
+    torch.randn(10)  # a scoring run repeats whatever the process did before (infer.seed)
+    _, _, again = evaluate_prepared(ckpt, dataset, "test", noise, progress=False)
+    assert torch.equal(out.z, again.z)
     assert infer_config_of(read_checkpoint(ckpt), init="noise", steps=7).steps == 7
     assert np.isfinite(summary["iou"])

@@ -39,18 +39,27 @@ def test_restarts_keep_the_lowest_energy_chain_per_image(model_and_images):
         energies = torch.stack([model.posterior_energies(d, x, sigma, tv) for d in draws])
     expected = torch.stack(draws)[energies.argmin(0), torch.arange(len(x))]
     assert len(set(energies.argmin(0).tolist())) > 1  # the choice differs between images
-    torch.manual_seed(3)
-    out = extract(model, x, InferConfig(steps=0, restarts=3), sigma, tv, progress=False)
+    out = extract(model, x, InferConfig(steps=0, restarts=3, seed=3), sigma, tv, progress=False)
     assert torch.equal(out.z, expected)
 
 
 def test_one_restart_is_the_plain_chain(model_and_images):
     model, x = model_and_images
-    torch.manual_seed(4)
     plain = extract(model, x, InferConfig(steps=2), 0.5, 0.01, progress=False)
-    torch.manual_seed(4)
     again = extract(model, x, InferConfig(steps=2, restarts=1), 0.5, 0.01, progress=False)
     assert torch.equal(plain.z, again.z)
+
+
+def test_chains_depend_on_the_seed_alone_and_leave_the_callers_rng_alone(model_and_images):
+    model, x = model_and_images
+    state = torch.get_rng_state()
+    first = extract(model, x, InferConfig(steps=2, seed=7), 0.5, 0.01, progress=False)
+    assert torch.equal(torch.get_rng_state(), state)
+    torch.randn(100)  # another RNG state: the same seed still gives the same chains
+    again = extract(model, x, InferConfig(steps=2, seed=7), 0.5, 0.01, progress=False)
+    other = extract(model, x, InferConfig(steps=2, seed=8), 0.5, 0.01, progress=False)
+    assert torch.equal(first.z, again.z)
+    assert not torch.equal(first.z, other.z)
 
 
 def test_restarts_need_chains_from_noise(model_and_images):
