@@ -84,6 +84,8 @@ class InferConfig:
             raise DRCError(f"infer.restarts must be >= 1, got {self.restarts}")
         if self.settle_steps < 0 or self.settle_step_size <= 0:
             raise DRCError("infer.settle_steps must be >= 0 and infer.settle_step_size positive")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
+            raise DRCError(f"infer.seed must be an integer in [0, 2**63), got {self.seed!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

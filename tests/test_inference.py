@@ -60,6 +60,8 @@ def test_chains_depend_on_the_seed_alone_and_leave_the_callers_rng_alone(model_a
     other = extract(model, x, InferConfig(steps=2, seed=8), 0.5, 0.01, progress=False)
     assert torch.equal(first.z, again.z)
     assert not torch.equal(first.z, other.z)
+    with pytest.raises(DRCError, match="infer.seed"):
+        InferConfig(seed="one")
 
 
 def test_restarts_need_chains_from_noise(model_and_images):
