@@ -41,7 +41,7 @@ def parse_overrides(items: list[str]) -> dict[str, dict]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1000)
-    ap.add_argument("--minutes", type=float, default=10)
+    ap.add_argument("--minutes", type=float, default=None, help="stop early after this many minutes (default: never)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--monitor", type=int, default=100)
     ap.add_argument("--heldout", type=int, default=0, help="also score this many unseen images (seed 1)")
@@ -64,7 +64,8 @@ def main() -> None:
     trainer = Trainer(mc, tc, x)
     rows = torch.arange(min(len(x), 1000)).numpy()
     t0 = time.time()
-    while time.time() - t0 < 60 * args.minutes and trainer.iteration < tc.iterations:
+    limit = float("inf") if args.minutes is None else 60 * args.minutes
+    while time.time() - t0 < limit and trainer.iteration < tc.iterations:
         logs = trainer.step()
         if trainer.iteration % args.monitor == 0:
             s = trainer.chain_scores(rows, m[rows])
