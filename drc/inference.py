@@ -49,7 +49,7 @@ def extract(
     device = next(model.parameters()).device
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(config.seed)
-        return _extract(model, images, config, sigma, tv_weight, z_init, progress)
+        return _extract(model, images, config, sigma, tv_weight, z_init, progress, device)
 
 
 def _extract(
@@ -60,10 +60,10 @@ def _extract(
     tv_weight: float,
     z_init: torch.Tensor | None,
     progress: bool,
+    device: torch.device,
 ) -> Extraction:
     if z_init is not None and config.restarts > 1:
         raise DRCError("infer.restarts > 1 needs chains from N(0, I); set infer.init=noise or infer.restarts=1")
-    device = next(model.parameters()).device
     model.eval()
     opts = perf.configure(model, perf.mode_of(config))
     graphs: dict[tuple, GraphedLangevin] = {}  # perf "max" on CUDA only (UNTESTED)
