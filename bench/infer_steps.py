@@ -48,7 +48,7 @@ def main() -> None:
         infer = InferConfig(steps=target - done, batch_size=200, seed=target)  # fresh noise per segment
         out = extract(model, x, infer, train.sigma, train.tv_weight, z_init=z, progress=False)
         z, done = out.z, target
-        iou, dice = scores_at_target_size(out.pi_f, m)
+        iou, dice = scores_at_target_size(out.soft_mask, m)
         print(
             f"steps {target}: IoU {100 * float(iou.mean()):.1f} Dice {100 * float(dice.mean()):.1f} "
             f"({time.time() - start:.0f} s)",

@@ -1,13 +1,14 @@
 """Where a checkpoint's TM-dSprites IoU goes: precision, recall, mask area, and what 1 px costs.
 
     python -m bench.mask_errors CHECKPOINT [--n 200] [--seed 1] [--steps 300] [--restarts 1] [--step-size 0.2]
-        [--settle-steps 0] [--settle-step-size 0.1] [--no-noise] [--select-settled]
+        [--settle-steps 0] [--settle-step-size 0.1] [--no-noise] [--select-settled] [--mask-from pi_f]
 
 Chains start from N(0, I) on unseen images (seed 1 by default); with ``--restarts R``, R chains of
 ``--steps`` each per image, the one with the lowest posterior energy kept (``infer.restarts``), then
 ``--settle-steps`` noise-free steps (``infer.settle_steps``). ``--no-noise`` drops the Langevin noise
 from the chains (``infer.noise``); ``--select-settled`` settles every restart's chain before the energies
-are compared (R times the settling cost; the pipeline settles only the kept chain). Prints
+are compared (R times the settling cost; the pipeline settles only the kept chain); ``--mask-from``
+reads the mask from pi_f (paper) or the per-pixel responsibility (``infer.mask_from``). Prints
 IoU at the 128 px ground truth (the pipeline's protocol: the soft mask resized as ``drc extract`` does)
 and at the model's resolution, the mean precision, recall and predicted / true area, and two reference
 points at the model's resolution: the ground truth itself grown or shrunk by one pixel, scored against
@@ -27,7 +28,7 @@ from bench.infer_steps import tmdsprites_inputs
 from drc.checkpoint import load_model
 from drc.data.prepared import resize_masks
 from drc.errors import exit_cleanly
-from drc.inference import extract
+from drc.inference import extract, soft_mask
 from drc.metrics import per_image_scores, scores_at_target_size
 from drc.model.drc import DRC
 from drc.train_config import InferConfig, TrainConfig
@@ -41,8 +42,9 @@ def one_pixel(mask: torch.Tensor, grow: bool) -> torch.Tensor:
 
 
 def settled_restarts(model: DRC, x: torch.Tensor, infer: InferConfig, sigma: float, tv: float) -> torch.Tensor:
-    """Soft masks (N x r x r) when each of ``infer.restarts`` chains is settled before the lowest posterior
-    energy is kept; restart k runs as one seeded chain of seed ``infer.seed + k``."""
+    """Soft masks (N x r x r, read as ``infer.mask_from`` says) when each of ``infer.restarts`` chains is
+    settled before the lowest posterior energy is kept; restart k runs as one seeded chain of seed
+    ``infer.seed + k``."""
     zs, energies = [], []
     for k in range(infer.restarts):
         z = extract(model, x, replace(infer, restarts=1, seed=infer.seed + k), sigma, tv, progress=False).z
@@ -51,7 +53,7 @@ def settled_restarts(model: DRC, x: torch.Tensor, infer: InferConfig, sigma: flo
         zs.append(z)
     best = torch.stack(zs)[torch.stack(energies).argmin(0), torch.arange(len(x))]
     with torch.no_grad():
-        return model.render(best).pi_f[:, 0]
+        return soft_mask(model.render(best), x, infer.mask_from, sigma)
 
 
 @exit_cleanly
@@ -67,6 +69,7 @@ def main() -> None:
     ap.add_argument("--settle-step-size", type=float, default=0.1)
     ap.add_argument("--no-noise", action="store_true", help="noise-free chains (infer.noise = false)")
     ap.add_argument("--select-settled", action="store_true", help="settle every restart, then keep the best")
+    ap.add_argument("--mask-from", default="pi_f", choices=["pi_f", "responsibility"], help="infer.mask_from")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -83,13 +86,14 @@ def main() -> None:
         settle_step_size=args.settle_step_size,
         batch_size=200,
         noise=not args.no_noise,
+        mask_from=args.mask_from,
     )
     if args.select_settled:
-        pi_f = settled_restarts(model, x, infer, train.sigma, train.tv_weight)
+        soft = settled_restarts(model, x, infer, train.sigma, train.tv_weight)
     else:
-        pi_f = extract(model, x, infer, train.sigma, train.tv_weight, progress=False).pi_f
-    mask = pi_f > 0.5
-    iou_full, _ = scores_at_target_size(pi_f, masks)
+        soft = extract(model, x, infer, train.sigma, train.tv_weight, progress=False).soft_mask
+    mask = soft > 0.5
+    iou_full, _ = scores_at_target_size(soft, masks)
     iou_small, _ = per_image_scores(mask, small)
     pred, gt = mask.flatten(1).float(), small.flatten(1).float()
     hit = (pred * gt).sum(1)
@@ -97,6 +101,7 @@ def main() -> None:
     settle = f", then {args.settle_steps} noise-free of {args.settle_step_size}" if args.settle_steps else ""
     settle += " (every restart settled, then the best kept)" if args.select_settled else ""
     noise = "noise-free " if args.no_noise else ""
+    settle += f"; mask read from {args.mask_from}"
     chains = f"{chains} {noise}steps of size {args.step_size}"
     print(f"{args.n} unseen images (seed {args.seed}), {chains} from N(0, I){settle}")
     print(f"IoU at {masks.shape[-1]} px (pipeline protocol): {100 * iou_full.mean():.1f}")

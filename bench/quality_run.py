@@ -108,7 +108,7 @@ def heldout_scores(trainer: Trainer, tc: TrainConfig, infer: InferConfig, n: int
     x, m = tmdsprites_inputs(n, 1, res)
     t = time.time()
     out = extract(trainer.model, x, infer, tc.sigma, tc.tv_weight, progress=False)
-    iou, dice = scores_at_target_size(out.pi_f, m)
+    iou, dice = scores_at_target_size(out.soft_mask, m)
     return {
         "heldout_iou": 100 * float(iou.mean()),
         "heldout_dice": 100 * float(dice.mean()),

@@ -22,6 +22,10 @@ SettleSteps = Annotated[
 ]
 BatchSize = Annotated[int | None, typer.Option(help="images per batch")]
 Seed = Annotated[int, typer.Option(help="seed of the Langevin chains")]
+MaskFrom = Annotated[
+    str | None,
+    typer.Option(help="read the mask from pi_f (paper) or responsibility (default: the model's)"),
+]
 
 
 @app.command()
@@ -64,6 +68,7 @@ def extract(
     settle_steps: SettleSteps = None,
     batch_size: BatchSize = None,
     seed: Seed = 0,
+    mask_from: MaskFrom = None,
 ) -> None:
     """Extract the foreground of each image: a binary mask and an RGBA cut-out at the input's size."""
     from drc.checkpoint import read_checkpoint
@@ -78,11 +83,18 @@ def extract(
     originals = [read_rgb(p) for p in paths]  # read everything first: a bad file fails before any output
     x = to_model_range(np.stack([resize_rgb(im, res) for im in originals]))
     infer = infer_config_of(
-        ckpt, steps=steps, restarts=restarts, settle_steps=settle_steps, batch_size=batch_size, init="noise", seed=seed
+        ckpt,
+        steps=steps,
+        restarts=restarts,
+        settle_steps=settle_steps,
+        batch_size=batch_size,
+        init="noise",
+        seed=seed,
+        mask_from=mask_from,
     )
     result = extract_images(checkpoint, x, infer)
-    for path, image, pi_f in zip(paths, originals, result.pi_f.numpy(), strict=True):
-        mask, rgba = cutout(image, pi_f)
+    for path, image, soft in zip(paths, originals, result.soft_mask.numpy(), strict=True):
+        mask, rgba = cutout(image, soft)
         write_png(out / f"{path.stem}_mask.png", (mask * 255).astype(np.uint8))
         write_png(out / f"{path.stem}_cutout.png", rgba)
     typer.echo(f"wrote masks and cut-outs of {len(paths)} image(s) to {out}")
@@ -100,6 +112,7 @@ def evaluate(
     settle_steps: SettleSteps = None,
     batch_size: BatchSize = None,
     seed: Seed = 0,
+    mask_from: MaskFrom = None,
 ) -> None:
     """Score a model on any folder of images against same-stem masks: IoU and Dice in percent.
 
@@ -120,14 +133,22 @@ def evaluate(
     x = to_model_range(np.stack([resize_rgb(read_rgb(p), res) for p in paths]))
     gt = [read_mask(p) for p in mask_paths]
     infer = infer_config_of(
-        ckpt, steps=steps, restarts=restarts, settle_steps=settle_steps, batch_size=batch_size, init="noise", seed=seed
+        ckpt,
+        steps=steps,
+        restarts=restarts,
+        settle_steps=settle_steps,
+        batch_size=batch_size,
+        init="noise",
+        seed=seed,
+        mask_from=mask_from,
     )
     result = extract_images(checkpoint, x, infer)
     scores = {
-        **summarize(*scores_at_target_size(result.pi_f, gt)),
+        **summarize(*scores_at_target_size(result.soft_mask, gt)),
         "steps": infer.steps,
         "restarts": infer.restarts,
         "settle_steps": infer.settle_steps,
+        "mask_from": infer.mask_from,
     }
     typer.echo(json.dumps(scores))
     if json_out is not None:

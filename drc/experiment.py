@@ -218,12 +218,13 @@ def evaluate_prepared(
     z_init = _persistent_init(ckpt, prepared, rows) if infer.init == "persistent" else None
     out = extract_images(checkpoint, data.images, infer, z_init=z_init, progress=progress)
     masks = np.asarray(prepared.masks[rows])
-    iou, dice = scores_at_target_size(out.pi_f, masks)
+    iou, dice = scores_at_target_size(out.soft_mask, masks)
     summary = {
         **summarize(iou, dice),
         "steps": infer.steps,
         "restarts": infer.restarts,
         "settle_steps": infer.settle_steps,
+        "mask_from": infer.mask_from,
         "init": infer.init,
         "resolution": res,
         "mask_resolution": int(masks.shape[-1]),

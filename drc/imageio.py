@@ -74,16 +74,17 @@ def write_png(path: Path, array: np.ndarray) -> None:
         tmp.write_bytes(buf.tobytes())
 
 
-def soft_mask_at(pi_f: np.ndarray, height: int, width: int) -> np.ndarray:
-    """The model's soft foreground weight resized (bilinear) to ``height`` x ``width``, binarised at 0.5.
+def soft_mask_at(soft_mask: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The model's soft foreground mask (``Extraction.soft_mask``) resized (bilinear) to ``height`` x
+    ``width``, binarised at 0.5.
 
     This is how a mask leaves the model at any size: cut-outs and scores against ground truth both use it.
     """
-    return cv2.resize(pi_f.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR) > 0.5
+    return cv2.resize(soft_mask.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR) > 0.5
 
 
-def cutout(image: np.ndarray, pi_f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def cutout(image: np.ndarray, soft_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Upsample the model's soft mask to the image's size; return (binary mask, RGBA cut-out)."""
-    mask = soft_mask_at(pi_f, *image.shape[:2])
+    mask = soft_mask_at(soft_mask, *image.shape[:2])
     rgba = np.dstack([image, (mask * 255).astype(np.uint8)])
     return mask, rgba

@@ -11,7 +11,8 @@ from tqdm.auto import tqdm
 from drc import perf
 from drc.errors import DRCError
 from drc.langevin import GraphedLangevin, frozen, langevin
-from drc.model.drc import DRC
+from drc.model.drc import DRC, Rendering
+from drc.model.objective import laplace_loglik, pixel_responsibility
 from drc.train_config import InferConfig
 
 
@@ -19,8 +20,9 @@ from drc.train_config import InferConfig
 class Extraction:
     """Per-image outputs, all on CPU: masks N x H x W (bool), images N x 3 x H x W in [-1, 1]."""
 
-    mask: torch.Tensor
-    pi_f: torch.Tensor  # N x H x W soft foreground weight
+    mask: torch.Tensor  # soft_mask > 0.5
+    soft_mask: torch.Tensor  # N x H x W what the mask is read from (``infer.mask_from``)
+    pi_f: torch.Tensor  # N x H x W the generators' foreground mixing weight
     composite: torch.Tensor
     fg: torch.Tensor
     bg: torch.Tensor
@@ -36,7 +38,8 @@ def extract(
     z_init: torch.Tensor | None = None,
     progress: bool = True,
 ) -> Extraction:
-    """Sample z | x by ``config.steps`` posterior Langevin steps and render the foreground mask pi_f > 0.5.
+    """Sample z | x by ``config.steps`` posterior Langevin steps and read the foreground mask at z:
+    pi_f > 0.5 (paper), or the per-pixel posterior responsibility > 0.5 (``config.mask_from``).
 
     ``z_init`` (N x d) starts the chains there (e.g. the stored persistent chains); otherwise N(0, I),
     ``config.restarts`` times per image, keeping the chain with the lowest posterior energy. The kept
@@ -85,7 +88,7 @@ def _extract(
     def sample(z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return run_chain(z, x, config.steps, config.step_size, config.noise)
 
-    outs: dict[str, list[torch.Tensor]] = {k: [] for k in ("pi_f", "composite", "fg", "bg", "z")}
+    outs: dict[str, list[torch.Tensor]] = {k: [] for k in ("soft_mask", "pi_f", "composite", "fg", "bg", "z")}
     starts = range(0, len(images), config.batch_size)
     for start in tqdm(starts, disable=not progress, desc="extract", unit="batch"):
         x = images[start : start + config.batch_size].to(device)
@@ -97,6 +100,7 @@ def _extract(
         with torch.no_grad():
             r = model.render(z)
         for key, value in (
+            ("soft_mask", soft_mask(r, x, config.mask_from, sigma)),
             ("pi_f", r.pi_f[:, 0]),
             ("composite", r.composite),
             ("fg", r.fg),
@@ -105,7 +109,18 @@ def _extract(
         ):
             outs[key].append(value.cpu())
     cat = {k: torch.cat(v) for k, v in outs.items()}
-    return Extraction(mask=cat["pi_f"] > 0.5, **cat)
+    return Extraction(mask=cat["soft_mask"] > 0.5, **cat)
+
+
+def soft_mask(r: Rendering, x: torch.Tensor, mask_from: str, sigma: float) -> torch.Tensor:
+    """N x H x W soft foreground mask of rendering ``r`` of images ``x``: the mixing weight pi_f (the
+    paper's read-out), or each pixel's posterior responsibility gamma_f (eq. 7; a CPU-scale deviation:
+    pi_f is what the generators expect before seeing the pixel, gamma_f also weighs how well each region
+    explains its colour)."""
+    if mask_from == "pi_f":
+        return r.pi_f[:, 0]
+    log_pf, log_pb = laplace_loglik(r.fg, x, sigma), laplace_loglik(r.bg, x, sigma)
+    return pixel_responsibility(r.pi_f, log_pf, log_pb)[:, 0]
 
 
 def best_of_restarts(

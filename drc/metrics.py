@@ -35,10 +35,10 @@ def per_image_scores(pred: ArrayLike, target: ArrayLike) -> tuple[np.ndarray, np
     return iou, dice
 
 
-def scores_at_target_size(pi_f: ArrayLike, targets: Sequence[ArrayLike]) -> tuple[np.ndarray, np.ndarray]:
+def scores_at_target_size(soft_mask: ArrayLike, targets: Sequence[ArrayLike]) -> tuple[np.ndarray, np.ndarray]:
     """IoU and Dice of each image with the model's soft masks (N x r x r) brought to each ground-truth
     mask's own size (``soft_mask_at``): scores at the resolution the ground truth was given in."""
-    soft = pi_f.detach().cpu().numpy() if isinstance(pi_f, torch.Tensor) else np.asarray(pi_f)
+    soft = soft_mask.detach().cpu().numpy() if isinstance(soft_mask, torch.Tensor) else np.asarray(soft_mask)
     if len(soft) != len(targets):
         raise ValueError(f"{len(soft)} predictions for {len(targets)} ground-truth masks")
     scores = [

@@ -10,6 +10,7 @@ from drc.model.config import from_dict
 from drc.perf import check_mode
 
 LR_SCHEDULES = ("constant", "cosine")
+MASK_SOURCES = ("pi_f", "responsibility")
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,9 @@ class InferConfig:
     #   end point, so the mask is read at a mode rather than at a noisy sample (paper: 0)
     settle_step_size: float = 0.1  # step of the settle phase: z <- z - s^2/2 grad J(z)
     seed: int = 0  # seed of the chains' N(0, I) starts and Langevin noise: scores are reproducible
+    mask_from: str = "pi_f"  # what the mask is read from, > 0.5: pi_f, the generators' mixing weight
+    #   (paper), or responsibility, each pixel's posterior probability of the foreground given its colour
+    #   (the paper's eq. 7 at the inferred z)
     perf: str | None = None  # eager | optimised | max (drc/perf.py); None = $DRC_PERF, else optimised
 
     def __post_init__(self) -> None:
@@ -84,6 +88,8 @@ class InferConfig:
             raise DRCError(f"infer.restarts must be >= 1, got {self.restarts}")
         if self.settle_steps < 0 or self.settle_step_size <= 0:
             raise DRCError("infer.settle_steps must be >= 0 and infer.settle_step_size positive")
+        if self.mask_from not in MASK_SOURCES:
+            raise DRCError(f"infer.mask_from must be one of {list(MASK_SOURCES)}, got {self.mask_from!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
             raise DRCError(f"infer.seed must be an integer in [0, 2**63), got {self.seed!r}")
 

@@ -48,7 +48,7 @@ def write_outputs(name: str, result: dict) -> None:
             positions=keep,
             rows=result["rows"][keep],
             iou=iou[keep],
-            pi_f=out.pi_f[keep].numpy(),
+            soft_mask=out.soft_mask[keep].numpy(),
             composite=out.composite[keep].numpy(),
             fg=out.fg[keep].numpy(),
             bg=out.bg[keep].numpy(),

@@ -87,3 +87,23 @@ def test_settle_steps_descend_the_posterior_energy_without_noise_from_the_kept_c
         assert (model.posterior_energies(out.z, x, sigma, tv) < model.posterior_energies(z0, x, sigma, tv)).all()
     with pytest.raises(DRCError, match="settle_steps"):
         InferConfig(settle_steps=-1)
+
+
+def test_the_mask_is_read_from_pi_f_or_from_each_pixels_responsibility(model_and_images):
+    model, x = model_and_images
+    sigma = 0.5
+    paper = extract(model, x, InferConfig(steps=2), sigma, 0.01, progress=False)
+    assert torch.equal(paper.soft_mask, paper.pi_f) and torch.equal(paper.mask, paper.pi_f > 0.5)
+    posterior = extract(model, x, InferConfig(steps=2, mask_from="responsibility"), sigma, 0.01, progress=False)
+    assert torch.equal(posterior.z, paper.z)  # the read-out does not change the chains
+    with torch.no_grad():  # eq. 7 by hand: pi_f prod_c p_f / (pi_f prod_c p_f + pi_b prod_c p_b)
+        r = model.render(posterior.z)
+        log_pf = -(r.fg - x).abs().sum(1) / (2 * sigma**2)
+        log_pb = -(r.bg - x).abs().sum(1) / (2 * sigma**2)
+        pi_f = r.pi_f[:, 0].double()
+        pf, pb = pi_f * log_pf.double().exp(), (1 - pi_f) * log_pb.double().exp()
+    assert torch.allclose(posterior.soft_mask.double(), pf / (pf + pb), atol=1e-5)
+    assert torch.equal(posterior.mask, posterior.soft_mask > 0.5)
+    assert not torch.equal(posterior.mask, paper.mask)
+    with pytest.raises(DRCError, match="infer.mask_from"):
+        InferConfig(mask_from="gamma")

@@ -6,6 +6,7 @@ from drc.model.objective import (
     estep_objective,
     laplace_loglik,
     orthogonal_reg,
+    pixel_responsibility,
     pseudo_label_loss,
     responsibility,
     tv_norm,
@@ -39,6 +40,32 @@ def test_responsibility_and_estep_on_a_2x2_image_by_hand():
     assert not gamma.requires_grad
     obj = estep_objective(pi_f, log_pf, log_pb)
     assert torch.allclose(obj.flatten(), torch.tensor(expected_obj), atol=1e-5)
+
+
+def test_pixel_responsibility_multiplies_the_channels_likelihoods_by_hand():
+    # One pixel, two channels: p(x | region) is the product of the channels' Laplace likelihoods (eq. 7).
+    x = torch.tensor([0.0, 0.5]).view(1, 2, 1, 1)
+    fg = torch.tensor([0.25, 0.5]).view(1, 2, 1, 1)  # |d| = 0.25, 0
+    bg = torch.tensor([0.0, 0.25]).view(1, 2, 1, 1)  # |d| = 0, 0.25
+    for p in (0.3, 0.5, 0.8):
+        pi_f = torch.full((1, 1, 1, 1), p)
+        gamma = pixel_responsibility(pi_f, laplace_loglik(fg, x, SIGMA), laplace_loglik(bg, x, SIGMA))
+        pf, pb = math.exp(-8 * 0.25) * math.exp(0.0), math.exp(0.0) * math.exp(-8 * 0.25)
+        assert gamma.shape == (1, 1, 1, 1) and not gamma.requires_grad
+        assert math.isclose(float(gamma), p * pf / (p * pf + (1 - p) * pb), rel_tol=1e-5)
+
+
+def test_pixel_responsibility_is_the_e_steps_gamma_for_one_channel_and_survives_underflow():
+    pi_f = torch.tensor([0.5, 0.2, 0.9, 0.5]).view(1, 1, 2, 2)
+    log_pf = torch.tensor([0.0, -4.0, -1.0, -8.0]).view(1, 1, 2, 2)
+    log_pb = torch.tensor([-2.0, 0.0, -3.0, 0.0]).view(1, 1, 2, 2)
+    gamma = pixel_responsibility(pi_f, log_pf, log_pb)
+    assert torch.allclose(gamma, responsibility(pi_f, log_pf, log_pb), atol=1e-6)
+    # Both likelihoods far below float32's range: exp() gives 0 / 0, the log-odds still pick the closer region.
+    far = pixel_responsibility(
+        torch.full((1, 1, 1, 1), 0.5), torch.full((1, 3, 1, 1), -400.0), torch.full((1, 3, 1, 1), -401.0)
+    )
+    assert math.isclose(float(far), 1 / (1 + math.exp(-3.0)), rel_tol=1e-5)
 
 
 def test_estep_gradient_treats_gamma_as_constant():

@@ -105,7 +105,7 @@ def write_pipeline_outputs(root: Path, n: int = 20, res: int = 16) -> None:
         positions=np.arange(n),
         rows=np.arange(n),
         iou=iou,
-        pi_f=rng.uniform(0, 1, (n, res, res)).astype(np.float32),
+        soft_mask=rng.uniform(0, 1, (n, res, res)).astype(np.float32),
         **{k: rng.uniform(-1, 1, (n, 3, res, res)).astype(np.float32) for k in ("composite", "fg", "bg")},
     )
     keep = np.arange(16)

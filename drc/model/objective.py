@@ -25,6 +25,19 @@ def responsibility(pi_f: torch.Tensor, log_pf: torch.Tensor, log_pb: torch.Tenso
         return pf / (pf + (1.0 - pi_f) * log_pb.exp() + EPS)
 
 
+def pixel_responsibility(pi_f: torch.Tensor, log_pf: torch.Tensor, log_pb: torch.Tensor) -> torch.Tensor:
+    """Posterior probability that each pixel is foreground, gamma_f of the paper's eq. 7 with x_i the pixel's
+    colour: pi_f prod_c p_f(x_ic) / (pi_f prod_c p_f(x_ic) + pi_b prod_c p_b(x_ic)).
+
+    ``pi_f``: B x 1 x H x W; ``log_pf``, ``log_pb``: B x C x H x W per channel. Computed in log space (a
+    sigmoid of the log-odds), so pixels where both likelihoods underflow still go to the better region.
+    Returns B x 1 x H x W, without gradient.
+    """
+    with torch.no_grad():
+        log_odds = (pi_f + EPS).log() + log_pf.sum(1, keepdim=True) - (1.0 - pi_f + EPS).log()
+        return torch.sigmoid(log_odds - log_pb.sum(1, keepdim=True))
+
+
 def estep_objective(pi_f: torch.Tensor, log_pf: torch.Tensor, log_pb: torch.Tensor) -> torch.Tensor:
     """Per pixel and channel: gamma_f (log pi_f + log p_f) + (1 - gamma_f)(log pi_b + log p_b)."""
     gamma = responsibility(pi_f, log_pf, log_pb)

@@ -164,7 +164,7 @@ class DatasetInputs:
             self._prepared(),
             drc["rows"][shown],
             (grabcut["mask"][g], grabcut["iou"][g]),
-            (drc["pi_f"][shown] > 0.5, drc["iou"][shown]),
+            (drc["soft_mask"][shown] > 0.5, drc["iou"][shown]),
             f"GrabCut vs DRC on {self.name} (IoU % under each image)",
             path,
         )

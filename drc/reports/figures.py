@@ -55,10 +55,10 @@ def extraction_grid(
     evaluation: Mapping[str, np.ndarray], prepared: Prepared, order: np.ndarray, title: str, path: Path
 ) -> None:
     """The paper's Fig. 3 layout for the stored extractions ``order``, each column labelled by its IoU."""
-    pi_f = torch.from_numpy(evaluation["pi_f"][order])
-    observed, gt = observed_and_masks(prepared, evaluation["rows"][order], pi_f.shape[-1])
+    soft_mask = torch.from_numpy(evaluation["soft_mask"][order])
+    observed, gt = observed_and_masks(prepared, evaluation["rows"][order], soft_mask.shape[-1])
     parts = {key: torch.from_numpy(evaluation[key][order]) for key in ("composite", "fg", "bg")}
-    rows = extraction_rows(observed, parts["composite"], parts["fg"], parts["bg"], pi_f, gt)
+    rows = extraction_rows(observed, parts["composite"], parts["fg"], parts["bg"], soft_mask, gt)
     labels = [f"IoU {100 * v:.1f}" for v in evaluation["iou"][order]]
     grid_figure(rows, EXTRACTION_ROWS, labels, title, path)
 

@@ -33,11 +33,11 @@ def extraction_rows(
     composite: torch.Tensor,
     fg: torch.Tensor,
     bg: torch.Tensor,
-    pi_f: torch.Tensor,
+    soft_mask: torch.Tensor,
     gt_mask: torch.Tensor | None = None,
 ) -> list[np.ndarray]:
-    """The paper's Fig. 3 rows: observed, composite, masked fg, bg, [GT mask], inferred mask."""
-    mask = (pi_f > 0.5).float()
+    """The paper's Fig. 3 rows: observed, composite, masked fg, bg, [GT mask], inferred mask (soft_mask > 0.5)."""
+    mask = (soft_mask > 0.5).float()
     masked_fg = fg * mask[:, None] + (1 - mask[:, None])  # white outside the mask
     rows = [to_uint8(observed), to_uint8(composite), to_uint8(masked_fg), to_uint8(bg)]
     if gt_mask is not None:
