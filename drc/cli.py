@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import typer
 
 from drc.atomic import write_json
 from drc.errors import exit_cleanly
+
+if TYPE_CHECKING:  # the commands import torch-backed modules only when they run
+    from drc.train_config import InferConfig
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
@@ -57,6 +60,23 @@ def train(
     typer.echo(f"trained {trainer.iteration} iterations -> {out}")
 
 
+def _infer_for_new_images(
+    ckpt: dict,
+    steps: int | None,
+    restarts: int | None,
+    settle_steps: int | None,
+    batch_size: int | None,
+    seed: int,
+    mask_from: str | None,
+) -> InferConfig:
+    """The inference settings stored with the model for images it never saw (chains from N(0, I)),
+    with the command's options where given."""
+    from drc.experiment import infer_config_of
+
+    options = {"steps": steps, "restarts": restarts, "settle_steps": settle_steps, "batch_size": batch_size}
+    return infer_config_of(ckpt, **options, init="noise", seed=seed, mask_from=mask_from)
+
+
 @app.command()
 @exit_cleanly
 def extract(
@@ -73,7 +93,7 @@ def extract(
     """Extract the foreground of each image: a binary mask and an RGBA cut-out at the input's size."""
     from drc.checkpoint import read_checkpoint
     from drc.data.prepared import to_model_range
-    from drc.experiment import extract_images, infer_config_of
+    from drc.experiment import extract_images
     from drc.imageio import cutout, find_images, read_rgb, resize_rgb, write_png
     from drc.model.config import ModelConfig
 
@@ -82,16 +102,7 @@ def extract(
     paths = find_images(inputs)
     originals = [read_rgb(p) for p in paths]  # read everything first: a bad file fails before any output
     x = to_model_range(np.stack([resize_rgb(im, res) for im in originals]))
-    infer = infer_config_of(
-        ckpt,
-        steps=steps,
-        restarts=restarts,
-        settle_steps=settle_steps,
-        batch_size=batch_size,
-        init="noise",
-        seed=seed,
-        mask_from=mask_from,
-    )
+    infer = _infer_for_new_images(ckpt, steps, restarts, settle_steps, batch_size, seed, mask_from)
     result = extract_images(checkpoint, x, infer)
     for path, image, soft in zip(paths, originals, result.soft_mask.numpy(), strict=True):
         mask, rgba = cutout(image, soft)
@@ -121,7 +132,7 @@ def evaluate(
     """
     from drc.checkpoint import read_checkpoint
     from drc.data.prepared import to_model_range
-    from drc.experiment import extract_images, infer_config_of
+    from drc.experiment import extract_images
     from drc.imageio import find_images, matching_masks, read_mask, read_rgb, resize_rgb
     from drc.metrics import scores_at_target_size, summarize
     from drc.model.config import ModelConfig
@@ -132,16 +143,7 @@ def evaluate(
     mask_paths = matching_masks(paths, masks)
     x = to_model_range(np.stack([resize_rgb(read_rgb(p), res) for p in paths]))
     gt = [read_mask(p) for p in mask_paths]
-    infer = infer_config_of(
-        ckpt,
-        steps=steps,
-        restarts=restarts,
-        settle_steps=settle_steps,
-        batch_size=batch_size,
-        init="noise",
-        seed=seed,
-        mask_from=mask_from,
-    )
+    infer = _infer_for_new_images(ckpt, steps, restarts, settle_steps, batch_size, seed, mask_from)
     result = extract_images(checkpoint, x, infer)
     scores = {
         **summarize(*scores_at_target_size(result.soft_mask, gt)),
