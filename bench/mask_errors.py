@@ -2,6 +2,7 @@
 
     python -m bench.mask_errors CHECKPOINT [--n 200] [--seed 1] [--steps 300] [--restarts 1] [--step-size 0.2]
         [--settle-steps 0] [--settle-step-size 0.1] [--no-noise] [--select-settled] [--mask-from pi_f]
+        [--thresholds 0.3 0.6 0.7]
 
 Chains start from N(0, I) on unseen images (seed 1 by default); with ``--restarts R``, R chains of
 ``--steps`` each per image, the one with the lowest posterior energy kept (``infer.restarts``), then
@@ -10,9 +11,10 @@ from the chains (``infer.noise``); ``--select-settled`` settles every restart's 
 are compared (R times the settling cost; the pipeline settles only the kept chain); ``--mask-from``
 reads the mask from pi_f (paper) or the per-pixel responsibility (``infer.mask_from``). Prints
 IoU at the 128 px ground truth (the pipeline's protocol: the soft mask resized as ``drc extract`` does)
-and at the model's resolution, the mean precision, recall and predicted / true area, and two reference
-points at the model's resolution: the ground truth itself grown or shrunk by one pixel, scored against
-the ground truth.
+and at the model's resolution (``--thresholds``: also at other thresholds than 0.5), the mean precision,
+recall and predicted / true area, the mean offset of the re-assignment grid from the identity, and
+reference points: the ground truth itself grown or shrunk by one pixel at the model's resolution, and
+shrunk to the model's resolution and scored as the model's masks are (what a perfect model could score).
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ import torch.nn.functional as F
 
 from bench.infer_steps import tmdsprites_inputs
 from drc.checkpoint import load_model
-from drc.data.prepared import resize_masks
+from drc.data.prepared import resize_images, resize_masks
 from drc.errors import exit_cleanly
 from drc.inference import extract, soft_mask
 from drc.metrics import per_image_scores, scores_at_target_size
 from drc.model.drc import DRC
+from drc.model.networks import identity_grid
 from drc.train_config import InferConfig, TrainConfig
 
 
@@ -42,18 +45,20 @@ def one_pixel(mask: torch.Tensor, grow: bool) -> torch.Tensor:
 
 
 def settled_restarts(model: DRC, x: torch.Tensor, infer: InferConfig, sigma: float, tv: float) -> torch.Tensor:
-    """Soft masks (N x r x r, read as ``infer.mask_from`` says) when each of ``infer.restarts`` chains is
-    settled before the lowest posterior energy is kept; restart k runs as one seeded chain of seed
-    ``infer.seed + k``."""
+    """End points (N x d) when each of ``infer.restarts`` chains is settled before the lowest posterior
+    energy is kept; restart k runs as one seeded chain of seed ``infer.seed + k``."""
     zs, energies = [], []
     for k in range(infer.restarts):
         z = extract(model, x, replace(infer, restarts=1, seed=infer.seed + k), sigma, tv, progress=False).z
         with torch.no_grad():
             energies.append(model.posterior_energies(z, x, sigma, tv))
         zs.append(z)
-    best = torch.stack(zs)[torch.stack(energies).argmin(0), torch.arange(len(x))]
-    with torch.no_grad():
-        return soft_mask(model.render(best), x, infer.mask_from, sigma)
+    return torch.stack(zs)[torch.stack(energies).argmin(0), torch.arange(len(x))]
+
+
+def mean_warp(grid: torch.Tensor) -> float:
+    """Mean distance of a B x H x W x 2 sampling grid from the identity, in units of the half-side."""
+    return float((grid - identity_grid(grid.shape[1], grid.shape[2], grid)).norm(dim=-1).mean())
 
 
 @exit_cleanly
@@ -70,6 +75,7 @@ def main() -> None:
     ap.add_argument("--no-noise", action="store_true", help="noise-free chains (infer.noise = false)")
     ap.add_argument("--select-settled", action="store_true", help="settle every restart, then keep the best")
     ap.add_argument("--mask-from", default="pi_f", choices=["pi_f", "responsibility"], help="infer.mask_from")
+    ap.add_argument("--thresholds", type=float, nargs="*", default=[], help="also score soft mask > each of these")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -89,9 +95,12 @@ def main() -> None:
         mask_from=args.mask_from,
     )
     if args.select_settled:
-        soft = settled_restarts(model, x, infer, train.sigma, train.tv_weight)
+        z = settled_restarts(model, x, infer, train.sigma, train.tv_weight)
     else:
-        soft = extract(model, x, infer, train.sigma, train.tv_weight, progress=False).soft_mask
+        z = extract(model, x, infer, train.sigma, train.tv_weight, progress=False).z
+    with torch.no_grad():
+        r = model.render(z)
+    soft = soft_mask(r, x, infer.mask_from, train.sigma)
     mask = soft > 0.5
     iou_full, _ = scores_at_target_size(soft, masks)
     iou_small, _ = per_image_scores(mask, small)
@@ -105,14 +114,22 @@ def main() -> None:
     chains = f"{chains} {noise}steps of size {args.step_size}"
     print(f"{args.n} unseen images (seed {args.seed}), {chains} from N(0, I){settle}")
     print(f"IoU at {masks.shape[-1]} px (pipeline protocol): {100 * iou_full.mean():.1f}")
+    for t in args.thresholds:  # resizing is linear: resized(soft + 0.5 - t) > 0.5 iff resized(soft) > t
+        iou_t, _ = scores_at_target_size(soft + (0.5 - t), masks)
+        print(f"IoU at {masks.shape[-1]} px, soft mask > {t}: {100 * iou_t.mean():.1f}")
     print(f"IoU at {res} px (model resolution):        {100 * iou_small.mean():.1f}")
     print(
         f"precision {100 * (hit / pred.sum(1).clamp(min=1)).mean():.1f}  recall {100 * (hit / gt.sum(1)).mean():.1f}  "
         f"predicted / true area {float((pred.sum(1) / gt.sum(1)).mean()):.2f}"
     )
+    if r.grid is not None:
+        print(f"re-assignment grid: mean offset from the identity {mean_warp(r.grid):.2f} of the half-side")
     for name, grow in (("grown", True), ("shrunk", False)):
         ref, _ = per_image_scores(one_pixel(small, grow), small)
         print(f"reference: ground truth {name} by 1 px at {res} px scores IoU {100 * np.mean(ref):.1f}")
+    for name, shrunk in (("soft", resize_images(masks.astype(np.float32), res)), ("binary", small.numpy())):
+        ref, _ = scores_at_target_size(shrunk.astype(np.float32), masks)
+        print(f"reference: ground truth shrunk to {res} px ({name}), scored as the masks: IoU {100 * np.mean(ref):.1f}")
 
 
 if __name__ == "__main__":
