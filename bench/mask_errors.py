@@ -34,7 +34,7 @@ from drc.inference import extract, soft_mask
 from drc.metrics import per_image_scores, scores_at_target_size
 from drc.model.drc import DRC
 from drc.model.networks import identity_grid
-from drc.train_config import InferConfig, TrainConfig
+from drc.train_config import MASK_SOURCES, InferConfig, TrainConfig
 
 
 def one_pixel(mask: torch.Tensor, grow: bool) -> torch.Tensor:
@@ -74,7 +74,7 @@ def main() -> None:
     ap.add_argument("--settle-step-size", type=float, default=0.1)
     ap.add_argument("--no-noise", action="store_true", help="noise-free chains (infer.noise = false)")
     ap.add_argument("--select-settled", action="store_true", help="settle every restart, then keep the best")
-    ap.add_argument("--mask-from", default="pi_f", choices=["pi_f", "responsibility"], help="infer.mask_from")
+    ap.add_argument("--mask-from", default="pi_f", choices=MASK_SOURCES, help="infer.mask_from")
     ap.add_argument("--thresholds", type=float, nargs="*", default=[], help="also score soft mask > each of these")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
