@@ -2,17 +2,18 @@
 
     python -m bench.mask_errors CHECKPOINT [--n 200] [--seed 1] [--steps 300] [--restarts 1] [--step-size 0.2]
         [--settle-steps 0] [--settle-step-size 0.1] [--no-noise] [--select-settled] [--mask-from pi_f]
-        [--thresholds 0.3 0.6 0.7]
+        [--mask-threshold 0.5] [--thresholds 0.3 0.6 0.7]
 
 Chains start from N(0, I) on unseen images (seed 1 by default); with ``--restarts R``, R chains of
 ``--steps`` each per image, the one with the lowest posterior energy kept (``infer.restarts``), then
 ``--settle-steps`` noise-free steps (``infer.settle_steps``). ``--no-noise`` drops the Langevin noise
 from the chains (``infer.noise``); ``--select-settled`` settles every restart's chain before the energies
-are compared (R times the settling cost; the pipeline settles only the kept chain); ``--mask-from``
-reads the mask from pi_f (paper) or the per-pixel responsibility (``infer.mask_from``). Prints
-IoU at the 128 px ground truth (the pipeline's protocol: the soft mask resized as ``drc extract`` does)
-and at the model's resolution (``--thresholds``: also at other thresholds than 0.5), the mean precision,
-recall and predicted / true area, the mean offset of the re-assignment grid from the identity, and
+are compared (``infer.settle_every_restart``: R times the settling cost); ``--mask-from``
+reads the mask from pi_f (paper) or the per-pixel responsibility (``infer.mask_from``), above
+``--mask-threshold`` (``infer.mask_threshold``). Prints IoU at the 128 px ground truth (the
+pipeline's protocol: the soft mask resized as ``drc extract`` does; ``--thresholds``: also with other
+``infer.mask_threshold`` values) and at the model's resolution, the mean precision, recall and
+predicted / true area, the mean offset of the re-assignment grid from the identity, and
 reference points: the ground truth itself grown or shrunk by one pixel at the model's resolution, and
 shrunk to the model's resolution and scored as the model's masks are (what a perfect model could score).
 """
@@ -20,7 +21,6 @@ shrunk to the model's resolution and scored as the model's masks are (what a per
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 
 import numpy as np
 import torch
@@ -32,7 +32,6 @@ from drc.data.prepared import resize_images, resize_masks
 from drc.errors import exit_cleanly
 from drc.inference import extract, soft_mask
 from drc.metrics import per_image_scores, scores_at_target_size
-from drc.model.drc import DRC
 from drc.model.networks import identity_grid
 from drc.train_config import MASK_SOURCES, InferConfig, TrainConfig
 
@@ -42,18 +41,6 @@ def one_pixel(mask: torch.Tensor, grow: bool) -> torch.Tensor:
     m = mask.float()[:, None]
     out = F.max_pool2d(m, 3, 1, 1) if grow else -F.max_pool2d(-m, 3, 1, 1)
     return out[:, 0] > 0.5
-
-
-def settled_restarts(model: DRC, x: torch.Tensor, infer: InferConfig, sigma: float, tv: float) -> torch.Tensor:
-    """End points (N x d) when each of ``infer.restarts`` chains is settled before the lowest posterior
-    energy is kept; restart k runs as one seeded chain of seed ``infer.seed + k``."""
-    zs, energies = [], []
-    for k in range(infer.restarts):
-        z = extract(model, x, replace(infer, restarts=1, seed=infer.seed + k), sigma, tv, progress=False).z
-        with torch.no_grad():
-            energies.append(model.posterior_energies(z, x, sigma, tv))
-        zs.append(z)
-    return torch.stack(zs)[torch.stack(energies).argmin(0), torch.arange(len(x))]
 
 
 def mean_warp(grid: torch.Tensor) -> float:
@@ -73,9 +60,12 @@ def main() -> None:
     ap.add_argument("--settle-steps", type=int, default=0)
     ap.add_argument("--settle-step-size", type=float, default=0.1)
     ap.add_argument("--no-noise", action="store_true", help="noise-free chains (infer.noise = false)")
-    ap.add_argument("--select-settled", action="store_true", help="settle every restart, then keep the best")
+    ap.add_argument("--select-settled", action="store_true", help="infer.settle_every_restart")
     ap.add_argument("--mask-from", default="pi_f", choices=MASK_SOURCES, help="infer.mask_from")
-    ap.add_argument("--thresholds", type=float, nargs="*", default=[], help="also score soft mask > each of these")
+    ap.add_argument("--mask-threshold", type=float, default=0.5, help="infer.mask_threshold")
+    ap.add_argument(
+        "--thresholds", type=float, nargs="*", default=[], help="also score with infer.mask_threshold = each of these"
+    )
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -92,15 +82,14 @@ def main() -> None:
         settle_step_size=args.settle_step_size,
         batch_size=200,
         noise=not args.no_noise,
+        settle_every_restart=args.select_settled,
         mask_from=args.mask_from,
+        mask_threshold=args.mask_threshold,
     )
-    if args.select_settled:
-        z = settled_restarts(model, x, infer, train.sigma, train.tv_weight)
-    else:
-        z = extract(model, x, infer, train.sigma, train.tv_weight, progress=False).z
+    z = extract(model, x, infer, train.sigma, train.tv_weight, progress=False).z
     with torch.no_grad():
         r = model.render(z)
-    soft = soft_mask(r, x, infer.mask_from, train.sigma)
+    soft = soft_mask(r, x, infer.mask_from, train.sigma, infer.mask_threshold)
     mask = soft > 0.5
     iou_full, _ = scores_at_target_size(soft, masks)
     iou_small, _ = per_image_scores(mask, small)
@@ -110,13 +99,13 @@ def main() -> None:
     settle = f", then {args.settle_steps} noise-free of {args.settle_step_size}" if args.settle_steps else ""
     settle += " (every restart settled, then the best kept)" if args.select_settled else ""
     noise = "noise-free " if args.no_noise else ""
-    settle += f"; mask read from {args.mask_from}"
+    settle += f"; mask read from {args.mask_from} > {args.mask_threshold}"
     chains = f"{chains} {noise}steps of size {args.step_size}"
     print(f"{args.n} unseen images (seed {args.seed}), {chains} from N(0, I){settle}")
     print(f"IoU at {masks.shape[-1]} px (pipeline protocol): {100 * iou_full.mean():.1f}")
-    for t in args.thresholds:  # resizing is linear: resized(soft + 0.5 - t) > 0.5 iff resized(soft) > t
-        iou_t, _ = scores_at_target_size(soft + (0.5 - t), masks)
-        print(f"IoU at {masks.shape[-1]} px, soft mask > {t}: {100 * iou_t.mean():.1f}")
+    for t in args.thresholds:  # as infer.mask_threshold = t reads it
+        iou_t, _ = scores_at_target_size(soft_mask(r, x, infer.mask_from, train.sigma, t), masks)
+        print(f"IoU at {masks.shape[-1]} px, read-out > {t} (infer.mask_threshold): {100 * iou_t.mean():.1f}")
     print(f"IoU at {res} px (model resolution):        {100 * iou_small.mean():.1f}")
     print(
         f"precision {100 * (hit / pred.sum(1).clamp(min=1)).mean():.1f}  recall {100 * (hit / gt.sum(1)).mean():.1f}  "

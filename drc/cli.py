@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import typer
@@ -28,6 +28,10 @@ Seed = Annotated[int, typer.Option(help="seed of the Langevin chains")]
 MaskFrom = Annotated[
     str | None,
     typer.Option(help="read the mask from pi_f (paper) or responsibility (default: the model's)"),
+]
+MaskThreshold = Annotated[
+    float | None,
+    typer.Option(help="foreground where the read-out exceeds this (paper 0.5; default: the model's)"),
 ]
 
 
@@ -60,21 +64,12 @@ def train(
     typer.echo(f"trained {trainer.iteration} iterations -> {out}")
 
 
-def _infer_for_new_images(
-    ckpt: dict,
-    steps: int | None,
-    restarts: int | None,
-    settle_steps: int | None,
-    batch_size: int | None,
-    seed: int,
-    mask_from: str | None,
-) -> InferConfig:
+def _infer_for_new_images(ckpt: dict, **options: Any) -> InferConfig:
     """The inference settings stored with the model for images it never saw (chains from N(0, I)),
-    with the command's options where given."""
+    with the command's options where given (None = the model's)."""
     from drc.experiment import infer_config_of
 
-    options = {"steps": steps, "restarts": restarts, "settle_steps": settle_steps, "batch_size": batch_size}
-    return infer_config_of(ckpt, **options, init="noise", seed=seed, mask_from=mask_from)
+    return infer_config_of(ckpt, **options, init="noise")
 
 
 @app.command()
@@ -89,6 +84,7 @@ def extract(
     batch_size: BatchSize = None,
     seed: Seed = 0,
     mask_from: MaskFrom = None,
+    mask_threshold: MaskThreshold = None,
 ) -> None:
     """Extract the foreground of each image: a binary mask and an RGBA cut-out at the input's size."""
     from drc.checkpoint import read_checkpoint
@@ -102,7 +98,16 @@ def extract(
     paths = find_images(inputs)
     originals = [read_rgb(p) for p in paths]  # read everything first: a bad file fails before any output
     x = to_model_range(np.stack([resize_rgb(im, res) for im in originals]))
-    infer = _infer_for_new_images(ckpt, steps, restarts, settle_steps, batch_size, seed, mask_from)
+    infer = _infer_for_new_images(
+        ckpt,
+        steps=steps,
+        restarts=restarts,
+        settle_steps=settle_steps,
+        batch_size=batch_size,
+        seed=seed,
+        mask_from=mask_from,
+        mask_threshold=mask_threshold,
+    )
     result = extract_images(checkpoint, x, infer)
     for path, image, soft in zip(paths, originals, result.soft_mask.numpy(), strict=True):
         mask, rgba = cutout(image, soft)
@@ -124,6 +129,7 @@ def evaluate(
     batch_size: BatchSize = None,
     seed: Seed = 0,
     mask_from: MaskFrom = None,
+    mask_threshold: MaskThreshold = None,
 ) -> None:
     """Score a model on any folder of images against same-stem masks: IoU and Dice in percent.
 
@@ -143,7 +149,16 @@ def evaluate(
     mask_paths = matching_masks(paths, masks)
     x = to_model_range(np.stack([resize_rgb(read_rgb(p), res) for p in paths]))
     gt = [read_mask(p) for p in mask_paths]
-    infer = _infer_for_new_images(ckpt, steps, restarts, settle_steps, batch_size, seed, mask_from)
+    infer = _infer_for_new_images(
+        ckpt,
+        steps=steps,
+        restarts=restarts,
+        settle_steps=settle_steps,
+        batch_size=batch_size,
+        seed=seed,
+        mask_from=mask_from,
+        mask_threshold=mask_threshold,
+    )
     result = extract_images(checkpoint, x, infer)
     scores = {
         **summarize(*scores_at_target_size(result.soft_mask, gt)),
@@ -151,6 +166,7 @@ def evaluate(
         "restarts": infer.restarts,
         "settle_steps": infer.settle_steps,
         "mask_from": infer.mask_from,
+        "mask_threshold": infer.mask_threshold,
     }
     typer.echo(json.dumps(scores))
     if json_out is not None:

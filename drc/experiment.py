@@ -225,6 +225,7 @@ def evaluate_prepared(
         "restarts": infer.restarts,
         "settle_steps": infer.settle_steps,
         "mask_from": infer.mask_from,
+        "mask_threshold": infer.mask_threshold,
         "init": infer.init,
         "resolution": res,
         "mask_resolution": int(masks.shape[-1]),

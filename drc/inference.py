@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -12,7 +13,7 @@ from drc import perf
 from drc.errors import DRCError
 from drc.langevin import GraphedLangevin, frozen, langevin
 from drc.model.drc import DRC, Rendering
-from drc.model.objective import laplace_loglik, pixel_responsibility
+from drc.model.objective import laplace_loglik, pixel_log_odds
 from drc.train_config import InferConfig
 
 
@@ -21,7 +22,7 @@ class Extraction:
     """Per-image outputs, all on CPU: masks N x H x W (bool), images N x 3 x H x W in [-1, 1]."""
 
     mask: torch.Tensor  # soft_mask > 0.5
-    soft_mask: torch.Tensor  # N x H x W what the mask is read from (``infer.mask_from``)
+    soft_mask: torch.Tensor  # N x H x W the read-out (``infer.mask_from``), recentred on ``infer.mask_threshold``
     pi_f: torch.Tensor  # N x H x W the generators' foreground mixing weight
     composite: torch.Tensor
     fg: torch.Tensor
@@ -39,88 +40,105 @@ def extract(
     progress: bool = True,
 ) -> Extraction:
     """Sample z | x by ``config.steps`` posterior Langevin steps and read the foreground mask at z:
-    pi_f > 0.5 (paper), or the per-pixel posterior responsibility > 0.5 (``config.mask_from``).
+    pi_f > 0.5 (paper), or the per-pixel posterior responsibility (``config.mask_from``), above
+    ``config.mask_threshold`` (paper: 0.5; see :func:`soft_mask`).
 
     ``z_init`` (N x d) starts the chains there (e.g. the stored persistent chains); otherwise N(0, I),
     ``config.restarts`` times per image, keeping the chain with the lowest posterior energy. The kept
     end point then descends ``config.settle_steps`` noise-free steps (a CPU-scale deviation, 0 in the
-    paper: the mask is read near the mode the chain found, not at its last noisy sample).
+    paper: the mask is read near the mode the chain found, not at its last noisy sample); with
+    ``config.settle_every_restart`` every restart descends before the energies are compared.
     The perf mode (drc/perf.py) comes from ``config.perf`` if set, else ``DRC_PERF``, else "optimised".
     The chains draw from torch's RNG seeded with ``config.seed`` and forked, so the result depends on
     the seed alone and the caller's RNG state is left as it was.
     """
-    device = next(model.parameters()).device
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(config.seed)
-        return _extract(model, images, config, sigma, tv_weight, z_init, progress, device)
-
-
-def _extract(
-    model: DRC,
-    images: torch.Tensor,
-    config: InferConfig,
-    sigma: float,
-    tv_weight: float,
-    z_init: torch.Tensor | None,
-    progress: bool,
-    device: torch.device,
-) -> Extraction:
     if z_init is not None and config.restarts > 1:
         raise DRCError("infer.restarts > 1 needs chains from N(0, I); set infer.init=noise or infer.restarts=1")
-    model.eval()
-    opts = perf.configure(model, perf.mode_of(config))
-    graphs: dict[tuple, GraphedLangevin] = {}  # perf "max" on CUDA only (UNTESTED)
-
-    def energy(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return model.posterior_energy(v, x, sigma, tv_weight)
-
-    def run_chain(z: torch.Tensor, x: torch.Tensor, steps: int, step_size: float, noise: bool) -> torch.Tensor:
-        if not steps:
-            return z
-        with frozen(model):
-            if opts.cuda_graphs and z.is_cuda:
-                key = (tuple(z.shape), step_size, noise)
-                if key not in graphs:
-                    graphs[key] = GraphedLangevin(energy, z, x, step_size, noise=noise)
-                return graphs[key](z, x, steps)
-            return langevin(z, lambda v: energy(v, x), steps, step_size, noise=noise)
-
-    def sample(z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return run_chain(z, x, config.steps, config.step_size, config.noise)
-
-    outs: dict[str, list[torch.Tensor]] = {k: [] for k in ("soft_mask", "pi_f", "composite", "fg", "bg", "z")}
+    device = next(model.parameters()).device
+    run = BatchExtractor(model, config, sigma, tv_weight)
     starts = range(0, len(images), config.batch_size)
-    for start in tqdm(starts, disable=not progress, desc="extract", unit="batch"):
-        x = images[start : start + config.batch_size].to(device)
-        if z_init is not None:
-            z = sample(z_init[start : start + config.batch_size].to(device), x)
-        else:
-            z = best_of_restarts(model, x, config.restarts, sample, sigma, tv_weight)
-        z = run_chain(z, x, config.settle_steps, config.settle_step_size, noise=False)
-        with torch.no_grad():
-            r = model.render(z)
-        for key, value in (
-            ("soft_mask", soft_mask(r, x, config.mask_from, sigma)),
-            ("pi_f", r.pi_f[:, 0]),
-            ("composite", r.composite),
-            ("fg", r.fg),
-            ("bg", r.bg),
-            ("z", z),
-        ):
-            outs[key].append(value.cpu())
-    cat = {k: torch.cat(v) for k, v in outs.items()}
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(config.seed)
+        parts = [
+            run(images[s : s + config.batch_size], None if z_init is None else z_init[s : s + config.batch_size])
+            for s in tqdm(starts, disable=not progress, desc="extract", unit="batch")
+        ]
+    cat = {k: torch.cat([part[k] for part in parts]) for k in parts[0]}
     return Extraction(mask=cat["soft_mask"] > 0.5, **cat)
 
 
-def soft_mask(r: Rendering, x: torch.Tensor, mask_from: str, sigma: float) -> torch.Tensor:
+class BatchExtractor:
+    """One batch of :func:`extract`: the chains, their settling and the read-out, on the model's device."""
+
+    def __init__(self, model: DRC, config: InferConfig, sigma: float, tv_weight: float) -> None:
+        model.eval()
+        self.model, self.config, self.sigma, self.tv_weight = model, config, sigma, tv_weight
+        self.device = next(model.parameters()).device
+        self.opts = perf.configure(model, perf.mode_of(config))
+        self.graphs: dict[tuple, GraphedLangevin] = {}  # perf "max" on CUDA only (UNTESTED)
+
+    def energy(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return self.model.posterior_energy(z, x, self.sigma, self.tv_weight)
+
+    def chain(self, z: torch.Tensor, x: torch.Tensor, steps: int, step_size: float, noise: bool) -> torch.Tensor:
+        if not steps:
+            return z
+        with frozen(self.model):
+            if self.opts.cuda_graphs and z.is_cuda:
+                key = (tuple(z.shape), step_size, noise)
+                if key not in self.graphs:
+                    self.graphs[key] = GraphedLangevin(self.energy, z, x, step_size, noise=noise)
+                return self.graphs[key](z, x, steps)
+            return langevin(z, lambda v: self.energy(v, x), steps, step_size, noise=noise)
+
+    def sample(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return self.chain(z, x, self.config.steps, self.config.step_size, self.config.noise)
+
+    def settle(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return self.chain(z, x, self.config.settle_steps, self.config.settle_step_size, noise=False)
+
+    def sample_and_settle(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return self.settle(self.sample(z, x), x)
+
+    def __call__(self, images: torch.Tensor, z_init: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        config, model = self.config, self.model
+        x = images.to(self.device)
+        if z_init is not None:
+            z = self.sample_and_settle(z_init.to(self.device), x)
+        elif config.settle_every_restart:
+            z = best_of_restarts(model, x, config.restarts, self.sample_and_settle, self.sigma, self.tv_weight)
+        else:
+            z = self.settle(best_of_restarts(model, x, config.restarts, self.sample, self.sigma, self.tv_weight), x)
+        with torch.no_grad():
+            r = model.render(z)
+        outputs = {
+            "soft_mask": soft_mask(r, x, config.mask_from, self.sigma, config.mask_threshold),
+            "pi_f": r.pi_f[:, 0],
+            "composite": r.composite,
+            "fg": r.fg,
+            "bg": r.bg,
+            "z": z,
+        }
+        return {k: v.cpu() for k, v in outputs.items()}
+
+
+def soft_mask(r: Rendering, x: torch.Tensor, mask_from: str, sigma: float, threshold: float = 0.5) -> torch.Tensor:
     """N x H x W soft foreground mask of rendering ``r`` of images ``x``: the mixing weight pi_f (the
     paper's read-out), or each pixel's posterior responsibility gamma_f (eq. 7; a CPU-scale deviation:
     pi_f is what the generators expect before seeing the pixel, gamma_f also weighs how well each region
-    explains its colour)."""
+    explains its colour).
+
+    ``threshold`` t (``infer.mask_threshold``; paper 0.5): the read-out's odds are divided by t / (1 - t),
+    so the soft mask exceeds 0.5 exactly where the read-out exceeds t, and everything downstream (scores,
+    cut-outs, figures) keeps deciding at 0.5. For gamma_f this is the Bayes decision when calling a
+    background pixel foreground costs t / (1 - t) times as much as the converse (a CPU-scale deviation).
+    """
+    shift = math.log(threshold / (1.0 - threshold))
     if mask_from == "pi_f":
-        return r.pi_f[:, 0]
-    log_pf, log_pb = laplace_loglik(r.fg, x, sigma), laplace_loglik(r.bg, x, sigma)
-    return pixel_responsibility(r.pi_f, log_pf, log_pb)[:, 0]
+        pi_f = r.pi_f[:, 0]
+        return pi_f if threshold == 0.5 else torch.sigmoid(torch.logit(pi_f) - shift)
+    log_odds = pixel_log_odds(r.pi_f, laplace_loglik(r.fg, x, sigma), laplace_loglik(r.bg, x, sigma))
+    return torch.sigmoid(log_odds[:, 0] - shift)
 
 
 def best_of_restarts(

@@ -73,10 +73,13 @@ class InferConfig:
     settle_steps: int = 0  # noise-free steps (gradient descent on the posterior energy) from the kept
     #   end point, so the mask is read at a mode rather than at a noisy sample (paper: 0)
     settle_step_size: float = 0.1  # step of the settle phase: z <- z - s^2/2 grad J(z)
+    settle_every_restart: bool = False  # settle each restart's chain, then keep the lowest energy (restarts x
+    #   the settling cost; compares modes rather than noisy samples); false: settle only the kept chain
     seed: int = 0  # seed of the chains' N(0, I) starts and Langevin noise: scores are reproducible
     mask_from: str = "pi_f"  # what the mask is read from, > 0.5: pi_f, the generators' mixing weight
     #   (paper), or responsibility, each pixel's posterior probability of the foreground given its colour
     #   (the paper's eq. 7 at the inferred z)
+    mask_threshold: float = 0.5  # a pixel is foreground where the read-out exceeds it (paper: 0.5)
     perf: str | None = None  # eager | optimised | max (drc/perf.py); None = $DRC_PERF, else optimised
 
     def __post_init__(self) -> None:
@@ -90,6 +93,8 @@ class InferConfig:
             raise DRCError("infer.settle_steps must be >= 0 and infer.settle_step_size positive")
         if self.mask_from not in MASK_SOURCES:
             raise DRCError(f"infer.mask_from must be one of {list(MASK_SOURCES)}, got {self.mask_from!r}")
+        if not 0.0 < self.mask_threshold < 1.0:
+            raise DRCError(f"infer.mask_threshold must be in (0, 1), got {self.mask_threshold!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
             raise DRCError(f"infer.seed must be an integer in [0, 2**63), got {self.seed!r}")
 

@@ -1,10 +1,13 @@
 """Test-time inference: posterior energies per sample, and the best-of-restarts chain selection."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 
 from drc.errors import DRCError
 from drc.inference import extract
+from drc.langevin import langevin
 from drc.model.drc import DRC
 from drc.train_config import InferConfig
 from tests.helpers import tiny_model_config
@@ -41,6 +44,22 @@ def test_restarts_keep_the_lowest_energy_chain_per_image(model_and_images):
     assert len(set(energies.argmin(0).tolist())) > 1  # the choice differs between images
     out = extract(model, x, InferConfig(steps=0, restarts=3, seed=3), sigma, tv, progress=False)
     assert torch.equal(out.z, expected)
+
+
+def test_settle_every_restart_compares_the_settled_chains(model_and_images):
+    model, x = model_and_images
+    sigma, tv = 0.5, 0.01
+    torch.manual_seed(3)  # steps=0: each restart's chain is its N(0, I) draw, then settles
+    draws = [torch.randn(len(x), model.config.z_dim) for _ in range(3)]
+    settled = [langevin(d, lambda v: model.posterior_energy(v, x, sigma, tv), 2, 0.1, noise=False) for d in draws]
+    with torch.no_grad():
+        energies = torch.stack([model.posterior_energies(z, x, sigma, tv) for z in settled])
+    expected = torch.stack(settled)[energies.argmin(0), torch.arange(len(x))]
+    config = InferConfig(steps=0, restarts=3, seed=3, settle_steps=2, settle_step_size=0.1, settle_every_restart=True)
+    out = extract(model, x, config, sigma, tv, progress=False)
+    assert torch.allclose(out.z, expected, atol=1e-6)
+    kept_then_settled = extract(model, x, replace(config, settle_every_restart=False), sigma, tv, progress=False)
+    assert not torch.allclose(out.z, kept_then_settled.z)
 
 
 def test_one_restart_is_the_plain_chain(model_and_images):
@@ -107,3 +126,23 @@ def test_the_mask_is_read_from_pi_f_or_from_each_pixels_responsibility(model_and
     assert not torch.equal(posterior.mask, paper.mask)
     with pytest.raises(DRCError, match="infer.mask_from"):
         InferConfig(mask_from="gamma")
+
+
+@pytest.mark.parametrize("mask_from", ["pi_f", "responsibility"])
+def test_a_mask_threshold_moves_the_decision_and_keeps_the_chains(model_and_images, mask_from):
+    model, x = model_and_images
+    half = extract(model, x, InferConfig(steps=2, mask_from=mask_from), 0.5, 0.01, progress=False)
+    for t in (0.2, 0.7):
+        moved = extract(
+            model, x, InferConfig(steps=2, mask_from=mask_from, mask_threshold=t), 0.5, 0.01, progress=False
+        )
+        assert torch.equal(moved.z, half.z)
+        decided = half.soft_mask > t  # the read-out above t, away from float ties at t
+        clear = (half.soft_mask - t).abs() > 1e-5
+        assert torch.equal(moved.mask[clear], decided[clear]) and torch.equal(moved.mask, moved.soft_mask > 0.5)
+        raised = moved.soft_mask >= half.soft_mask if t < 0.5 else moved.soft_mask <= half.soft_mask
+        assert raised.all()  # a monotone recentring of the same read-out
+    assert torch.equal(half.mask, half.soft_mask > 0.5)
+    for bad in (0.0, 1.0, -0.1):
+        with pytest.raises(DRCError, match="infer.mask_threshold"):
+            InferConfig(mask_threshold=bad)

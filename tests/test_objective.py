@@ -90,12 +90,12 @@ def test_orthogonal_reg_zero_for_orthogonal_rows_and_hand_value_otherwise():
     conv = torch.nn.Conv2d(1, 2, 1, bias=False)
     with torch.no_grad():
         conv.weight.copy_(torch.tensor([1.0, 0.0]).view(2, 1, 1, 1))
-    assert float(orthogonal_reg(conv)) == 0.0
+    assert float(orthogonal_reg(conv).detach()) == 0.0
     conv2 = torch.nn.Conv2d(2, 2, 1, bias=False)
     with torch.no_grad():
         conv2.weight.copy_(torch.tensor([[1.0, 1.0], [1.0, 0.0]]).view(2, 2, 1, 1))
     # W W^T = [[2, 1], [1, 1]]; off-diagonal squares: 1 + 1
-    assert float(orthogonal_reg(conv2)) == 2.0
+    assert float(orthogonal_reg(conv2).detach()) == 2.0
     assert float(orthogonal_reg(torch.nn.Linear(3, 3))) == 0.0  # only 4-D conv weights count
 
 

@@ -32,6 +32,7 @@ def test_paper_profile_is_the_paper(params):
     assert (t.tv_weight, t.ortho_weight, t.pseudo_label_weight, t.persistent_chains) == (0.01, 1.0, 0.1, True)
     assert s.infer.steps == 5000 and s.infer.init == "noise"
     assert (s.infer.restarts, s.infer.settle_steps, s.infer.mask_from) == (1, 0, "pi_f")  # one chain, mask = pi_f
+    assert (s.infer.mask_threshold, s.infer.settle_every_restart) == (0.5, False)
     assert s.model.fg_mask_bias == 0.0
 
 

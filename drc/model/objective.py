@@ -25,6 +25,14 @@ def responsibility(pi_f: torch.Tensor, log_pf: torch.Tensor, log_pb: torch.Tenso
         return pf / (pf + (1.0 - pi_f) * log_pb.exp() + EPS)
 
 
+def pixel_log_odds(pi_f: torch.Tensor, log_pf: torch.Tensor, log_pb: torch.Tensor) -> torch.Tensor:
+    """Log posterior odds that each pixel is foreground, the logit of :func:`pixel_responsibility`:
+    log(pi_f prod_c p_f(x_ic)) - log(pi_b prod_c p_b(x_ic)); B x 1 x H x W, without gradient."""
+    with torch.no_grad():
+        log_prior_odds = (pi_f + EPS).log() - (1.0 - pi_f + EPS).log()
+        return log_prior_odds + log_pf.sum(1, keepdim=True) - log_pb.sum(1, keepdim=True)
+
+
 def pixel_responsibility(pi_f: torch.Tensor, log_pf: torch.Tensor, log_pb: torch.Tensor) -> torch.Tensor:
     """Posterior probability that each pixel is foreground, gamma_f of the paper's eq. 7 with x_i the pixel's
     colour: pi_f prod_c p_f(x_ic) / (pi_f prod_c p_f(x_ic) + pi_b prod_c p_b(x_ic)).
@@ -33,9 +41,7 @@ def pixel_responsibility(pi_f: torch.Tensor, log_pf: torch.Tensor, log_pb: torch
     sigmoid of the log-odds), so pixels where both likelihoods underflow still go to the better region.
     Returns B x 1 x H x W, without gradient.
     """
-    with torch.no_grad():
-        log_odds = (pi_f + EPS).log() + log_pf.sum(1, keepdim=True) - (1.0 - pi_f + EPS).log()
-        return torch.sigmoid(log_odds - log_pb.sum(1, keepdim=True))
+    return torch.sigmoid(pixel_log_odds(pi_f, log_pf, log_pb))
 
 
 def estep_objective(pi_f: torch.Tensor, log_pf: torch.Tensor, log_pb: torch.Tensor) -> torch.Tensor:
