@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import typer
@@ -64,12 +64,22 @@ def train(
     typer.echo(f"trained {trainer.iteration} iterations -> {out}")
 
 
-def _infer_for_new_images(ckpt: dict, **options: Any) -> InferConfig:
+def _infer_for_new_images(
+    ckpt: dict,
+    steps: int | None,
+    restarts: int | None,
+    settle_steps: int | None,
+    batch_size: int | None,
+    seed: int,
+    mask_from: str | None,
+    mask_threshold: float | None,
+) -> InferConfig:
     """The inference settings stored with the model for images it never saw (chains from N(0, I)),
     with the command's options where given (None = the model's)."""
     from drc.experiment import infer_config_of
 
-    return infer_config_of(ckpt, **options, init="noise")
+    options = {"steps": steps, "restarts": restarts, "settle_steps": settle_steps, "batch_size": batch_size}
+    return infer_config_of(ckpt, **options, init="noise", seed=seed, mask_from=mask_from, mask_threshold=mask_threshold)
 
 
 @app.command()
@@ -98,16 +108,7 @@ def extract(
     paths = find_images(inputs)
     originals = [read_rgb(p) for p in paths]  # read everything first: a bad file fails before any output
     x = to_model_range(np.stack([resize_rgb(im, res) for im in originals]))
-    infer = _infer_for_new_images(
-        ckpt,
-        steps=steps,
-        restarts=restarts,
-        settle_steps=settle_steps,
-        batch_size=batch_size,
-        seed=seed,
-        mask_from=mask_from,
-        mask_threshold=mask_threshold,
-    )
+    infer = _infer_for_new_images(ckpt, steps, restarts, settle_steps, batch_size, seed, mask_from, mask_threshold)
     result = extract_images(checkpoint, x, infer)
     for path, image, soft in zip(paths, originals, result.soft_mask.numpy(), strict=True):
         mask, rgba = cutout(image, soft)
@@ -149,16 +150,7 @@ def evaluate(
     mask_paths = matching_masks(paths, masks)
     x = to_model_range(np.stack([resize_rgb(read_rgb(p), res) for p in paths]))
     gt = [read_mask(p) for p in mask_paths]
-    infer = _infer_for_new_images(
-        ckpt,
-        steps=steps,
-        restarts=restarts,
-        settle_steps=settle_steps,
-        batch_size=batch_size,
-        seed=seed,
-        mask_from=mask_from,
-        mask_threshold=mask_threshold,
-    )
+    infer = _infer_for_new_images(ckpt, steps, restarts, settle_steps, batch_size, seed, mask_from, mask_threshold)
     result = extract_images(checkpoint, x, infer)
     scores = {
         **summarize(*scores_at_target_size(result.soft_mask, gt)),
