@@ -6,13 +6,18 @@ from drc.model.objective import (
     estep_objective,
     laplace_loglik,
     orthogonal_reg,
-    pixel_responsibility,
+    pixel_log_odds,
     pseudo_label_loss,
     responsibility,
     tv_norm,
 )
 
 SIGMA = 0.25
+
+
+def pixel_responsibility(pi_f: torch.Tensor, log_pf: torch.Tensor, log_pb: torch.Tensor) -> torch.Tensor:
+    """gamma_f of eq. 7 per pixel, as the mask read-out computes it: the sigmoid of the log posterior odds."""
+    return torch.sigmoid(pixel_log_odds(pi_f, log_pf, log_pb))
 
 
 def test_laplace_loglik_matches_formula():

@@ -26,22 +26,15 @@ def responsibility(pi_f: torch.Tensor, log_pf: torch.Tensor, log_pb: torch.Tenso
 
 
 def pixel_log_odds(pi_f: torch.Tensor, log_pf: torch.Tensor, log_pb: torch.Tensor) -> torch.Tensor:
-    """Log posterior odds that each pixel is foreground, the logit of :func:`pixel_responsibility`:
-    log(pi_f prod_c p_f(x_ic)) - log(pi_b prod_c p_b(x_ic)); B x 1 x H x W, without gradient."""
+    """Log posterior odds that each pixel is foreground; their sigmoid is gamma_f of the paper's eq. 7 with
+    x_i the pixel's colour: pi_f prod_c p_f(x_ic) / (pi_f prod_c p_f(x_ic) + pi_b prod_c p_b(x_ic)).
+
+    ``pi_f``: B x 1 x H x W; ``log_pf``, ``log_pb``: B x C x H x W per channel. Kept in log space, so pixels
+    where both likelihoods underflow still go to the better region. Returns B x 1 x H x W, without gradient.
+    """
     with torch.no_grad():
         log_prior_odds = (pi_f + EPS).log() - (1.0 - pi_f + EPS).log()
         return log_prior_odds + log_pf.sum(1, keepdim=True) - log_pb.sum(1, keepdim=True)
-
-
-def pixel_responsibility(pi_f: torch.Tensor, log_pf: torch.Tensor, log_pb: torch.Tensor) -> torch.Tensor:
-    """Posterior probability that each pixel is foreground, gamma_f of the paper's eq. 7 with x_i the pixel's
-    colour: pi_f prod_c p_f(x_ic) / (pi_f prod_c p_f(x_ic) + pi_b prod_c p_b(x_ic)).
-
-    ``pi_f``: B x 1 x H x W; ``log_pf``, ``log_pb``: B x C x H x W per channel. Computed in log space (a
-    sigmoid of the log-odds), so pixels where both likelihoods underflow still go to the better region.
-    Returns B x 1 x H x W, without gradient.
-    """
-    return torch.sigmoid(pixel_log_odds(pi_f, log_pf, log_pb))
 
 
 def estep_objective(pi_f: torch.Tensor, log_pf: torch.Tensor, log_pb: torch.Tensor) -> torch.Tensor:
