@@ -5,6 +5,7 @@
     python -m bench.bench_speed --profiles cpu --threads 2 --repeats 5   # only on an otherwise idle machine
     python -m bench.bench_speed --compile-check --profiles cpu           # does torch.compile pay? (minutes)
     python -m bench.bench_speed --ablation --profiles cpu --repeats 10   # which part of the fast path pays
+    python -m bench.bench_speed --conv-floor --profiles cpu --repeats 10 # how much of a step the convs are
 
 For each params.yaml profile (default: cpu, and paper at 128 px with batch 2):
 - s/iteration: one training iteration (Algorithm 1). cpu profile: whole iterations timed
@@ -38,6 +39,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from drc import perf
@@ -310,8 +312,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--json", default=None, help="also write the results here")
     p.add_argument("--compile-check", action="store_true", help="only: does torch.compile pay (minutes)")
     p.add_argument("--ablation", action="store_true", help="only: posterior step time of up-block variants")
+    p.add_argument("--conv-floor", action="store_true", help="only: the convolutions' share of a posterior step")
     p.add_argument("--memory-only", nargs=2, metavar=("PROFILE", "MODE"), help=argparse.SUPPRESS)
     return p.parse_args(argv)
+
+
+def cpu_unless(device: str) -> str:
+    """The device of the one-off CPU studies (--ablation, --conv-floor, --compile-check): cpu for "auto"."""
+    return "cpu" if device == "auto" else device
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -324,16 +332,21 @@ def main(argv: list[str] | None = None) -> None:
     if args.ablation:
         torch.set_num_threads(args.threads)
         for profile in args.profiles:
-            times = ablation(profile, "cpu" if args.device == "auto" else args.device, args.repeats)
+            times = ablation(profile, cpu_unless(args.device), args.repeats)
             ref = times["eager (reference)"]
             print(f"posterior Langevin step, profile {profile}, {args.threads} thread(s), min of {args.repeats}:")
             for name, t in times.items():
                 print(f"  {name:56s} {t * 1e3:7.1f} ms   speedup {ref / t:.2f}x")
         return
+    if args.conv_floor:
+        torch.set_num_threads(args.threads)
+        for profile in args.profiles:
+            print(conv_floor_table(profile, conv_floor(profile, cpu_unless(args.device), args.repeats)))
+        return
     if args.compile_check:
         torch.set_num_threads(args.threads)
         for profile in args.profiles:
-            r = compile_check(profile, "cpu" if args.device == "auto" else args.device, args.repeats)
+            r = compile_check(profile, cpu_unless(args.device), args.repeats)
             print(
                 f"torch.compile, profile {profile}, posterior step, {args.threads} thread(s): compile "
                 f"{r['compile_s']:.1f} s (cold cache); step {r['optimised_step_s'] * 1e3:.1f} ms optimised eager "
@@ -414,6 +427,84 @@ def ablation(profile: str, device: str, repeats: int) -> dict[str, float]:
             best[name] = min(best[name], parts.posterior())
     use(None)
     return best
+
+
+# -- the convolutions' share of a posterior step: the floor of any rewrite of the other ops ----------
+class ConvRecorder(TorchDispatchMode):
+    """Records every convolution a block of code runs: input shape and layout, weight shape, options."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[Any, ...]] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001 (torch's signature)
+        if func is torch.ops.aten.convolution.default:
+            x, w, b, stride, padding, dilation, transposed, _, groups = args
+            if transposed:
+                raise NotImplementedError("ConvRecorder replays plain convolutions only")
+            nhwc = x.is_contiguous(memory_format=torch.channels_last)
+            layout = torch.channels_last if nhwc else torch.contiguous_format
+            self.calls.append(
+                (tuple(x.shape), layout, tuple(w.shape), b is not None, stride, padding, dilation, groups)
+            )
+        return func(*args, **(kwargs or {}))
+
+
+def replay_convs(calls: list[tuple[Any, ...]], device: torch.device) -> Callable[[], None]:
+    """A function that runs each recorded convolution alone, forward and input gradient (what a
+    Langevin step needs of it), on random tensors of the recorded shapes and layouts."""
+    F = torch.nn.functional
+    prepared = []
+    for shape, layout, w_shape, has_bias, stride, padding, dilation, groups in calls:
+        x = torch.randn(shape, device=device).contiguous(memory_format=layout)
+        w = torch.randn(w_shape, device=device)
+        b = torch.randn(w_shape[0], device=device) if has_bias else None
+        prepared.append((x, w, b, stride, padding, dilation, groups))
+
+    def run() -> None:
+        for x, w, b, stride, padding, dilation, groups in prepared:
+            v = x.detach().requires_grad_(True)
+            y = F.conv2d(v, w, b, stride, padding, dilation, groups)
+            torch.autograd.grad(y, v, torch.ones_like(y))
+
+    return run
+
+
+def conv_floor(profile: str, device: str, repeats: int) -> dict[str, dict[str, float]]:
+    """Per mode: seconds of a posterior Langevin step, and of its convolutions alone (replayed with the
+    same shapes and layouts, forward + input gradient), interleaved, minimum over repeats."""
+    out: dict[str, dict[str, float]] = {}
+    runners = {}
+    for mode in MODES:
+        tr = make_trainer(profile, mode, device)
+        parts = Parts(tr, 1)
+        recorder = ConvRecorder()
+        with recorder:
+            parts.posterior(steps=1)
+        runners[mode] = (parts, replay_convs(recorder.calls, tr.device), len(recorder.calls))
+        out[mode] = {"step_s": float("inf"), "convs_s": float("inf"), "n_convs": len(recorder.calls)}
+    for _ in range(max(repeats, 1)):
+        for mode, (parts, convs, _) in runners.items():
+            out[mode]["step_s"] = min(out[mode]["step_s"], parts.posterior())
+            convs()
+            out[mode]["convs_s"] = min(out[mode]["convs_s"], timed(convs, parts.tr.device))
+    return out
+
+
+def conv_floor_table(profile: str, r: dict[str, dict[str, float]]) -> str:
+    lines = [f"posterior Langevin step, profile {profile}, {torch.get_num_threads()} thread(s):"]
+    for mode, v in r.items():
+        rest = v["step_s"] - v["convs_s"]
+        lines.append(
+            f"  {mode:9s} step {v['step_s'] * 1e3:7.1f} ms = {v['n_convs']} convolutions {v['convs_s'] * 1e3:6.1f} ms "
+            f"(fwd + input grad, alone) + everything else {rest * 1e3:6.1f} ms"
+        )
+    eager, opt = r["eager"]["step_s"], r["optimised"]["convs_s"]
+    lines.append(
+        f"  ceiling: with everything but the optimised convolutions free, a step would be "
+        f"{eager / opt:.2f}x faster than eager (now {eager / r['optimised']['step_s']:.2f}x)"
+    )
+    return "\n".join(lines)
 
 
 # -- torch.compile: does it pay? -------------------------------------------------------------------
