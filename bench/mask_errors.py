@@ -2,7 +2,7 @@
 
     python -m bench.mask_errors CHECKPOINT [--n 200] [--seed 1] [--steps 300] [--restarts 1] [--step-size 0.2]
         [--settle-steps 0] [--settle-step-size 0.1] [--no-noise] [--select-settled] [--mask-from pi_f]
-        [--mask-threshold 0.5] [--thresholds 0.3 0.6 0.7]
+        [--mask-threshold 0.5] [--thresholds 0.3 0.6 0.7] [--combine-restarts mean_mask]
 
 Chains start from N(0, I) on unseen images (seed 1 by default); with ``--restarts R``, R chains of
 ``--steps`` each per image, the one with the lowest posterior energy kept (``infer.restarts``), then
@@ -10,10 +10,11 @@ Chains start from N(0, I) on unseen images (seed 1 by default); with ``--restart
 from the chains (``infer.noise``); ``--select-settled`` settles every restart's chain before the energies
 are compared (``infer.settle_every_restart``: R times the settling cost); ``--mask-from``
 reads the mask from pi_f (paper) or the per-pixel responsibility (``infer.mask_from``), above
-``--mask-threshold`` (``infer.mask_threshold``). Prints IoU at the 128 px ground truth (the
-pipeline's protocol: the soft mask resized as ``drc extract`` does; ``--thresholds``: also with other
-``infer.mask_threshold`` values) and at the model's resolution, the mean precision, recall and
-predicted / true area, the mean offset of the re-assignment grid from the identity, and
+``--mask-threshold`` (``infer.mask_threshold``); ``--combine-restarts mean_mask`` averages the settled
+restarts' masks instead of keeping the lowest-energy one's (``infer.combine_restarts``). Prints IoU at
+the 128 px ground truth (the pipeline's protocol: the soft mask resized as ``drc extract`` does;
+``--thresholds``: also with other ``infer.mask_threshold`` values) and at the model's resolution, the
+mean precision, recall and predicted / true area, the mean offset of the re-assignment grid from the identity, and
 reference points: the ground truth itself grown or shrunk by one pixel at the model's resolution, and
 shrunk to the model's resolution and scored as the model's masks are (what a perfect model could score).
 """
@@ -21,6 +22,7 @@ shrunk to the model's resolution and scored as the model's masks are (what a per
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -33,7 +35,7 @@ from drc.errors import exit_cleanly
 from drc.inference import extract, soft_mask
 from drc.metrics import per_image_scores, scores_at_target_size
 from drc.model.networks import identity_grid
-from drc.train_config import MASK_SOURCES, InferConfig, TrainConfig
+from drc.train_config import MASK_SOURCES, RESTART_COMBINATIONS, InferConfig, TrainConfig
 
 
 def one_pixel(mask: torch.Tensor, grow: bool) -> torch.Tensor:
@@ -66,6 +68,9 @@ def main() -> None:
     ap.add_argument(
         "--thresholds", type=float, nargs="*", default=[], help="also score with infer.mask_threshold = each of these"
     )
+    ap.add_argument(
+        "--combine-restarts", default="lowest_energy", choices=RESTART_COMBINATIONS, help="infer.combine_restarts"
+    )
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -85,12 +90,12 @@ def main() -> None:
         settle_every_restart=args.select_settled,
         mask_from=args.mask_from,
         mask_threshold=args.mask_threshold,
+        combine_restarts=args.combine_restarts,
     )
-    z = extract(model, x, infer, train.sigma, train.tv_weight, progress=False).z
+    out = extract(model, x, infer, train.sigma, train.tv_weight, progress=False)
     with torch.no_grad():
-        r = model.render(z)
-    soft = soft_mask(r, x, infer.mask_from, train.sigma, infer.mask_threshold)
-    mask = soft > 0.5
+        r = model.render(out.z)
+    soft, mask = out.soft_mask, out.mask
     iou_full, _ = scores_at_target_size(soft, masks)
     iou_small, _ = per_image_scores(mask, small)
     pred, gt = mask.flatten(1).float(), small.flatten(1).float()
@@ -100,11 +105,17 @@ def main() -> None:
     settle += " (every restart settled, then the best kept)" if args.select_settled else ""
     noise = "noise-free " if args.no_noise else ""
     settle += f"; mask read from {args.mask_from} > {args.mask_threshold}"
+    settle += ", the restarts' masks averaged" if args.combine_restarts == "mean_mask" else ""
     chains = f"{chains} {noise}steps of size {args.step_size}"
     print(f"{args.n} unseen images (seed {args.seed}), {chains} from N(0, I){settle}")
     print(f"IoU at {masks.shape[-1]} px (pipeline protocol): {100 * iou_full.mean():.1f}")
     for t in args.thresholds:  # as infer.mask_threshold = t reads it
-        iou_t, _ = scores_at_target_size(soft_mask(r, x, infer.mask_from, train.sigma, t), masks)
+        if args.combine_restarts == "mean_mask":  # the mean of the restarts' masks: run the chains again
+            soft_t = extract(model, x, replace(infer, mask_threshold=t), train.sigma, train.tv_weight, progress=False)
+            soft_t = soft_t.soft_mask
+        else:
+            soft_t = soft_mask(r, x, infer.mask_from, train.sigma, t)
+        iou_t, _ = scores_at_target_size(soft_t, masks)
         print(f"IoU at {masks.shape[-1]} px, read-out > {t} (infer.mask_threshold): {100 * iou_t.mean():.1f}")
     print(f"IoU at {res} px (model resolution):        {100 * iou_small.mean():.1f}")
     print(

@@ -19,9 +19,20 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
 # Inference options shared by `extract` and `evaluate` (None = the settings stored with the model).
 Steps = Annotated[int | None, typer.Option(help="posterior Langevin steps (default: the model's)")]
-Restarts = Annotated[int | None, typer.Option(help="chains per image, the lowest energy kept (default: the model's)")]
+Restarts = Annotated[int | None, typer.Option(help="chains per image from N(0, I) (default: the model's)")]
+CombineRestarts = Annotated[
+    str | None,
+    typer.Option(
+        help="lowest_energy: the mask of the restart with the lowest energy; mean_mask: the mean of the "
+        "restarts' masks (default: the model's)"
+    ),
+]
 SettleSteps = Annotated[
-    int | None, typer.Option(help="noise-free steps from the kept chain before the mask is read (default: the model's)")
+    int | None,
+    typer.Option(
+        help="noise-free steps before the mask is read, from the kept chain (every chain with mean_mask; "
+        "default: the model's)"
+    ),
 ]
 BatchSize = Annotated[int | None, typer.Option(help="images per batch")]
 Seed = Annotated[int, typer.Option(help="seed of the Langevin chains")]
@@ -73,13 +84,15 @@ def _infer_for_new_images(
     seed: int,
     mask_from: str | None,
     mask_threshold: float | None,
+    combine_restarts: str | None,
 ) -> InferConfig:
     """The inference settings stored with the model for images it never saw (chains from N(0, I)),
     with the command's options where given (None = the model's)."""
     from drc.experiment import infer_config_of
 
     options = {"steps": steps, "restarts": restarts, "settle_steps": settle_steps, "batch_size": batch_size}
-    return infer_config_of(ckpt, **options, init="noise", seed=seed, mask_from=mask_from, mask_threshold=mask_threshold)
+    readout = {"mask_from": mask_from, "mask_threshold": mask_threshold, "combine_restarts": combine_restarts}
+    return infer_config_of(ckpt, **options, **readout, init="noise", seed=seed)
 
 
 @app.command()
@@ -95,6 +108,7 @@ def extract(
     seed: Seed = 0,
     mask_from: MaskFrom = None,
     mask_threshold: MaskThreshold = None,
+    combine_restarts: CombineRestarts = None,
 ) -> None:
     """Extract the foreground of each image: a binary mask and an RGBA cut-out at the input's size."""
     from drc.checkpoint import read_checkpoint
@@ -108,7 +122,9 @@ def extract(
     paths = find_images(inputs)
     originals = [read_rgb(p) for p in paths]  # read everything first: a bad file fails before any output
     x = to_model_range(np.stack([resize_rgb(im, res) for im in originals]))
-    infer = _infer_for_new_images(ckpt, steps, restarts, settle_steps, batch_size, seed, mask_from, mask_threshold)
+    infer = _infer_for_new_images(
+        ckpt, steps, restarts, settle_steps, batch_size, seed, mask_from, mask_threshold, combine_restarts
+    )
     result = extract_images(checkpoint, x, infer)
     for path, image, soft in zip(paths, originals, result.soft_mask.numpy(), strict=True):
         mask, rgba = cutout(image, soft)
@@ -131,6 +147,7 @@ def evaluate(
     seed: Seed = 0,
     mask_from: MaskFrom = None,
     mask_threshold: MaskThreshold = None,
+    combine_restarts: CombineRestarts = None,
 ) -> None:
     """Score a model on any folder of images against same-stem masks: IoU and Dice in percent.
 
@@ -150,7 +167,9 @@ def evaluate(
     mask_paths = matching_masks(paths, masks)
     x = to_model_range(np.stack([resize_rgb(read_rgb(p), res) for p in paths]))
     gt = [read_mask(p) for p in mask_paths]
-    infer = _infer_for_new_images(ckpt, steps, restarts, settle_steps, batch_size, seed, mask_from, mask_threshold)
+    infer = _infer_for_new_images(
+        ckpt, steps, restarts, settle_steps, batch_size, seed, mask_from, mask_threshold, combine_restarts
+    )
     result = extract_images(checkpoint, x, infer)
     scores = {
         **summarize(*scores_at_target_size(result.soft_mask, gt)),
@@ -159,6 +178,7 @@ def evaluate(
         "settle_steps": infer.settle_steps,
         "mask_from": infer.mask_from,
         "mask_threshold": infer.mask_threshold,
+        "combine_restarts": infer.combine_restarts,
     }
     typer.echo(json.dumps(scores))
     if json_out is not None:

@@ -226,6 +226,7 @@ def evaluate_prepared(
         "settle_steps": infer.settle_steps,
         "mask_from": infer.mask_from,
         "mask_threshold": infer.mask_threshold,
+        "combine_restarts": infer.combine_restarts,
         "init": infer.init,
         "resolution": res,
         "mask_resolution": int(masks.shape[-1]),

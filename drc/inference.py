@@ -23,6 +23,7 @@ class Extraction:
 
     mask: torch.Tensor  # soft_mask > 0.5
     soft_mask: torch.Tensor  # N x H x W the read-out (``infer.mask_from``), recentred on ``infer.mask_threshold``
+    #   (with ``infer.combine_restarts="mean_mask"``: the mean of the restarts' recentred read-outs)
     pi_f: torch.Tensor  # N x H x W the generators' foreground mixing weight
     composite: torch.Tensor
     fg: torch.Tensor
@@ -47,7 +48,11 @@ def extract(
     ``config.restarts`` times per image, keeping the chain with the lowest posterior energy. The kept
     end point then descends ``config.settle_steps`` noise-free steps (a CPU-scale deviation, 0 in the
     paper: the mask is read near the mode the chain found, not at its last noisy sample); with
-    ``config.settle_every_restart`` every restart descends before the energies are compared.
+    ``config.settle_every_restart`` every restart descends before the energies are compared. With
+    ``config.combine_restarts="mean_mask"`` (a CPU-scale deviation) every restart descends and the soft
+    mask is the mean of the restarts' soft masks, a Monte Carlo estimate of the posterior mean of the
+    mask over the modes the chains found, rather than the mask of one mode; z and the renderings are
+    the lowest-energy restart's.
     The perf mode (drc/perf.py) comes from ``config.perf`` if set, else ``DRC_PERF``, else "optimised".
     The chains draw from torch's RNG seeded with ``config.seed`` and forked, so the result depends on
     the seed alone and the caller's RNG state is left as it was.
@@ -103,16 +108,22 @@ class BatchExtractor:
     def __call__(self, images: torch.Tensor, z_init: torch.Tensor | None) -> dict[str, torch.Tensor]:
         config, model = self.config, self.model
         x = images.to(self.device)
+        mean_soft = None
         if z_init is not None:
             z = self.sample_and_settle(z_init.to(self.device), x)
+        elif config.combine_restarts == "mean_mask":
+            z, mean_soft = run_restarts(
+                model, x, config.restarts, self.sample_and_settle, self.read, self.sigma, self.tv_weight
+            )
         elif config.settle_every_restart:
-            z = best_of_restarts(model, x, config.restarts, self.sample_and_settle, self.sigma, self.tv_weight)
+            z, _ = run_restarts(model, x, config.restarts, self.sample_and_settle, None, self.sigma, self.tv_weight)
         else:
-            z = self.settle(best_of_restarts(model, x, config.restarts, self.sample, self.sigma, self.tv_weight), x)
+            z, _ = run_restarts(model, x, config.restarts, self.sample, None, self.sigma, self.tv_weight)
+            z = self.settle(z, x)
         with torch.no_grad():
             r = model.render(z)
         outputs = {
-            "soft_mask": soft_mask(r, x, config.mask_from, self.sigma, config.mask_threshold),
+            "soft_mask": self.read(z, x, r) if mean_soft is None else mean_soft,
             "pi_f": r.pi_f[:, 0],
             "composite": r.composite,
             "fg": r.fg,
@@ -120,6 +131,12 @@ class BatchExtractor:
             "z": z,
         }
         return {k: v.cpu() for k, v in outputs.items()}
+
+    @torch.no_grad()
+    def read(self, z: torch.Tensor, x: torch.Tensor, r: Rendering | None = None) -> torch.Tensor:
+        """The soft mask of end points ``z`` (``r``: their rendering, if already computed)."""
+        r = self.model.render(z) if r is None else r
+        return soft_mask(r, x, self.config.mask_from, self.sigma, self.config.mask_threshold)
 
 
 def soft_mask(r: Rendering, x: torch.Tensor, mask_from: str, sigma: float, threshold: float = 0.5) -> torch.Tensor:
@@ -141,22 +158,27 @@ def soft_mask(r: Rendering, x: torch.Tensor, mask_from: str, sigma: float, thres
     return torch.sigmoid(log_odds[:, 0] - shift)
 
 
-def best_of_restarts(
+def run_restarts(
     model: DRC,
     x: torch.Tensor,
     restarts: int,
     run_chain: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    read: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None,
     sigma: float,
     tv_weight: float,
-) -> torch.Tensor:
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Run ``restarts`` chains per image from N(0, I), one after another (memory stays that of one);
     keep, per image, the end point with the lowest posterior energy (a CPU-scale deviation: the
-    paper runs one chain; restarts escape the local modes a short chain ends in)."""
-    best, best_energy = None, None
+    paper runs one chain; restarts escape the local modes a short chain ends in). With ``read`` (end
+    points, images -> soft masks), also return the mean of the restarts' soft masks, else None."""
+    best, best_energy, mask_sum = None, None, None
     for _ in range(restarts):
         z = run_chain(torch.randn(len(x), model.config.z_dim).to(x.device), x)
+        if read is not None:
+            mask = read(z, x)
+            mask_sum = mask if mask_sum is None else mask_sum + mask
         if restarts == 1:
-            return z
+            return z, mask_sum
         with torch.no_grad():
             e = model.posterior_energies(z, x, sigma, tv_weight)
         if best is None:
@@ -165,4 +187,4 @@ def best_of_restarts(
             better = e < best_energy
             best = torch.where(better[:, None], z, best)
             best_energy = torch.where(better, e, best_energy)
-    return best
+    return best, None if mask_sum is None else mask_sum / restarts

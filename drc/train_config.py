@@ -11,6 +11,7 @@ from drc.perf import check_mode
 
 LR_SCHEDULES = ("constant", "cosine")
 MASK_SOURCES = ("pi_f", "responsibility")
+RESTART_COMBINATIONS = ("lowest_energy", "mean_mask")
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,9 @@ class InferConfig:
     settle_step_size: float = 0.1  # step of the settle phase: z <- z - s^2/2 grad J(z)
     settle_every_restart: bool = False  # settle each restart's chain, then keep the lowest energy (restarts x
     #   the settling cost; compares modes rather than noisy samples); false: settle only the kept chain
+    combine_restarts: str = "lowest_energy"  # lowest_energy: the mask of the restart with the lowest
+    #   posterior energy; mean_mask: every restart settled, the mean of their soft masks (the posterior mean
+    #   over the chains' modes); renderings and z come from the lowest-energy restart either way
     seed: int = 0  # seed of the chains' N(0, I) starts and Langevin noise: scores are reproducible
     mask_from: str = "pi_f"  # what the mask is read from, > 0.5: pi_f, the generators' mixing weight
     #   (paper), or responsibility, each pixel's posterior probability of the foreground given its colour
@@ -91,6 +95,10 @@ class InferConfig:
             raise DRCError(f"infer.restarts must be >= 1, got {self.restarts}")
         if self.settle_steps < 0 or self.settle_step_size <= 0:
             raise DRCError("infer.settle_steps must be >= 0 and infer.settle_step_size positive")
+        if self.combine_restarts not in RESTART_COMBINATIONS:
+            raise DRCError(
+                f"infer.combine_restarts must be one of {list(RESTART_COMBINATIONS)}, got {self.combine_restarts!r}"
+            )
         if self.mask_from not in MASK_SOURCES:
             raise DRCError(f"infer.mask_from must be one of {list(MASK_SOURCES)}, got {self.mask_from!r}")
         if not 0.0 < self.mask_threshold < 1.0:

@@ -70,7 +70,7 @@ def test_evaluate_prints_and_writes_scores(checkpoint, image_folder, tmp_path):
     assert scores["n_images"] == 3 and 0 <= scores["iou"] <= 100 and 0 <= scores["dice"] <= 100
     assert json.loads(result.stdout.strip().splitlines()[-1]) == scores
     assert (scores["steps"], scores["restarts"], scores["settle_steps"]) == (2, 1, 0)  # the model's settings
-    assert (scores["mask_from"], scores["mask_threshold"]) == ("pi_f", 0.5)
+    assert (scores["mask_from"], scores["mask_threshold"], scores["combine_restarts"]) == ("pi_f", 0.5, "lowest_energy")
 
 
 def test_evaluate_takes_inference_options(checkpoint, image_folder):
@@ -86,12 +86,18 @@ def test_evaluate_takes_inference_options(checkpoint, image_folder):
         "responsibility",
         "--mask-threshold",
         "0.7",
+        "--combine-restarts",
+        "mean_mask",
     )
     result = run("evaluate", checkpoint, "--images", img_dir, "--masks", mask_dir, *args)
     assert result.exit_code == 0, result.output
     scores = json.loads(result.stdout.strip().splitlines()[-1])
     assert (scores["steps"], scores["restarts"], scores["settle_steps"]) == (1, 2, 3)
-    assert (scores["mask_from"], scores["mask_threshold"]) == ("responsibility", 0.7)
+    assert (scores["mask_from"], scores["mask_threshold"], scores["combine_restarts"]) == (
+        "responsibility",
+        0.7,
+        "mean_mask",
+    )
 
 
 def test_unknown_mask_source_is_one_clear_line(checkpoint, image_folder, tmp_path):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from drc.errors import DRCError
-from drc.inference import extract
+from drc.inference import extract, soft_mask
 from drc.langevin import langevin
 from drc.model.drc import DRC
 from drc.train_config import InferConfig
@@ -46,12 +46,18 @@ def test_restarts_keep_the_lowest_energy_chain_per_image(model_and_images):
     assert torch.equal(out.z, expected)
 
 
+def settled_by_hand(model: DRC, x: torch.Tensor, sigma: float, tv: float) -> list[torch.Tensor]:
+    """The restarts of ``InferConfig(steps=0, restarts=3, seed=3, settle_steps=2, settle_step_size=0.1)``
+    with every restart settled: each chain is its N(0, I) draw, then 2 noise-free steps of 0.1."""
+    torch.manual_seed(3)
+    draws = [torch.randn(len(x), model.config.z_dim) for _ in range(3)]
+    return [langevin(d, lambda v: model.posterior_energy(v, x, sigma, tv), 2, 0.1, noise=False) for d in draws]
+
+
 def test_settle_every_restart_compares_the_settled_chains(model_and_images):
     model, x = model_and_images
     sigma, tv = 0.5, 0.01
-    torch.manual_seed(3)  # steps=0: each restart's chain is its N(0, I) draw, then settles
-    draws = [torch.randn(len(x), model.config.z_dim) for _ in range(3)]
-    settled = [langevin(d, lambda v: model.posterior_energy(v, x, sigma, tv), 2, 0.1, noise=False) for d in draws]
+    settled = settled_by_hand(model, x, sigma, tv)
     with torch.no_grad():
         energies = torch.stack([model.posterior_energies(z, x, sigma, tv) for z in settled])
     expected = torch.stack(settled)[energies.argmin(0), torch.arange(len(x))]
@@ -60,6 +66,45 @@ def test_settle_every_restart_compares_the_settled_chains(model_and_images):
     assert torch.allclose(out.z, expected, atol=1e-6)
     kept_then_settled = extract(model, x, replace(config, settle_every_restart=False), sigma, tv, progress=False)
     assert not torch.allclose(out.z, kept_then_settled.z)
+
+
+@pytest.mark.parametrize("mask_from", ["responsibility", "pi_f"])
+def test_mean_mask_averages_the_settled_restarts_masks(model_and_images, mask_from):
+    model, x = model_and_images
+    sigma, tv = 0.5, 0.01
+    settled = settled_by_hand(model, x, sigma, tv)
+    with torch.no_grad():
+        masks = torch.stack([soft_mask(model.render(z), x, mask_from, sigma, 0.8) for z in settled])
+    config = InferConfig(
+        steps=0,
+        restarts=3,
+        seed=3,
+        settle_steps=2,
+        mask_from=mask_from,
+        mask_threshold=0.8,
+        combine_restarts="mean_mask",
+    )
+    out = extract(model, x, config, sigma, tv, progress=False)
+    assert torch.allclose(out.soft_mask, masks.mean(0), atol=1e-6)
+    assert torch.equal(out.mask, out.soft_mask > 0.5)
+    lowest = extract(
+        model,
+        x,
+        replace(config, combine_restarts="lowest_energy", settle_every_restart=True),
+        sigma,
+        tv,
+        progress=False,
+    )
+    assert torch.equal(out.z, lowest.z)  # z and the renderings: the lowest-energy restart's
+    assert torch.equal(out.composite, lowest.composite)
+    assert not torch.allclose(out.soft_mask, lowest.soft_mask)
+    one = extract(model, x, replace(config, restarts=1), sigma, tv, progress=False)
+    assert torch.allclose(one.soft_mask, masks[0], atol=1e-6)  # the mean of one restart is its mask
+
+
+def test_unknown_restart_combination_is_one_clear_error():
+    with pytest.raises(DRCError, match="infer.combine_restarts must be one of"):
+        InferConfig(combine_restarts="median")
 
 
 def test_one_restart_is_the_plain_chain(model_and_images):

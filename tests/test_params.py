@@ -33,6 +33,7 @@ def test_paper_profile_is_the_paper(params):
     assert s.infer.steps == 5000 and s.infer.init == "noise"
     assert (s.infer.restarts, s.infer.settle_steps, s.infer.mask_from) == (1, 0, "pi_f")  # one chain, mask = pi_f
     assert (s.infer.mask_threshold, s.infer.settle_every_restart) == (0.5, False)
+    assert s.infer.combine_restarts == "lowest_energy"  # with one chain: that chain's mask
     assert s.model.fg_mask_bias == 0.0
 
 
