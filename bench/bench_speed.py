@@ -481,10 +481,10 @@ def conv_floor(profile: str, device: str, repeats: int) -> dict[str, dict[str, f
         recorder = ConvRecorder()
         with recorder:
             parts.posterior(steps=1)
-        runners[mode] = (parts, replay_convs(recorder.calls, tr.device), len(recorder.calls))
+        runners[mode] = (parts, replay_convs(recorder.calls, tr.device))
         out[mode] = {"step_s": float("inf"), "convs_s": float("inf"), "n_convs": len(recorder.calls)}
     for _ in range(max(repeats, 1)):
-        for mode, (parts, convs, _) in runners.items():
+        for mode, (parts, convs) in runners.items():
             out[mode]["step_s"] = min(out[mode]["step_s"], parts.posterior())
             convs()
             out[mode]["convs_s"] = min(out[mode]["convs_s"], timed(convs, parts.tr.device))

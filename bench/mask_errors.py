@@ -13,10 +13,11 @@ reads the mask from pi_f (paper) or the per-pixel responsibility (``infer.mask_f
 ``--mask-threshold`` (``infer.mask_threshold``); ``--combine-restarts mean_mask`` averages the settled
 restarts' masks instead of keeping the lowest-energy one's (``infer.combine_restarts``). Prints IoU at
 the 128 px ground truth (the pipeline's protocol: the soft mask resized as ``drc extract`` does;
-``--thresholds``: also with other ``infer.mask_threshold`` values) and at the model's resolution, the
-mean precision, recall and predicted / true area, the mean offset of the re-assignment grid from the identity, and
-reference points: the ground truth itself grown or shrunk by one pixel at the model's resolution, and
-shrunk to the model's resolution and scored as the model's masks are (what a perfect model could score).
+``--thresholds``: also with other ``infer.mask_threshold`` values; with ``mean_mask`` each one runs the
+chains again) and at the model's resolution, the mean precision, recall and predicted / true area, the
+mean offset of the re-assignment grid from the identity, and reference points: the ground truth itself
+grown or shrunk by one pixel at the model's resolution, and shrunk to the model's resolution and scored
+as the model's masks are (what a perfect model could score).
 """
 
 from __future__ import annotations
@@ -111,8 +112,8 @@ def main() -> None:
     print(f"IoU at {masks.shape[-1]} px (pipeline protocol): {100 * iou_full.mean():.1f}")
     for t in args.thresholds:  # as infer.mask_threshold = t reads it
         if args.combine_restarts == "mean_mask":  # the mean of the restarts' masks: run the chains again
-            soft_t = extract(model, x, replace(infer, mask_threshold=t), train.sigma, train.tv_weight, progress=False)
-            soft_t = soft_t.soft_mask
+            rerun = replace(infer, mask_threshold=t)
+            soft_t = extract(model, x, rerun, train.sigma, train.tv_weight, progress=False).soft_mask
         else:
             soft_t = soft_mask(r, x, infer.mask_from, train.sigma, t)
         iou_t, _ = scores_at_target_size(soft_t, masks)
