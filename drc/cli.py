@@ -173,12 +173,7 @@ def evaluate(
     result = extract_images(checkpoint, x, infer)
     scores = {
         **summarize(*scores_at_target_size(result.soft_mask, gt)),
-        "steps": infer.steps,
-        "restarts": infer.restarts,
-        "settle_steps": infer.settle_steps,
-        "mask_from": infer.mask_from,
-        "mask_threshold": infer.mask_threshold,
-        "combine_restarts": infer.combine_restarts,
+        **infer.score_fields(),
     }
     typer.echo(json.dumps(scores))
     if json_out is not None:

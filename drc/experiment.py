@@ -221,12 +221,7 @@ def evaluate_prepared(
     iou, dice = scores_at_target_size(out.soft_mask, masks)
     summary = {
         **summarize(iou, dice),
-        "steps": infer.steps,
-        "restarts": infer.restarts,
-        "settle_steps": infer.settle_steps,
-        "mask_from": infer.mask_from,
-        "mask_threshold": infer.mask_threshold,
-        "combine_restarts": infer.combine_restarts,
+        **infer.score_fields(),
         "init": infer.init,
         "resolution": res,
         "mask_resolution": int(masks.shape[-1]),

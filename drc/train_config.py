@@ -109,6 +109,11 @@ class InferConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def score_fields(self) -> dict[str, Any]:
+        """The settings a score depends on, recorded beside it (``drc evaluate``'s JSON, the metrics files)."""
+        names = ("steps", "restarts", "settle_steps", "mask_from", "mask_threshold", "combine_restarts")
+        return {name: getattr(self, name) for name in names}
+
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> InferConfig:
         return from_dict(cls, values, "infer")
