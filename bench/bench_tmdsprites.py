@@ -1,11 +1,11 @@
 """Time TM-dSprites generation, score GrabCut on its evaluation subset, draw the sample figure.
 
     python -m bench.bench_tmdsprites                                  # full 20K set + GrabCut on 1K
-    python -m bench.bench_tmdsprites --set texture_colour=colour      # a variant of the generator
+    python -m bench.bench_tmdsprites --data texture_colour=colour     # a variant of the generator
     python -m bench.bench_tmdsprites --figure docs/figures/tmdsprites_samples.png
 
 Prints the command, the seconds per phase, dataset stats and GrabCut IoU / Dice (percent, per-image
-mean, drc.metrics). ``--set key=value`` overrides any TMDSpritesConfig field (value parsed as YAML).
+mean, drc.metrics). ``--data key=value`` overrides any TMDSpritesConfig field (value parsed as YAML).
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import yaml
 
+from bench.inputs import data_config
 from drc.baselines.grabcut import grabcut_masks, rectangle_mask
+from drc.config import to_dict
 from drc.data.tmdsprites import (
-    TMDSpritesConfig,
     dataset_stats,
     generate_with_labels,
     prepare_tmdsprites,
@@ -34,7 +34,7 @@ from drc.metrics import score_masks
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
+    p.add_argument("--data", action="append", default=[], metavar="KEY=VALUE", help="a TMDSpritesConfig setting")
     p.add_argument("--workers", type=int, default=1, help="generator processes (output is identical)")
     p.add_argument("--grabcut", type=int, default=None, help="images for GrabCut (default: eval_size; 0 skips)")
     p.add_argument("--grabcut-workers", type=int, default=2)
@@ -45,21 +45,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def config_from(overrides: list[str]) -> TMDSpritesConfig:
-    params = {}
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep:
-            sys.exit(f"--set needs KEY=VALUE, got {item!r}")
-        params[key] = yaml.safe_load(value)
-    return TMDSpritesConfig.from_dict(params)
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    cfg = config_from(args.set)
+    cfg = data_config(args.data)
     print("command:", shlex.join([Path(sys.executable).name, "-m", "bench.bench_tmdsprites", *sys.argv[1:]]))
-    print("config:", cfg.to_dict())
+    print("config:", to_dict(cfg))
 
     t0 = time.perf_counter()
     images, labels, backgrounds = generate_with_labels(cfg, workers=args.workers)

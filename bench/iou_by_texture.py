@@ -16,8 +16,9 @@ import argparse
 import numpy as np
 import pandas as pd
 
+from drc.config import TMDSpritesConfig, from_dict
 from drc.data.prepared import Prepared
-from drc.data.tmdsprites import TMDSpritesConfig, sample_layout
+from drc.data.tmdsprites import sample_layout
 from drc.errors import DRCError, exit_cleanly
 
 GROUPS = {"fine 0-8": range(0, 9), "coarse 9-19": range(9, 20), "six coarsest 14-19": range(14, 20)}
@@ -37,7 +38,7 @@ def main() -> None:
         table = pd.read_csv(args.table)
     except FileNotFoundError as err:
         raise DRCError(f"{args.table} does not exist; run the evaluate stage first (dvc repro)") from err
-    cfg = TMDSpritesConfig.from_dict(Prepared.open(args.dataset).meta["source"]["config"])
+    cfg = from_dict(TMDSpritesConfig, Prepared.open(args.dataset).meta["source"]["config"], "tmdsprites")
     texture = textures_of(cfg, table["id"].to_numpy())
     iou = table["iou"].to_numpy()
     per = [iou[texture == t].mean() for t in range(cfg.n_textures)]

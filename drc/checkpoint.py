@@ -8,8 +8,8 @@ from typing import Any
 import torch
 
 from drc.atomic import atomic_path
+from drc.config import ModelConfig, TrainConfig, from_dict
 from drc.errors import DRCError
-from drc.model.config import ModelConfig
 from drc.model.drc import DRC
 
 FORMAT = "drc-checkpoint-v1"
@@ -33,10 +33,20 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     return ckpt
 
 
+def model_config_of(ckpt: dict[str, Any]) -> ModelConfig:
+    """The architecture a checkpoint was trained with (one clear error if this drc does not know it)."""
+    return from_dict(ModelConfig, ckpt["model_config"], "checkpoint model")
+
+
+def train_config_of(ckpt: dict[str, Any]) -> TrainConfig:
+    """The learning settings a checkpoint was trained with (sigma and the TV weight define its posterior)."""
+    return from_dict(TrainConfig, ckpt["train_config"], "checkpoint train")
+
+
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[DRC, dict[str, Any]]:
     """Rebuild the model from a checkpoint alone; returns (model in eval mode, checkpoint dict)."""
     ckpt = read_checkpoint(path)
-    model = DRC(ModelConfig.from_dict(ckpt["model_config"]))
+    model = DRC(model_config_of(ckpt))
     try:
         model.load_state_dict(ckpt["model"])
     except RuntimeError as exc:

@@ -1,7 +1,6 @@
 """Multi-process training (one process per GPU, or CPU processes with gloo).
 
-    torchrun --nproc_per_node=4 -m drc.distributed --dataset data/prepared/tmdsprites --out ckpt.pt
-    torchrun --nproc_per_node=4 -m drc.cli train --dataset data/prepared/tmdsprites --out ckpt.pt  # same
+    torchrun --nproc_per_node=4 -m drc.cli train --dataset data/prepared/tmdsprites --out ckpt.pt
 
 Design (docs/performance.md, "Multi-GPU"):
 
@@ -19,122 +18,46 @@ Design (docs/performance.md, "Multi-GPU"):
   LEBM and generator updates are separate backward passes with their own optimisers). The
   result is the single-process update up to floating-point reassociation (tests/test_ddp.py).
 - Checkpoints gather the chains onto rank 0 and have the single-process format: a distributed
-  checkpoint resumes in one process and vice versa.
+  checkpoint resumes in one process and vice versa. A signal stops every rank after the same
+  iteration (``agreed_stop``), so the checkpoint written on the way out is consistent.
+- The step itself is ``Trainer.step``: one process is the one-rank case of the same sharding.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
 
 from drc.checkpoint import save_checkpoint
+from drc.config import ModelConfig, TrainConfig
 from drc.errors import DRCError
-from drc.model.objective import orthogonal_reg
-from drc.training import Trainer, batch_indices, check_finite
-
-BATCH_TERMS = ("recon", "tv", "pseudo_f", "pseudo_b")  # generator-loss terms that are batch means
+from drc.stopping import StopRequest
+from drc.training import Trainer
 
 
 @dataclass
 class DistributedTrainer(Trainer):
-    """A Trainer for one rank of an initialised process group; pass it the FULL training images."""
+    """A Trainer for one rank of an initialised process group; pass it the FULL training images.
+
+    ``Trainer.step`` does the sharding (this rank's rows of the global batch, its share of each batch
+    mean); this class adds only what crosses processes: the gradient and log sums, the agreed stop and
+    the gathered checkpoint.
+    """
 
     def __post_init__(self) -> None:
         if not dist.is_available() or not dist.is_initialized():
             raise DRCError("DistributedTrainer needs torch.distributed initialised (run under torchrun)")
-        self.rank, self.world = dist.get_rank(), dist.get_world_size()
         super().__post_init__()  # same seed everywhere: same weights and the same full chains on every rank
-        self._n_global = len(self.images)
+        self.rank, self.world = dist.get_rank(), dist.get_world_size()
         self.images = self.images[self.rank :: self.world].clone()
         self.z_post = self.z_post[self.rank :: self.world].clone()
         self.z_prior = self.z_prior[self.rank :: self.world].clone()
 
-    @property
-    def n_images(self) -> int:
-        return self._n_global
-
-    # -- one iteration ------------------------------------------------------------------------------
-    def step(self) -> dict[str, float]:
-        c, dev = self.config, self.device
-        lr_scale = self.set_learning_rates()
-        idx = batch_indices(self._n_global, c.batch_size, c.seed, self.iteration)
-        n_batch, d = len(idx), self.z_post.shape[1]
-        mine = idx % self.world == self.rank
-        pos = torch.nonzero(mine).flatten()  # my positions in the global batch
-        rows = idx[mine] // self.world  # my rows in the local shard
-        n_local, scale = len(rows), len(rows) / n_batch
-        x = self.images[rows]
-        if c.hflip:
-            flip = (torch.rand(n_batch) < 0.5)[pos]
-            x = torch.where(flip[:, None, None, None], x.flip(-1), x)
-        x = x.to(dev)
-        if c.persistent_chains:
-            z_post0, z_prior0 = self.z_post[rows], self.z_prior[rows]
-        else:
-            z_post0, z_prior0 = torch.randn(n_batch, d)[pos], torch.randn(n_batch, d)[pos]
-
-        pos_dev = pos.to(dev)
-        self._noise_like = lambda z: torch.randn((n_batch, d), dtype=z.dtype, device=z.device)[pos_dev]
-        try:
-            if n_local:
-                z_post = self.sample_posterior(z_post0.to(dev), x, c.posterior_steps)
-                z_prior = self.sample_prior(z_prior0.to(dev), c.prior_steps)
-            else:  # nothing to sample, but draw the noise to keep every rank's RNG stream in step
-                for _ in range(c.posterior_steps + c.prior_steps):
-                    torch.randn((n_batch, d), device=dev)
-        finally:
-            self._noise_like = None
-        if c.persistent_chains and n_local:
-            self.z_post[rows], self.z_prior[rows] = z_post.cpu(), z_prior.cpu()
-
-        zero = torch.zeros((), device=dev)
-        lebm = self.model.lebm
-        e_loss = scale * (lebm(z_post)[0].mean() - lebm(z_prior)[0].mean()) if n_local else zero
-        self.opt_e.zero_grad(set_to_none=True)
-        if e_loss.requires_grad:
-            e_loss.backward()
-        self._allreduce_grads(self.opt_e)
-        self.opt_e.step()
-
-        weights = self.loss_weights()
-        parts = dict.fromkeys((*BATCH_TERMS, "ortho"), zero)
-        mse = fg = zero
-        if n_local:
-            r = self.model.render(z_post)
-            terms = self.generator_loss(r, x, z_post)
-            parts.update({k: scale * terms[k] for k in BATCH_TERMS if k in terms})
-            with torch.no_grad():
-                mse = scale * (r.composite - x).square().mean()
-                fg = scale * (r.pi_f > 0.5).float().mean()
-        if c.ortho_weight and self.rank == 0:  # not a batch mean: counted once, on rank 0
-            parts["ortho"] = (
-                terms["ortho"] if n_local else orthogonal_reg(self.model.fg_gen) + orthogonal_reg(self.model.bg_gen)
-            )
-        total = sum(weights[k] * v for k, v in parts.items())
-        self.opt_g.zero_grad(set_to_none=True)
-        if torch.is_tensor(total) and total.requires_grad:
-            total.backward()
-        self._allreduce_grads(self.opt_g)
-        self.opt_g.step()
-        self.iteration += 1
-
-        present = [k for k in (*BATCH_TERMS, "ortho") if weights[k]]  # the terms generator_loss computes
-        values = torch.stack([parts[k].detach().float() for k in present] + [e_loss.detach(), mse, fg])
-        dist.all_reduce(values)
-        vals = values.tolist()
-        logs = {f"loss/{k}": v for k, v in zip(present, vals, strict=False)}
-        logs["loss/total"] = sum(weights[k] * logs[f"loss/{k}"] for k in present)
-        logs["loss/lebm"], logs["train/mse"], logs["train/fg_fraction"] = vals[-3:]
-        logs["train/lr_factor"] = lr_scale
-        check_finite(logs, self.iteration)
-        return logs
-
-    def _allreduce_grads(self, opt: torch.optim.Optimizer) -> None:
+    def reduce_gradients(self, opt: torch.optim.Optimizer) -> None:
         """Sum gradients over ranks in one flat buffer; a parameter no rank touched keeps grad None."""
         params = [p for group in opt.param_groups for p in group["params"]]
         dev = params[0].device
@@ -148,10 +71,20 @@ class DistributedTrainer(Trainer):
             p.grad = flat[offset : offset + n].view_as(p).clone() if t else None
             offset += n
 
+    def reduce_values(self, values: torch.Tensor) -> torch.Tensor:
+        dist.all_reduce(values)
+        return values
+
+    def agreed_stop(self, request: StopRequest) -> int | None:
+        """Every rank stops at the same iteration (the checkpoint is a collective): the largest signal seen."""
+        signum = torch.tensor([request.signum or 0], device=self.device)
+        dist.all_reduce(signum, op=dist.ReduceOp.MAX)
+        return int(signum) or None
+
     # -- chains and checkpoints ---------------------------------------------------------------------
     def gather_chains(self, local: torch.Tensor) -> torch.Tensor:
         """The full N x d chain buffer from every rank's shard (a collective: every rank calls it)."""
-        n, w = self._n_global, self.world
+        n, w = self.n_images, self.world
         most = -(-n // w)
         dev = self.device if dist.get_backend() == "nccl" else torch.device("cpu")
         padded = torch.zeros(most, local.shape[1], dtype=local.dtype, device=dev)
@@ -193,7 +126,7 @@ class DistributedTrainer(Trainer):
 def init_process_group() -> torch.device:
     """Initialise from torchrun's environment; returns this rank's device."""
     if "RANK" not in os.environ:
-        raise DRCError("run under torchrun (e.g. torchrun --nproc_per_node=2 -m drc.distributed ...)")
+        raise DRCError("run under torchrun (e.g. torchrun --nproc_per_node=2 -m drc.cli train ...)")
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
     cuda = torch.cuda.is_available()
     if cuda:
@@ -202,64 +135,37 @@ def init_process_group() -> torch.device:
     return torch.device("cuda", local_rank) if cuda else torch.device("cpu")
 
 
-def train_distributed(
-    dataset_dir: str | Path,
-    split: str,
-    settings,  # drc.experiment.Settings
-    checkpoint: str | Path,
-    resume: bool = True,
-) -> DistributedTrainer:
-    """``drc.experiment.train_model`` for one rank (no DVCLive logging: rank 0 prints the losses)."""
-    from drc.experiment import build_trainer
-
-    trainer, *_ = build_trainer(dataset_dir, split, settings, checkpoint, resume, DistributedTrainer)
-    checkpoint = Path(checkpoint)
-
-    def log(iteration: int, logs: dict[str, float], tr: Trainer) -> None:
-        if trainer.rank == 0:
-            print(f"it {iteration}: " + ", ".join(f"{k}={v:.4g}" for k, v in logs.items()), flush=True)
-
-    trainer.run(checkpoint_path=checkpoint, log=log, progress=trainer.rank == 0)
-    if not checkpoint.is_file():
-        trainer.save(checkpoint)
-    return trainer
-
-
 def under_torchrun() -> bool:
     """True in a process that torchrun started with more than one rank."""
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
-def run_ranks(dataset_dir: str | Path, split: str, settings, checkpoint: str | Path, resume: bool = True) -> None:
-    """Join torchrun's process group, train this rank, leave the group (``drc train`` and ``main``)."""
-    device = init_process_group()
-    if device.type == "cuda":
-        from dataclasses import replace
+def run_ranks(
+    dataset_dir: str | Path,
+    split: str,
+    model: ModelConfig,
+    train: TrainConfig,
+    checkpoint: str | Path,
+    profile: str | None = None,
+    resume: bool = True,
+) -> None:
+    """``drc.trainrun.train_model`` for this rank of torchrun's processes (``drc train`` under torchrun): join
+    the process group, train, leave it. No DVCLive logging: rank 0 prints the losses."""
+    from drc.trainrun import build_trainer
 
-        settings = replace(settings, train=replace(settings.train, device=str(device)))
+    device = init_process_group()
     try:
-        trainer = train_distributed(dataset_dir, split, settings, checkpoint, resume=resume)
+        train = replace(train, device=str(device)) if device.type == "cuda" else train
+        trainer, *_ = build_trainer(dataset_dir, split, model, train, checkpoint, resume, profile, DistributedTrainer)
+
+        def log(iteration: int, logs: dict[str, float], tr: Trainer) -> None:
+            if trainer.rank == 0:
+                print(f"it {iteration}: " + ", ".join(f"{k}={v:.4g}" for k, v in logs.items()), flush=True)
+
+        trainer.run(checkpoint_path=checkpoint, log=log, progress=trainer.rank == 0)
+        if not Path(checkpoint).is_file():
+            trainer.save(checkpoint)
         if trainer.rank == 0:
             print(f"trained {trainer.iteration} iterations on {trainer.world} ranks -> {checkpoint}")
     finally:
         dist.destroy_process_group()
-
-
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dataset", required=True, type=Path, help="prepared dataset folder")
-    p.add_argument("--out", required=True, type=Path, help="checkpoint (resumed if it exists)")
-    p.add_argument("--name", default="tmdsprites", help="dataset name in params.yaml's paper_by_dataset")
-    p.add_argument("--split", default="all")
-    p.add_argument("--params", type=Path, default=Path("params.yaml"))
-    p.add_argument("--profile", default=None, help="override params.yaml's profile")
-    p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
-    args = p.parse_args(argv)
-    from drc.params import load_params, resolve_settings
-
-    settings = resolve_settings(load_params(args.params), args.name, args.profile)
-    run_ranks(args.dataset, args.split, settings, args.out, resume=not args.fresh)
-
-
-if __name__ == "__main__":
-    main()

@@ -10,11 +10,10 @@ import torch
 from tqdm.auto import tqdm
 
 from drc import perf
-from drc.errors import DRCError
+from drc.config import ReadoutConfig, SamplerConfig, check_inference
 from drc.langevin import GraphedLangevin, frozen, langevin
 from drc.model.drc import DRC, Rendering
 from drc.model.objective import laplace_loglik, pixel_log_odds
-from drc.train_config import InferConfig
 
 
 @dataclass
@@ -22,8 +21,8 @@ class Extraction:
     """Per-image outputs, all on CPU: masks N x H x W (bool), images N x 3 x H x W in [-1, 1]."""
 
     mask: torch.Tensor  # soft_mask > 0.5
-    soft_mask: torch.Tensor  # N x H x W the read-out (``infer.mask_from``), recentred on ``infer.mask_threshold``
-    #   (with ``infer.combine_restarts="mean_mask"``: the mean of the restarts' recentred read-outs)
+    soft_mask: torch.Tensor  # N x H x W the read-out (``readout.source``), recentred on ``readout.threshold``
+    #   (with ``readout.combine="mean_mask"``: the mean of the restarts' recentred read-outs)
     pi_f: torch.Tensor  # N x H x W the generators' foreground mixing weight
     composite: torch.Tensor
     fg: torch.Tensor
@@ -34,40 +33,51 @@ class Extraction:
 def extract(
     model: DRC,
     images: torch.Tensor,
-    config: InferConfig,
+    sampler: SamplerConfig,
+    readout: ReadoutConfig,
     sigma: float,
     tv_weight: float,
     z_init: torch.Tensor | None = None,
     progress: bool = True,
 ) -> Extraction:
-    """Sample z | x by ``config.steps`` posterior Langevin steps and read the foreground mask at z:
-    pi_f > 0.5 (paper), or the per-pixel posterior responsibility (``config.mask_from``), above
-    ``config.mask_threshold`` (paper: 0.5; see :func:`soft_mask`).
+    """Sample z | x by posterior Langevin (``sampler``) and read the foreground mask at z (``readout``).
 
     ``z_init`` (N x d) starts the chains there (e.g. the stored persistent chains); otherwise N(0, I),
-    ``config.restarts`` times per image, keeping the chain with the lowest posterior energy. The kept
-    end point then descends ``config.settle_steps`` noise-free steps (a CPU-scale deviation, 0 in the
-    paper: the mask is read near the mode the chain found, not at its last noisy sample); with
-    ``config.settle_every_restart`` every restart descends before the energies are compared. With
-    ``config.combine_restarts="mean_mask"`` (a CPU-scale deviation) every restart descends and the soft
-    mask is the mean of the restarts' soft masks, a Monte Carlo estimate of the posterior mean of the
-    mask over the modes the chains found, rather than the mask of one mode; z and the renderings are
-    the lowest-energy restart's.
-    The perf mode (drc/perf.py) comes from ``config.perf`` if set, else ``DRC_PERF``, else "optimised".
-    The chains draw from torch's RNG seeded with ``config.seed`` and forked, so the result depends on
-    the seed alone and the caller's RNG state is left as it was.
+    ``sampler.restarts`` times per image, one after another. Each chain may then descend
+    ``sampler.settle_steps`` noise-free steps, so its mask is read near the mode it found rather than
+    at its last noisy sample (a CPU-scale deviation, 0 in the paper): only the chain the read-out keeps
+    (``sampler.settle="kept"``) or every restart before they are compared (``"every"``). The read-out
+    keeps the lowest-energy restart's mask (``readout.combine="lowest_energy"``) or averages every
+    restart's soft mask (``"mean_mask"``, a CPU-scale deviation: a Monte Carlo estimate of the posterior
+    mean of the mask over the modes the chains found); z and the renderings are the lowest-energy
+    restart's either way. The mask is pi_f (paper) or each pixel's posterior responsibility
+    (``readout.source``), above ``readout.threshold`` (paper: 0.5; see :func:`soft_mask`).
+
+    The perf mode (drc/perf.py) comes from ``sampler.perf`` if set, else ``DRC_PERF``, else "optimised".
+    The chains draw from torch's RNG seeded with ``sampler.seed`` and forked, so the result depends on
+    the seed alone. The model, its perf switches and the caller's RNG state are left as they were.
     """
-    if z_init is not None and config.restarts > 1:
-        raise DRCError("infer.restarts > 1 needs chains from N(0, I); set infer.init=noise or infer.restarts=1")
+    check_inference(sampler, readout)
+    if z_init is not None and sampler.restarts > 1:
+        raise ValueError("restarts > 1 need chains from N(0, I), not z_init")
     device = next(model.parameters()).device
-    run = BatchExtractor(model, config, sigma, tv_weight)
-    starts = range(0, len(images), config.batch_size)
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(config.seed)
-        parts = [
-            run(images[s : s + config.batch_size], None if z_init is None else z_init[s : s + config.batch_size])
-            for s in tqdm(starts, disable=not progress, desc="extract", unit="batch")
-        ]
+    starts = range(0, len(images), sampler.batch_size)
+    was_training = model.training
+    model.eval()
+    try:
+        with (
+            perf.configured(model, perf.mode_of(sampler)) as opts,
+            torch.random.fork_rng(devices=[device] if device.type == "cuda" else []),
+        ):
+            run = BatchExtractor(model, sampler, readout, sigma, tv_weight, opts)
+            torch.manual_seed(sampler.seed)
+            size = sampler.batch_size
+            parts = [
+                run(images[s : s + size], None if z_init is None else z_init[s : s + size])
+                for s in tqdm(starts, disable=not progress, desc="extract", unit="batch")
+            ]
+    finally:
+        model.train(was_training)
     cat = {k: torch.cat([part[k] for part in parts]) for k in parts[0]}
     return Extraction(mask=cat["soft_mask"] > 0.5, **cat)
 
@@ -75,11 +85,18 @@ def extract(
 class BatchExtractor:
     """One batch of :func:`extract`: the chains, their settling and the read-out, on the model's device."""
 
-    def __init__(self, model: DRC, config: InferConfig, sigma: float, tv_weight: float) -> None:
-        model.eval()
-        self.model, self.config, self.sigma, self.tv_weight = model, config, sigma, tv_weight
+    def __init__(
+        self,
+        model: DRC,
+        sampler: SamplerConfig,
+        readout: ReadoutConfig,
+        sigma: float,
+        tv_weight: float,
+        opts: perf.PerfOptions,
+    ) -> None:
+        self.model, self.sampler, self.readout, self.sigma, self.tv_weight = model, sampler, readout, sigma, tv_weight
         self.device = next(model.parameters()).device
-        self.opts = perf.configure(model, perf.mode_of(config))
+        self.opts = opts
         self.graphs: dict[tuple, GraphedLangevin] = {}  # perf "max" on CUDA only (UNTESTED)
 
     def energy(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -97,28 +114,27 @@ class BatchExtractor:
             return langevin(z, lambda v: self.energy(v, x), steps, step_size, noise=noise)
 
     def sample(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return self.chain(z, x, self.config.steps, self.config.step_size, self.config.noise)
+        return self.chain(z, x, self.sampler.steps, self.sampler.step_size, self.sampler.noise)
 
     def settle(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return self.chain(z, x, self.config.settle_steps, self.config.settle_step_size, noise=False)
+        return self.chain(z, x, self.sampler.settle_steps, self.sampler.settle_step_size, noise=False)
 
     def sample_and_settle(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return self.settle(self.sample(z, x), x)
 
     def __call__(self, images: torch.Tensor, z_init: torch.Tensor | None) -> dict[str, torch.Tensor]:
-        config, model = self.config, self.model
+        sampler, model = self.sampler, self.model
         x = images.to(self.device)
         mean_soft = None
         if z_init is not None:
             z = self.sample_and_settle(z_init.to(self.device), x)
-        elif config.combine_restarts == "mean_mask":
+        elif self.readout.combine == "mean_mask" or sampler.settle == "every":
+            read = self.read if self.readout.combine == "mean_mask" else None
             z, mean_soft = run_restarts(
-                model, x, config.restarts, self.sample_and_settle, self.read, self.sigma, self.tv_weight
+                model, x, sampler.restarts, self.sample_and_settle, read, self.sigma, self.tv_weight
             )
-        elif config.settle_every_restart:
-            z, _ = run_restarts(model, x, config.restarts, self.sample_and_settle, None, self.sigma, self.tv_weight)
-        else:
-            z, _ = run_restarts(model, x, config.restarts, self.sample, None, self.sigma, self.tv_weight)
+        else:  # settle only the restart that the lowest energy keeps
+            z, _ = run_restarts(model, x, sampler.restarts, self.sample, None, self.sigma, self.tv_weight)
             z = self.settle(z, x)
         with torch.no_grad():
             r = model.render(z)
@@ -136,22 +152,22 @@ class BatchExtractor:
     def read(self, z: torch.Tensor, x: torch.Tensor, r: Rendering | None = None) -> torch.Tensor:
         """The soft mask of end points ``z`` (``r``: their rendering, if already computed)."""
         r = self.model.render(z) if r is None else r
-        return soft_mask(r, x, self.config.mask_from, self.sigma, self.config.mask_threshold)
+        return soft_mask(r, x, self.readout.source, self.sigma, self.readout.threshold)
 
 
-def soft_mask(r: Rendering, x: torch.Tensor, mask_from: str, sigma: float, threshold: float = 0.5) -> torch.Tensor:
+def soft_mask(r: Rendering, x: torch.Tensor, source: str, sigma: float, threshold: float = 0.5) -> torch.Tensor:
     """N x H x W soft foreground mask of rendering ``r`` of images ``x``: the mixing weight pi_f (the
     paper's read-out), or each pixel's posterior responsibility gamma_f (eq. 7; a CPU-scale deviation:
     pi_f is what the generators expect before seeing the pixel, gamma_f also weighs how well each region
     explains its colour).
 
-    ``threshold`` t (``infer.mask_threshold``; paper 0.5): the read-out's odds are divided by t / (1 - t),
+    ``threshold`` t (``readout.threshold``; paper 0.5): the read-out's odds are divided by t / (1 - t),
     so the soft mask exceeds 0.5 exactly where the read-out exceeds t, and everything downstream (scores,
     cut-outs, figures) keeps deciding at 0.5. For gamma_f this is the Bayes decision when calling a
     background pixel foreground costs t / (1 - t) times as much as the converse (a CPU-scale deviation).
     """
     shift = math.log(threshold / (1.0 - threshold))
-    if mask_from == "pi_f":
+    if source == "pi_f":
         pi_f = r.pi_f[:, 0]
         return pi_f if threshold == 0.5 else torch.sigmoid(torch.logit(pi_f) - shift)
     log_odds = pixel_log_odds(r.pi_f, laplace_loglik(r.fg, x, sigma), laplace_loglik(r.bg, x, sigma))

@@ -1,4 +1,4 @@
-"""Foreground-extraction scores (SPEC §4): per-image IoU and Dice, averaged over images, in percent."""
+"""Foreground-extraction scores (the paper §4.1): per-image IoU and Dice, averaged over images, in percent."""
 
 from __future__ import annotations
 
@@ -55,23 +55,3 @@ def summarize(iou: np.ndarray, dice: np.ndarray) -> dict[str, float | int]:
 
 def score_masks(pred: ArrayLike, target: ArrayLike) -> dict[str, float | int]:
     return summarize(*per_image_scores(pred, target))
-
-
-def slot_masks_to_foreground(slots: ArrayLike, target: ArrayLike, threshold: float = 0.5) -> dict:
-    """Best foreground reading of unordered slot masks (ReDO, IODINE, Slot Attention; SPEC §4).
-
-    ``slots``: N x S x H x W soft or hard masks. Candidates, scored on the whole set:
-    (1) slot s is the background, every other slot the foreground, for each s;
-    (2) every slot thresholded at ``threshold`` and their union taken as the foreground.
-    Returns the best candidate's summary with a ``"reading"`` key naming it.
-    """
-    s = slots.detach().cpu().numpy() if isinstance(slots, torch.Tensor) else np.asarray(slots)
-    t = _as_bool(target)
-    candidates: dict[str, np.ndarray] = {}
-    hard = s.argmax(1)
-    for k in range(s.shape[1]):
-        candidates[f"slot{k}_background"] = hard != k
-    candidates["threshold_union"] = (s > threshold).any(1)
-    scored = {name: score_masks(mask, t) for name, mask in candidates.items()}
-    best = max(scored, key=lambda name: scored[name]["iou"])
-    return {**scored[best], "reading": best}

@@ -1,12 +1,15 @@
-"""Resolving params.yaml into the settings of one run.
+"""A run's settings, resolved from layers (later wins; null keeps the layer below):
 
-Layering, later wins:
-  1. the dataclass defaults (the paper's settings, SPEC §2);
-  2. ``paper_by_dataset.<dataset>``: the paper's per-dataset facts (latent sizes, K, test-time
-     steps, orthogonal-regulariser weight; Table S1 and supplementary B/C);
-  3. ``profiles.<profile>``: the scale of the run (``paper``, ``cpu``, ``tiny``);
-  4. ``train``: the method's ablation knobs, which apply under every profile.
-DVC cannot interpolate ``${profiles.${profile}}``, so stages read the whole mapping and resolve here.
+  1. the dataclass defaults of drc/config.py (the paper's settings);
+  2. the paper's facts for the dataset (``drc.config.PAPER_FACTS``: latent sizes, K, ortho weight, test steps);
+  3. the profile: ``drc/profiles/<profile>/<section>.yaml``;
+  4. the params file's section of the same name (params.yaml's ``model``, ``train``, ``sampler``, ``readout``);
+  5. overrides: ``--set section.key=value`` of the CLI and the benchmarks (``drc.config.parse_set``).
+
+Each section is resolved on its own and reads only its own files and keys, which is what lets each DVC
+stage depend on exactly what it reads (dvc.yaml: ``drc/profiles/${profile}/<section>.yaml`` and the
+params.yaml section). Data settings resolve the same way from the profile's ``data.yaml`` (per kind of
+dataset) and params.yaml's ``data.<dataset>``.
 """
 
 from __future__ import annotations
@@ -17,77 +20,127 @@ from typing import Any
 
 import yaml
 
+from drc.config import (
+    PAPER_FACTS,
+    SECTIONS,
+    HeldoutConfig,
+    Settings,
+    TMDSpritesConfig,
+    dataset_kind,
+    from_dict,
+)
 from drc.errors import DRCError
-from drc.experiment import Settings
-from drc.model.config import ModelConfig
-from drc.train_config import InferConfig, TrainConfig
 
-# params.yaml `train:` key -> (section, field) of the resolved settings
-ABLATION_KNOBS = {
-    "pseudo_label": ("train", "pseudo_label_weight"),
-    "tv_norm": ("train", "tv_weight"),
-    "ortho_reg": ("train", "ortho_weight"),
-    "pixel_reassign": ("model", "pixel_reassign"),
-    "persistent_chains": ("train", "persistent_chains"),
-}
-PAPER_KEYS = {
-    "zf_dim": "model",
-    "zb_dim": "model",
-    "zs_dim": "model",
-    "kf": "model",
-    "kb": "model",
-    "ortho_reg": "train",
-    "test_steps": "infer",
-}
-FIELD = {"ortho_reg": "ortho_weight", "test_steps": "steps"}
+PROFILES = Path(__file__).with_name("profiles")
+DATA_SECTION = "data"
+
+
+def read_yaml(path: Path, what: str) -> dict[str, Any]:
+    """A YAML mapping from ``path`` (empty file: {}), or one clear error."""
+    if not path.is_file():
+        raise DRCError(f"{what} {path} not found")
+    try:
+        value = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise DRCError(f"{path} is not valid YAML ({str(exc).splitlines()[0]})") from exc
+    if not isinstance(value, dict):
+        raise DRCError(f"{path} must hold a mapping of settings")
+    return value
 
 
 def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise DRCError(f"{path} not found; run from the project root or pass --params")
-    try:
-        params = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise DRCError(f"{path} is not valid YAML ({str(exc).splitlines()[0]})") from exc
-    if not isinstance(params, dict):
-        raise DRCError(f"{path} must hold a mapping of parameters")
-    return params
+    return read_yaml(Path(path), "params file")
 
 
-def _section(mapping: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
-    value = mapping.get(key) or {}
-    if not isinstance(value, Mapping):
-        raise DRCError(f"{where}.{key} must be a mapping")
-    return dict(value)
+def profile_names() -> list[str]:
+    return sorted(p.name for p in PROFILES.iterdir() if p.is_dir())
 
 
-def resolve_settings(params: Mapping[str, Any], dataset: str, profile: str | None = None) -> Settings:
-    profile = profile or params.get("profile", "cpu")
-    profiles = _section(params, "profiles", "params")
-    if profile not in profiles:
-        raise DRCError(f"unknown profile {profile!r}; params.yaml defines {sorted(profiles)}")
-    prof = profiles[profile] or {}
-    paper = _section(params, "paper_by_dataset", "params")
-    if dataset not in paper:
-        raise DRCError(f"params.yaml paper_by_dataset has no entry for dataset {dataset!r}")
+def profile_file(profile: str, section: str) -> Path:
+    """``drc/profiles/<profile>/<section>.yaml`` (what a DVC stage lists as its dependency)."""
+    if not (PROFILES / profile).is_dir():
+        raise DRCError(f"unknown profile {profile!r}; choose one of {', '.join(profile_names())}")
+    return PROFILES / profile / f"{section}.yaml"
 
-    sections: dict[str, dict[str, Any]] = {"model": {}, "train": {}, "infer": {}}
-    for key, value in (paper[dataset] or {}).items():
-        if key not in PAPER_KEYS:
-            raise DRCError(f"paper_by_dataset.{dataset}.{key} is not a known per-dataset fact")
-        sections[PAPER_KEYS[key]][FIELD.get(key, key)] = value
-    for name in sections:
-        sections[name].update(_section(prof, name, f"profiles.{profile}"))
-    for key, value in _section(params, "train", "params").items():
-        if key not in ABLATION_KNOBS:
-            raise DRCError(f"train.{key} is not an ablation knob; known: {sorted(ABLATION_KNOBS)}")
-        if value is not None:  # null keeps the paper's / profile's value
-            section, field = ABLATION_KNOBS[key]
-            sections[section][field] = value
-    return Settings(
-        model=ModelConfig.from_dict(sections["model"]),
-        train=TrainConfig.from_dict(sections["train"]),
-        infer=InferConfig.from_dict(sections["infer"]),
-        train_images=prof.get("train_images"),
+
+def _set_values(layer: Mapping[str, Any] | None, where: str) -> dict[str, Any]:
+    if layer is None:
+        return {}
+    if not isinstance(layer, Mapping):
+        raise DRCError(f"{where} must be a mapping of settings")
+    return {k: v for k, v in layer.items() if v is not None}
+
+
+def section_values(
+    section: str,
+    dataset: str,
+    profile: str,
+    params: Mapping[str, Any] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The merged values of one section (layers 2-5; the dataclass adds its defaults)."""
+    kind = dataset_kind(dataset)
+    values = dict(PAPER_FACTS[kind].get(section, {})) if kind else {}
+    values |= _set_values(read_yaml(profile_file(profile, section), "profile file"), f"profile {profile} {section}")
+    values |= _set_values((params or {}).get(section), f"params {section}")
+    values |= _set_values((overrides or {}).get(section), f"--set {section}")
+    return values
+
+
+def resolve_section(
+    section: str,
+    dataset: str,
+    profile: str,
+    params: Mapping[str, Any] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Any:
+    """One section's config dataclass for ``dataset`` under ``profile`` (see the module docstring)."""
+    if section not in SECTIONS:
+        raise DRCError(f"unknown settings section {section!r}; known: {', '.join(SECTIONS)}")
+    values = section_values(section, dataset, profile, params, overrides)
+    return from_dict(SECTIONS[section], values, section)
+
+
+def resolve_settings(
+    dataset: str,
+    profile: str,
+    params: Mapping[str, Any] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Settings:
+    """All four sections (a stage that reads only some of them resolves those with ``resolve_section``)."""
+    return Settings(**{name: resolve_section(name, dataset, profile, params, overrides) for name in SECTIONS})
+
+
+def _deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        both = isinstance(value, Mapping) and isinstance(out.get(key), Mapping)
+        out[key] = _deep_merge(out[key], value) if both else value
+    return out
+
+
+def data_values(dataset: str, profile: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """``data.<dataset>`` of params.yaml over the profile's data settings for the dataset's kind. Here null
+    is a value (a real dataset's ``*_sha256: null`` accepts and records an archive's checksum)."""
+    by_kind = read_yaml(profile_file(profile, DATA_SECTION), "profile file")
+    kind = dataset_kind(dataset) or dataset
+    own = ((params.get("data") or {}).get(dataset)) or {}
+    if not isinstance(own, Mapping):
+        raise DRCError(f"params data.{dataset} must be a mapping of settings")
+    return _deep_merge(by_kind.get(kind) or {}, own)
+
+
+def tmdsprites_configs(values: Mapping[str, Any], name: str) -> tuple[TMDSpritesConfig, TMDSpritesConfig]:
+    """(the dataset, its held-out set) of a TM-dSprites variant: the held-out set is the same generator
+    with another seed, all of it evaluated (never trained on)."""
+    values = dict(values)
+    heldout = from_dict(HeldoutConfig, values.pop("heldout", None) or {}, f"data.{name}.heldout")
+    main = from_dict(TMDSpritesConfig, values, f"data.{name}")
+    if heldout.seed == main.seed:
+        raise DRCError(f"data.{name}.heldout.seed must differ from data.{name}.seed ({main.seed})")
+    other = from_dict(
+        TMDSpritesConfig,
+        {**values, "seed": heldout.seed, "n_images": heldout.n_images, "eval_size": heldout.n_images},
+        f"data.{name}.heldout",
     )
+    return main, other

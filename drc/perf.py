@@ -12,22 +12,27 @@
 
 torch.compile is not used: on CPU it did not pay (docs/performance.md).
 
-The mode comes from a ``perf`` field of the train / infer config when it has one, else from the
+The mode comes from the ``perf`` field of the train / sampler config when it is set, else from the
 environment variable ``DRC_PERF``, else ``optimised``. Trainer checkpoints record the mode used.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import typing
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from drc.config import PerfMode
 from drc.errors import DRCError
 
-PERF_MODES = ("eager", "optimised", "max")
+PERF_MODES = typing.get_args(PerfMode)
 ENV = "DRC_PERF"
+SWITCHES = ("fast", "bf16")  # the class attributes of modules with a fast path
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,7 @@ def default_mode() -> str:
 
 
 def mode_of(config: object) -> str:
-    """The perf mode a TrainConfig / InferConfig asks for (its ``perf`` field if it has one)."""
+    """The perf mode a TrainConfig / SamplerConfig asks for (its ``perf`` field if it is set)."""
     explicit = getattr(config, "perf", None)
     return check_mode(explicit) if explicit else default_mode()
 
@@ -76,3 +81,19 @@ def configure(model: nn.Module, mode: str) -> PerfOptions:
         if hasattr(type(m), "bf16"):
             m.bf16 = opts.bf16
     return opts
+
+
+@contextlib.contextmanager
+def configured(model: nn.Module, mode: str) -> Iterator[PerfOptions]:
+    """``configure`` inside the block; every switch it set is as it was afterwards."""
+    missing = object()
+    before = [(m, {k: m.__dict__.get(k, missing) for k in SWITCHES if hasattr(type(m), k)}) for m in model.modules()]
+    try:
+        yield configure(model, mode)
+    finally:
+        for m, switches in before:
+            for key, value in switches.items():
+                if value is missing:
+                    m.__dict__.pop(key, None)
+                else:
+                    setattr(m, key, value)

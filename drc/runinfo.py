@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import random
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,11 +37,12 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def git_info() -> dict[str, Any]:
-    """Commit and dirty flag of the working tree (None outside a git checkout)."""
+    """Commit and dirty flag of the checkout the drc package lives in (None outside a git checkout)."""
+    here = Path(__file__).resolve().parent
 
     def run(*args: str) -> str | None:
         try:
-            out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10, check=True)
+            out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10, check=True, cwd=here)
         except (OSError, subprocess.SubprocessError):
             return None
         return out.stdout.strip()
@@ -47,6 +50,29 @@ def git_info() -> dict[str, Any]:
     commit = run("rev-parse", "HEAD")
     status = run("status", "--porcelain", "--untracked-files=no")
     return {"commit": commit, "dirty": bool(status) if status is not None else None}
+
+
+def source_sha256() -> str:
+    """sha256 over the drc package's files (sources and packaged profiles), path by path: the code version
+    even outside a git checkout or in a dirty one."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".py", ".yaml", ".md")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def code_version() -> dict[str, Any]:
+    """What identifies the code that made a result: package version, its sources' sha256, the git state."""
+    from drc import __version__
+
+    git = git_info()
+    return {
+        "drc": __version__,
+        "source_sha256": source_sha256(),
+        "git_commit": git["commit"],
+        "git_dirty": git["dirty"],
+    }
 
 
 def run_info(seed: int) -> dict[str, Any]:
@@ -60,9 +86,3 @@ def run_info(seed: int) -> dict[str, Any]:
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "pid": os.getpid(),
     }
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)

@@ -1,8 +1,13 @@
-"""Learning DRC by EM with persistent Langevin chains (paper Algorithm 1, SPEC §2).
+"""Learning DRC by EM with persistent Langevin chains (paper Algorithm 1).
 
 Every source of randomness is torch's global generator (Langevin noise, flips) or a generator
 seeded from (seed, epoch) (batch order), so a run resumed from a checkpoint continues exactly
-as the uninterrupted run would have.
+as the uninterrupted run would have. SIGINT / SIGTERM stop the loop after the current iteration
+and write a checkpoint there (``drc.stopping``), so an interrupted run resumes where it stopped.
+
+One process is the one-rank case of drc/distributed.py: ``Trainer.step`` shards the global batch by
+``rank`` / ``world`` (here 0 / 1: every row is this process's) and calls ``reduce_gradients`` /
+``reduce_values`` (here: nothing to reduce), which the distributed trainer overrides.
 """
 
 from __future__ import annotations
@@ -19,10 +24,11 @@ from tqdm.auto import tqdm
 
 from drc import perf
 from drc.checkpoint import read_checkpoint, save_checkpoint
-from drc.errors import DRCError
+from drc.config import ModelConfig, TrainConfig, to_dict
+from drc.devices import resolve_device
+from drc.errors import DRCError, Interrupted
 from drc.langevin import GraphedLangevin, frozen, langevin
 from drc.metrics import ArrayLike, scores_at_target_size
-from drc.model.config import ModelConfig
 from drc.model.drc import DRC, Rendering
 from drc.model.objective import (
     estep_objective,
@@ -31,10 +37,11 @@ from drc.model.objective import (
     pseudo_label_loss,
     tv_norm,
 )
-from drc.runinfo import resolve_device, rng_state, run_info, seed_everything, set_rng_state
-from drc.train_config import TrainConfig
+from drc.runinfo import rng_state, run_info, seed_everything, set_rng_state
+from drc.stopping import StopRequest, stop_requests
 
 Logger = Callable[[int, dict[str, float], "Trainer"], None]
+GENERATOR_TERMS = ("recon", "tv", "pseudo_f", "pseudo_b", "ortho")  # in the order they are summed
 
 
 def batch_indices(n: int, batch_size: int, seed: int, iteration: int) -> torch.Tensor:
@@ -71,8 +78,10 @@ class Trainer:
     config: TrainConfig
     images: torch.Tensor  # N x 3 x H x W in [-1, 1]
     dataset_info: dict[str, Any] = field(default_factory=dict)
-    infer_config: dict[str, Any] = field(default_factory=dict)  # stored so a checkpoint knows how to infer
+    profile: str | None = None  # the profile it was trained under: `drc extract` infers with its settings
     iteration: int = 0
+    rank: int = field(default=0, init=False)  # this process's shard of the training set (drc/distributed.py)
+    world: int = field(default=1, init=False)
 
     def __post_init__(self) -> None:
         res = self.model_config.resolution
@@ -87,7 +96,7 @@ class Trainer:
         self.perf_mode = perf.mode_of(self.config)  # how the math is executed (drc/perf.py)
         self.perf = perf.configure(self.model, self.perf_mode)
         self._graphs: dict[tuple, GraphedLangevin] = {}  # CUDA graphs of Langevin steps (perf "max")
-        self._noise_like: Callable[[torch.Tensor], torch.Tensor] | None = None  # set by DistributedTrainer
+        self._noise_like: Callable[[torch.Tensor], torch.Tensor] | None = None  # this step's Langevin noise
         c = self.config
         betas = (c.beta1, c.beta2)
         groups = [
@@ -97,15 +106,11 @@ class Trainer:
         self.opt_g = torch.optim.Adam(groups, betas=betas)
         self.opt_e = torch.optim.Adam(self.model.lebm.parameters(), lr=c.lr_lebm, betas=betas)
         self._base_lrs = [[g["lr"] for g in opt.param_groups] for opt in (self.opt_g, self.opt_e)]
-        n, d = len(self.images), self.model_config.z_dim
+        self.n_images = len(self.images)  # the whole training set (a rank holds only its shard's images)
+        d = self.model_config.z_dim
         # Persistent chains: one posterior and one prior latent per training image (official code).
-        self.z_post = torch.randn(n, d)
-        self.z_prior = torch.randn(n, d)
-
-    @property
-    def n_images(self) -> int:
-        """Size of the training set (the distributed trainer holds only its shard of the images)."""
-        return len(self.images)
+        self.z_post = torch.randn(self.n_images, d)
+        self.z_prior = torch.randn(self.n_images, d)
 
     # -- one iteration of Algorithm 1 -------------------------------------------------------------
     def sample_posterior(self, z: torch.Tensor, x: torch.Tensor, steps: int) -> torch.Tensor:
@@ -115,7 +120,7 @@ class Trainer:
                 return self._graphed("posterior", z, x, c.posterior_step_size)(z, x, steps)
             return langevin(
                 z,
-                lambda v: self.model.posterior_energy(v, x, c.sigma, c.tv_weight),
+                lambda v: self.model.posterior_energy(v, x, c.sigma, c.tv_norm),
                 steps,
                 c.posterior_step_size,
                 noise_like=self._noise_like,
@@ -135,7 +140,7 @@ class Trainer:
 
     def _use_graphs(self, z: torch.Tensor, steps: int) -> bool:
         """CUDA graphs only in perf mode "max" on CUDA, single process (UNTESTED, see drc/perf.py)."""
-        return self.perf.cuda_graphs and z.is_cuda and steps > 0 and self._noise_like is None
+        return self.perf.cuda_graphs and z.is_cuda and steps > 0 and self.world == 1
 
     def _graphed(self, kind: str, z: torch.Tensor, x: torch.Tensor | None, step_size: float) -> GraphedLangevin:
         key = (kind, tuple(z.shape))
@@ -145,40 +150,45 @@ class Trainer:
             def energy(v: torch.Tensor, xx: torch.Tensor | None) -> torch.Tensor:
                 if xx is None:
                     return m.prior_energy(v).sum()
-                return m.posterior_energy(v, xx, c.sigma, c.tv_weight)
+                return m.posterior_energy(v, xx, c.sigma, c.tv_norm)
 
             self._graphs[key] = GraphedLangevin(energy, z, x, step_size)
         return self._graphs[key]
 
     def generator_loss(self, r: Rendering, x: torch.Tensor, z: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The generator-loss terms that are switched on, in ``GENERATOR_TERMS`` order (all batch means but
+        "ortho"), and their weighted sum "total"."""
         c, m = self.config, self.model
         sigma = c.sigma if c.generator_loglik_scaled else None
         log_pf, log_pb = laplace_loglik(r.fg, x, sigma), laplace_loglik(r.bg, x, sigma)
         terms = {"recon": -estep_objective(r.pi_f, log_pf, log_pb).mean()}
-        if c.tv_weight:
+        if c.tv_norm:
             terms["tv"] = tv_norm(r.bg, "mean")
-        if c.pseudo_label_weight:
+        if c.pseudo_label:
             with torch.no_grad():
                 _, logits_f, logits_b = m.lebm(z)
             terms["pseudo_f"] = pseudo_label_loss(logits_f, m.fg_classifier(r.fg * torch.sigmoid(r.fg_mask_logit)))
             terms["pseudo_b"] = pseudo_label_loss(
                 logits_b, m.bg_classifier(r.bg_raw * torch.sigmoid(r.bg_mask_logit_raw))
             )
-        if c.ortho_weight:
-            terms["ortho"] = orthogonal_reg(m.fg_gen) + orthogonal_reg(m.bg_gen)
+        if c.ortho_reg:
+            terms["ortho"] = self.ortho_term()
         weights = self.loss_weights()
         terms["total"] = sum(weights[k] * v for k, v in terms.items())
         return terms
+
+    def ortho_term(self) -> torch.Tensor:
+        return orthogonal_reg(self.model.fg_gen) + orthogonal_reg(self.model.bg_gen)
 
     def loss_weights(self) -> dict[str, float]:
         """Weight of each generator-loss term ("ortho" is the only one that is not a batch mean)."""
         c = self.config
         return {
             "recon": 1.0,
-            "tv": c.tv_weight,
-            "pseudo_f": c.pseudo_label_weight,
-            "pseudo_b": c.pseudo_label_weight,
-            "ortho": c.ortho_weight,
+            "tv": c.tv_norm,
+            "pseudo_f": c.pseudo_label,
+            "pseudo_b": c.pseudo_label,
+            "ortho": c.ortho_reg,
         }
 
     def set_learning_rates(self) -> float:
@@ -191,49 +201,92 @@ class Trainer:
         return factor
 
     def step(self) -> dict[str, float]:
-        c = self.config
+        """One EM iteration on this process's rows of the global batch.
+
+        Every random number is drawn for the whole global batch (flips, short-run starts, each Langevin
+        step's noise) and the rows of this shard are kept, so every rank draws what one process draws.
+        Batch means are weighted by this shard's share of the batch; "ortho" counts once, on rank 0.
+        """
+        c, dev = self.config, self.device
         lr_scale = self.set_learning_rates()
-        idx = batch_indices(len(self.images), c.batch_size, c.seed, self.iteration)
-        x = self.images[idx]
+        idx = batch_indices(self.n_images, c.batch_size, c.seed, self.iteration)
+        n_batch, d = len(idx), self.z_post.shape[1]
+        mine = idx % self.world == self.rank
+        pos = torch.nonzero(mine).flatten()  # this shard's positions in the global batch
+        rows = idx[mine] // self.world  # and its rows in the shard's images and chains
+        share = len(rows) / n_batch
+        x = self.images[rows]
         if c.hflip:
-            flip = torch.rand(len(idx)) < 0.5
+            flip = (torch.rand(n_batch) < 0.5)[pos]
             x = torch.where(flip[:, None, None, None], x.flip(-1), x)
-        x = x.to(self.device)
+        x = x.to(dev)
         if c.persistent_chains:
-            z_post0, z_prior0 = self.z_post[idx], self.z_prior[idx]
+            z_post0, z_prior0 = self.z_post[rows], self.z_prior[rows]
         else:
-            z_post0, z_prior0 = (
-                torch.randn(len(idx), self.z_post.shape[1]),
-                torch.randn(len(idx), self.z_post.shape[1]),
-            )
-        z_post = self.sample_posterior(z_post0.to(self.device), x, c.posterior_steps)
-        z_prior = self.sample_prior(z_prior0.to(self.device), c.prior_steps)
-        if c.persistent_chains:
-            self.z_post[idx], self.z_prior[idx] = z_post.cpu(), z_prior.cpu()
+            z_post0, z_prior0 = torch.randn(n_batch, d)[pos], torch.randn(n_batch, d)[pos]
+
+        pos_dev = pos.to(dev)
+        self._noise_like = lambda z: torch.randn((n_batch, d), dtype=z.dtype, device=z.device)[pos_dev]
+        try:
+            if len(rows):
+                z_post = self.sample_posterior(z_post0.to(dev), x, c.posterior_steps)
+                z_prior = self.sample_prior(z_prior0.to(dev), c.prior_steps)
+            else:  # nothing to sample, but draw the noise to keep every rank's RNG stream in step
+                for _ in range(c.posterior_steps + c.prior_steps):
+                    torch.randn((n_batch, d), device=dev)
+        finally:
+            self._noise_like = None
+        if c.persistent_chains and len(rows):
+            self.z_post[rows], self.z_prior[rows] = z_post.cpu(), z_prior.cpu()
 
         # LEBM: lower the energy of posterior samples, raise it at prior samples.
+        zero = torch.zeros((), device=dev)
         lebm = self.model.lebm
-        e_loss = lebm(z_post)[0].mean() - lebm(z_prior)[0].mean()
+        e_loss = share * (lebm(z_post)[0].mean() - lebm(z_prior)[0].mean()) if len(rows) else zero
         self.opt_e.zero_grad(set_to_none=True)
-        e_loss.backward()
+        if e_loss.requires_grad:
+            e_loss.backward()
+        self.reduce_gradients(self.opt_e)
         self.opt_e.step()
 
         # Generators and auxiliary classifiers at the posterior samples.
-        r = self.model.render(z_post)
-        terms = self.generator_loss(r, x, z_post)
+        weights = self.loss_weights()
+        parts: dict[str, torch.Tensor] = {}
+        mse = fg = zero
+        if len(rows):
+            r = self.model.render(z_post)
+            terms = self.generator_loss(r, x, z_post)
+            parts = {k: v if k == "ortho" else share * v for k, v in terms.items() if k != "total"}
+            with torch.no_grad():
+                mse = share * (r.composite - x).square().mean()
+                fg = share * (r.pi_f > 0.5).float().mean()
+        if c.ortho_reg and self.rank == 0 and "ortho" not in parts:
+            parts["ortho"] = self.ortho_term()
+        elif self.rank != 0:
+            parts.pop("ortho", None)
+        total = sum(weights[k] * v for k, v in parts.items())
         self.opt_g.zero_grad(set_to_none=True)
-        terms["total"].backward()
+        if torch.is_tensor(total) and total.requires_grad:
+            total.backward()
+        self.reduce_gradients(self.opt_g)
         self.opt_g.step()
-
         self.iteration += 1
-        logs = {f"loss/{k}": float(v.detach()) for k, v in terms.items()}
-        logs["loss/lebm"] = float(e_loss.detach())
+
+        present = [k for k in GENERATOR_TERMS if weights[k]]  # the terms generator_loss computes
+        local = [parts.get(k, zero) for k in present] + [total if torch.is_tensor(total) else zero, e_loss, mse, fg]
+        values = self.reduce_values(torch.stack([v.detach().float() for v in local])).tolist()
+        logs = {f"loss/{k}": v for k, v in zip([*present, "total", "lebm"], values, strict=False)}
         logs["train/lr_factor"] = lr_scale
-        with torch.no_grad():
-            logs["train/mse"] = float((r.composite - x).square().mean())
-            logs["train/fg_fraction"] = float((r.pi_f > 0.5).float().mean())
+        logs["train/mse"], logs["train/fg_fraction"] = values[-2:]
         check_finite(logs, self.iteration)
         return logs
+
+    def reduce_gradients(self, opt: torch.optim.Optimizer) -> None:
+        """Sum the gradients of ``opt``'s parameters over the shards (one process: nothing to sum)."""
+
+    def reduce_values(self, values: torch.Tensor) -> torch.Tensor:
+        """Sum logged values over the shards (one process: nothing to sum)."""
+        return values
 
     # -- monitoring -------------------------------------------------------------------------------
     @torch.no_grad()
@@ -250,8 +303,8 @@ class Trainer:
     # -- state ------------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         return {
-            "model_config": self.model_config.to_dict(),
-            "train_config": self.config.to_dict(),
+            "model_config": to_dict(self.model_config),
+            "train_config": to_dict(self.config),
             "model": self.model.state_dict(),
             "opt_g": self.opt_g.state_dict(),
             "opt_e": self.opt_e.state_dict(),
@@ -260,7 +313,7 @@ class Trainer:
             "iteration": self.iteration,
             "rng": rng_state(),
             "dataset": self.dataset_info,
-            "infer_config": self.infer_config,
+            "profile": self.profile,
             "run": run_info(self.config.seed),
             "perf": self.perf_mode,
         }
@@ -271,7 +324,7 @@ class Trainer:
     def load(self, path: str | Path) -> None:
         """Resume exactly: weights, optimisers, chains, RNG states and iteration counter."""
         ckpt = read_checkpoint(path)
-        if ckpt["model_config"] != self.model_config.to_dict():
+        if ckpt["model_config"] != to_dict(self.model_config):
             raise DRCError(f"{path} was trained with another model config; delete it to start afresh")
         if len(ckpt["z_post"]) != self.n_images:
             raise DRCError(
@@ -293,18 +346,33 @@ class Trainer:
         log: Logger | None = None,
         progress: bool = True,
     ) -> None:
-        """Train until iteration ``until`` (default: config.iterations), checkpointing on the way."""
+        """Train until iteration ``until`` (default: config.iterations), checkpointing on the way.
+
+        SIGINT / SIGTERM end the loop after the current iteration: the checkpoint is written there and
+        ``Interrupted`` raised (a second Ctrl-C stops at once, without a checkpoint).
+        """
         c = self.config
         until = c.iterations if until is None else until
         self.model.train()
         bar = tqdm(total=until, initial=self.iteration, disable=not progress, desc="train", unit="it")
-        while self.iteration < until:
-            logs = self.step()
-            bar.update(1)
-            if self.iteration % max(c.log_every, 1) == 0 or self.iteration == until:
-                bar.set_postfix(recon=f"{logs['loss/recon']:.3f}", fg=f"{logs['train/fg_fraction']:.2f}")
-                if log is not None:
-                    log(self.iteration, logs, self)
-            if checkpoint_path and (self.iteration % c.checkpoint_every == 0 or self.iteration == until):
-                self.save(checkpoint_path)
-        bar.close()
+        with stop_requests() as request, bar:
+            while self.iteration < until:
+                logs = self.step()
+                bar.update(1)
+                if self.iteration % max(c.log_every, 1) == 0 or self.iteration == until:
+                    bar.set_postfix(recon=f"{logs['loss/recon']:.3f}", fg=f"{logs['train/fg_fraction']:.2f}")
+                    if log is not None:
+                        log(self.iteration, logs, self)
+                signum = self.agreed_stop(request)
+                due = self.iteration % c.checkpoint_every == 0 or self.iteration == until
+                if checkpoint_path and (due or signum is not None):
+                    self.save(checkpoint_path)
+                if signum is not None:
+                    saved = (
+                        f"checkpoint written to {checkpoint_path}" if checkpoint_path else "no checkpoint path given"
+                    )
+                    raise Interrupted(signum, f"stopped at iteration {self.iteration} of {until}; {saved}")
+
+    def agreed_stop(self, request: StopRequest) -> int | None:
+        """The signal that stops the run after this iteration, if any (every rank must agree on it)."""
+        return request.signum

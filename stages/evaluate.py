@@ -2,21 +2,26 @@
 
 Also serves generalise@<dataset> (--on <other prepared dataset>: images never trained on) and
 evaluate_split@<dataset> (the train-split model on train / test / other datasets' test sets).
+Reads the sampler and readout sections only (profile files and params.yaml); the model brings the rest.
+Writes a scores file with everything that made each score (drc/provenance.py).
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from drc.atomic import atomic_path, write_json
+from drc.checkpoint import read_checkpoint
+from drc.config import ReadoutConfig, SamplerConfig, check_inference
 from drc.data.prepared import Prepared
-from drc.experiment import evaluate_prepared, resolve_infer
-from drc.params import load_params, resolve_settings
+from drc.params import load_params, resolve_section
+from drc.provenance import drc_scores, prepared_record, score_record
+from drc.scoring import evaluate_prepared
 from drc.stagekit import REPORTS, model_path, prepared_dir, stage
-from drc.train_config import InferConfig
 
 N_VISUAL = 16  # images kept for figures: the first N and the worst N by IoU
 
@@ -26,13 +31,14 @@ def evaluation_split(prepared: Prepared, wanted: str) -> str:
     return "eval" if wanted == "all" and "eval" in prepared.meta["splits"] else wanted
 
 
-def score(model: str, dataset: str, split: str, infer: InferConfig) -> dict:
+def score(model: str, dataset: str, split: str, sampler: SamplerConfig, readout: ReadoutConfig) -> dict:
     prepared = Prepared.open(prepared_dir(dataset))
     split = evaluation_split(prepared, split)
-    summary, iou, out = evaluate_prepared(model, prepared_dir(dataset), split, infer)
+    summary, iou, out = evaluate_prepared(model, prepared_dir(dataset), split, sampler, readout)
     rows = prepared.split(split)
     ids = [prepared.meta["ids"][r] for r in rows]
-    return {"summary": {**summary, "split": split}, "ids": ids, "iou": iou, "out": out, "rows": rows}
+    record = score_record({**summary, "split": split}, prepared_record(prepared, split), sampler, readout)
+    return {"record": record, "ids": ids, "iou": iou, "out": out, "rows": rows}
 
 
 def write_outputs(name: str, result: dict) -> None:
@@ -59,32 +65,31 @@ def write_outputs(name: str, result: dict) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("dataset", help="dataset the model was trained on")
+    ap.add_argument("--profile", required=True)
     ap.add_argument("--model-split", default="all", choices=["all", "train"])
     ap.add_argument("--train-data", action="store_true", help="score the model's own training images")
-    ap.add_argument("--on", nargs="*", default=[], help="also score these datasets' held-out images")
-    ap.add_argument("--on-split-datasets", action="store_true", help="also score every split dataset's test set")
-    ap.add_argument("--name", required=True, help="name of the metrics file under reports/metrics/")
+    ap.add_argument("--on", nargs="*", default=[], help="also score these prepared datasets (never trained on)")
+    ap.add_argument("--name", required=True, help="name of the scores file under reports/metrics/")
     args = ap.parse_args()
     params = load_params()
-    # Inference follows params.yaml (not the settings stored in the checkpoint at training time), so
-    # that `dvc exp run -S profiles.cpu.infer.steps=500` re-scores the same model with 500 steps.
-    infer = resolve_settings(params, args.dataset).infer.to_dict()
+    # Inference follows params.yaml and the profile, not the checkpoint, so that `dvc exp run -S
+    # ++sampler.steps=500` re-scores the same model with 500 steps.
+    sampler = resolve_section("sampler", args.dataset, args.profile, params)
+    readout = resolve_section("readout", args.dataset, args.profile, params)
+    check_inference(sampler, readout)
     model = model_path(args.dataset, args.model_split)
-    others = args.on + (list(params["split_datasets"]) if args.on_split_datasets else [])
     results = []
     if args.train_data:  # Table 1 / Table 3 "train": the training data itself
         split = "all" if args.model_split == "all" else "train"
-        results.append((f"{args.dataset}/train", score(model, args.dataset, split, resolve_infer(infer))))
-    for other in others:  # images never trained on: chains start from noise
+        results.append((f"{args.dataset}/train", score(model, args.dataset, split, sampler, readout)))
+    unseen = replace(sampler, init="noise")  # images never trained on have no persistent chains
+    for other in args.on:
         split = "test" if "test" in Prepared.open(prepared_dir(other)).meta["splits"] else "all"
-        results.append((f"{other}/test", score(model, other, split, resolve_infer(infer, init="noise"))))
-    metrics = {
-        "train_data": args.dataset,
-        "model_split": args.model_split,
-        "results": {key: result["summary"] for key, result in results},
-    }
+        results.append((f"{other}/test", score(model, other, split, unseen, readout)))
+    records = {key: result["record"] for key, result in results}
+    scores = drc_scores(records, model, read_checkpoint(model), train_data=args.dataset, model_split=args.model_split)
     write_outputs(args.name, results[0][1])
-    write_json(REPORTS / "metrics" / f"{args.name}.json", metrics)
+    write_json(REPORTS / "metrics" / f"{args.name}.json", scores)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
-"""Stage prepare@<dataset>: generate (TM-dSprites) or download and prepare a dataset."""
+"""Stage prepare@<dataset> (and prepare_heldout@<dataset>): generate a TM-dSprites variant, or download
+and prepare a real dataset. Reads the profile's data settings and params.yaml's data.<dataset>."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from drc.params import load_params
+from drc.config import dataset_kind
+from drc.params import data_values, load_params, tmdsprites_configs
 from drc.stagekit import prepared_dir, stage
 
 
@@ -13,24 +15,24 @@ from drc.stagekit import prepared_dir, stage
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("dataset")
-    ap.add_argument("--heldout", action="store_true", help="TM-dSprites from the held-out seed")
+    ap.add_argument("--profile", required=True)
+    ap.add_argument("--heldout", action="store_true", help="the held-out set of a generated dataset")
     args = ap.parse_args()
-    data = load_params()["data"]
-    if args.dataset == "tmdsprites":
-        from drc.data.tmdsprites import TMDSpritesConfig, prepare_tmdsprites
+    params = load_params()
+    values = data_values(args.dataset, args.profile, params)
+    if dataset_kind(args.dataset) == "tmdsprites":
+        from drc.data.tmdsprites import prepare_tmdsprites
 
-        values = dict(data["tmdsprites"])
-        workers = values.pop("workers")
-        heldout = values.pop("heldout")
-        name = "tmdsprites"
-        if args.heldout:  # same generator, unseen seed: the generalisation check of the quality issue
-            values.update(seed=heldout["seed"], n_images=heldout["n_images"], eval_size=heldout["n_images"])
-            name = "tmdsprites-heldout"
-        prepare_tmdsprites(TMDSpritesConfig.from_dict(values), prepared_dir(name), workers=workers)
+        main_set, heldout = tmdsprites_configs(values, args.dataset)
+        if args.heldout:  # same generator, unseen seed: the generalisation check
+            prepare_tmdsprites(heldout, prepared_dir(f"{args.dataset}-heldout"), name=f"{args.dataset}-heldout")
+        else:
+            prepare_tmdsprites(main_set, prepared_dir(args.dataset), name=args.dataset)
     else:
         from drc.data.real import prepare_real
 
-        prepare_real(args.dataset, dict(data[args.dataset]), prepared_dir(args.dataset), Path(data["downloads"]))
+        downloads = Path((params.get("data") or {}).get("downloads") or "data/downloads")
+        prepare_real(args.dataset, values, prepared_dir(args.dataset), downloads)
 
 
 if __name__ == "__main__":

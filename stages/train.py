@@ -1,4 +1,7 @@
-"""Stage train@<dataset> (all data, Table 1) and train_split@<dataset> (train split, Tables 3-4)."""
+"""Stage train@<dataset> (all data, Table 1) and train_split@<dataset> (train split, Tables 3-4).
+
+Reads the model and train sections only (profile files and params.yaml), and `threads`.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +10,11 @@ import argparse
 import torch
 
 from drc.atomic import write_json
-from drc.experiment import train_model
-from drc.params import load_params, resolve_settings
+from drc.config import to_dict
+from drc.params import load_params, resolve_section
+from drc.runinfo import code_version
 from drc.stagekit import REPORTS, model_path, prepared_dir, stage
+from drc.trainrun import train_model
 
 
 @stage
@@ -17,18 +22,23 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("dataset")
     ap.add_argument("split", choices=["all", "train"])
+    ap.add_argument("--profile", required=True)
     args = ap.parse_args()
     params = load_params()
-    settings = resolve_settings(params, args.dataset)
-    torch.set_num_threads(params["threads"] or torch.get_num_threads())
+    model = resolve_section("model", args.dataset, args.profile, params)
+    train = resolve_section("train", args.dataset, args.profile, params)
+    torch.set_num_threads(params.get("threads") or torch.get_num_threads())
     run = f"{args.dataset}-{args.split}"
-    write_json(REPORTS / "training" / run / "settings.json", {"profile": params["profile"], **settings.to_dict()})
+    settings = {"profile": args.profile, "model": to_dict(model), "train": to_dict(train), "code": code_version()}
+    write_json(REPORTS / "training" / run / "settings.json", settings)
     train_model(
         prepared_dir(args.dataset),
         args.split,
-        settings,
+        model,
+        train,
         model_path(args.dataset, args.split),
         live_dir=REPORTS / "training" / run / "live",
+        profile=args.profile,
     )
 
 

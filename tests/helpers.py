@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from drc.model.config import ModelConfig
-from drc.train_config import TrainConfig
+from drc.config import ModelConfig, TrainConfig
 
 
 def tiny_model_config(**overrides) -> ModelConfig:
@@ -61,3 +60,13 @@ def squares_on_stripes(n: int = 8, res: int = 32, seed: int = 0) -> tuple[np.nda
 
 def images_to_tensor(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+def write_squares(root, n: int = 10, splits: dict | None = None, name: str = "squares"):
+    """A prepared dataset of ``squares_on_stripes`` at 32 px (default splits: eval 0-5, train 0-7, test 8-9)."""
+    from drc.data.prepared import write_prepared
+
+    images, masks = squares_on_stripes(n=n, res=32)
+    splits = {"eval": range(6), "train": range(8), "test": range(8, 10)} if splits is None else splits
+    ids = [f"i{k}" for k in range(n)]
+    return write_prepared(root / name, name=name, images=images, masks=masks, ids=ids, splits=splits, source={})

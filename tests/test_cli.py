@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+import yaml
 from typer.testing import CliRunner
 
 from drc.cli import app
@@ -16,12 +17,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     images, _ = squares_on_stripes(n=8)
-    trainer = Trainer(
-        tiny_model_config(),
-        tiny_train_config(iterations=2),
-        images_to_tensor(images),
-        infer_config={"steps": 2, "batch_size": 4},
-    )
+    trainer = Trainer(tiny_model_config(), tiny_train_config(iterations=2), images_to_tensor(images), profile="tiny")
     trainer.run(progress=False)
     path = tmp_path_factory.mktemp("ckpt") / "model.pt"
     trainer.save(path)
@@ -62,49 +58,77 @@ def test_extract_writes_mask_and_cutout_at_original_size(checkpoint, image_folde
     assert np.array_equal(cut[..., 3] > 0, mask > 0)
 
 
-def test_evaluate_prints_and_writes_scores(checkpoint, image_folder, tmp_path):
+def test_evaluate_prints_scores_and_writes_them_with_what_made_them(checkpoint, image_folder, tmp_path):
     img_dir, mask_dir = image_folder
     result = run("evaluate", checkpoint, "--images", img_dir, "--masks", mask_dir, "--json", tmp_path / "s.json")
     assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout.strip().splitlines()[-1])
     scores = json.loads((tmp_path / "s.json").read_text())
-    assert scores["n_images"] == 3 and 0 <= scores["iou"] <= 100 and 0 <= scores["dice"] <= 100
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == scores
-    assert (scores["steps"], scores["restarts"], scores["settle_steps"]) == (2, 1, 0)  # the model's settings
-    assert (scores["mask_from"], scores["mask_threshold"], scores["combine_restarts"]) == ("pi_f", 0.5, "lowest_energy")
+    (record,) = scores["results"].values()
+    assert printed == {k: record[k] for k in ("iou", "dice", "n_images")} and record["n_images"] == 3
+    assert record["sampler"]["steps"] == 3 and record["sampler"]["init"] == "noise"  # the tiny profile's
+    assert record["readout"] == {"source": "pi_f", "threshold": 0.5, "combine": "lowest_energy"}
+    assert record["data"]["images"] == str(img_dir) and len(record["data"]["sha256"]) == 64
+    assert scores["model"]["profile"] == "tiny" and scores["model"]["iteration"] == 2
+    assert {"drc", "source_sha256", "git_commit", "git_dirty"} <= set(scores["code"])
+
+    rerun = run("evaluate", "--from", tmp_path / "s.json")
+    assert rerun.exit_code == 0, rerun.output
+    assert f"{img_dir.name}: IoU {printed['iou']:.2f}" in rerun.output and "reproduced" in rerun.output
 
 
-def test_evaluate_takes_inference_options(checkpoint, image_folder):
+def test_evaluate_takes_settings_through_set(checkpoint, image_folder, tmp_path):
     img_dir, mask_dir = image_folder
-    args = (
-        "--steps",
-        "1",
-        "--restarts",
-        "2",
-        "--settle-steps",
-        "3",
-        "--mask-from",
-        "responsibility",
-        "--mask-threshold",
-        "0.7",
-        "--combine-restarts",
-        "mean_mask",
-    )
-    result = run("evaluate", checkpoint, "--images", img_dir, "--masks", mask_dir, *args)
+    args = ["--set", "sampler.steps=1", "--set", "sampler.restarts=2", "--set", "sampler.settle_steps=3"]
+    args += ["--set", "sampler.settle=every", "--set", "readout.source=responsibility"]
+    args += ["--set", "readout.threshold=0.7", "--set", "readout.combine=mean_mask"]
+    result = run("evaluate", checkpoint, "--images", img_dir, "--masks", mask_dir, "--json", tmp_path / "s.json", *args)
     assert result.exit_code == 0, result.output
-    scores = json.loads(result.stdout.strip().splitlines()[-1])
-    assert (scores["steps"], scores["restarts"], scores["settle_steps"]) == (1, 2, 3)
-    assert (scores["mask_from"], scores["mask_threshold"], scores["combine_restarts"]) == (
-        "responsibility",
-        0.7,
-        "mean_mask",
-    )
+    (record,) = json.loads((tmp_path / "s.json").read_text())["results"].values()
+    assert (record["sampler"]["steps"], record["sampler"]["restarts"], record["sampler"]["settle_steps"]) == (1, 2, 3)
+    assert record["readout"] == {"source": "responsibility", "threshold": 0.7, "combine": "mean_mask"}
 
 
-def test_unknown_mask_source_is_one_clear_line(checkpoint, image_folder, tmp_path):
-    img_dir, _ = image_folder
-    result = run("extract", checkpoint, img_dir, "--out", tmp_path / "o", "--mask-from", "gamma")
-    assert_clean_error(result, "infer.mask_from")
+def test_evaluate_scores_a_prepared_dataset(checkpoint, tmp_path):
+    from drc.data.prepared import write_prepared
+
+    images, masks = squares_on_stripes(n=4, res=32, seed=2)
+    ids = [f"i{k}" for k in range(4)]
+    data = write_prepared(tmp_path / "d", name="d", images=images, masks=masks, ids=ids, splits={}, source={})
+    result = run("evaluate", checkpoint, "--dataset", data, "--split", "all", "--json", tmp_path / "s.json")
+    assert result.exit_code == 0, result.output
+    assert list(json.loads((tmp_path / "s.json").read_text())["results"]) == ["d/all"]
+    assert_clean_error(run("evaluate", checkpoint, "--dataset", data, "--images", data), "either --images")
+
+
+IGNORED = ["sampler.restarts=2", "sampler.settle_steps=2", "readout.combine=mean_mask"]  # settle=kept is ignored
+
+
+@pytest.mark.parametrize(
+    ("options", "fragment"),
+    [
+        (["readout.source=gamma"], "readout.source must be pi_f | responsibility, got 'gamma'"),
+        (["sampler.stepz=3"], "unknown sampler setting(s) ['stepz']"),
+        (["steps=3"], "--set takes SECTION.KEY=VALUE"),
+        (IGNORED, "sampler.settle=kept would be ignored"),
+    ],
+)
+def test_a_bad_setting_is_one_clear_line(checkpoint, image_folder, tmp_path, options, fragment):
+    args = [part for option in options for part in ("--set", option)]
+    result = run("extract", checkpoint, image_folder[0], "--out", tmp_path / "o", *args)
+    assert_clean_error(result, fragment)
     assert not (tmp_path / "o").exists()
+
+
+def test_settings_prints_the_resolved_settings_and_every_field():
+    result = run("settings", "--profile", "cpu", "--set", "sampler.steps=7")
+    assert result.exit_code == 0, result.output
+    resolved = yaml.safe_load(result.output)
+    assert resolved["sampler"]["steps"] == 7 and resolved["model"]["zb_dim"] == 3
+    listed = run("settings", "--fields").output
+    assert "readout.source: pi_f | responsibility (default 'pi_f')" in listed
+    assert "train.max_images: integer or null (default None)" in listed
+    assert "readout.source: pi_f" in run("extract", "--help").output
 
 
 def test_missing_checkpoint(image_folder, tmp_path):

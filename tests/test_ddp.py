@@ -36,7 +36,7 @@ import torch.multiprocessing as mp
 
 from drc.checkpoint import read_checkpoint
 from drc.training import Trainer, batch_indices
-from tests.helpers import images_to_tensor, squares_on_stripes, tiny_model_config, tiny_train_config
+from tests.helpers import images_to_tensor, squares_on_stripes, tiny_model_config, tiny_train_config, write_squares
 
 ITERATIONS = 4
 WORLD = 2
@@ -153,25 +153,8 @@ def test_drc_train_under_torchrun_trains_on_two_ranks(tmp_path):
     """`torchrun -m drc.cli train` takes the distributed path and writes a one-process checkpoint."""
     import subprocess
     import sys
-    from pathlib import Path
 
-    import yaml
-
-    from drc.data.prepared import write_prepared
-
-    images, masks = squares_on_stripes(n=12, res=32)
-    data = write_prepared(
-        tmp_path / "squares",
-        name="squares",
-        images=images,
-        masks=masks,
-        ids=[f"i{k}" for k in range(12)],
-        splits={},
-        source={"test": True},
-    )
-    params = yaml.safe_load(Path("params.yaml").read_text())
-    params["profiles"]["tiny"]["train"].update(iterations=2, checkpoint_every=2)
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    data = write_squares(tmp_path, n=12, splits={})
     out = tmp_path / "model.pt"
     cmd = [
         sys.executable,
@@ -186,14 +169,16 @@ def test_drc_train_under_torchrun_trains_on_two_ranks(tmp_path):
         str(data),
         "--out",
         str(out),
-        "--params",
-        str(tmp_path / "params.yaml"),
         "--profile",
         "tiny",
+        "--set",
+        "train.iterations=2",
+        "--set",
+        "train.checkpoint_every=2",
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"on {WORLD} ranks" in done.stdout
     ckpt = read_checkpoint(out)
-    assert ckpt["iteration"] == 2 and len(ckpt["z_post"]) == 12
+    assert ckpt["iteration"] == 2 and len(ckpt["z_post"]) == 12 and ckpt["profile"] == "tiny"

@@ -1,16 +1,20 @@
-"""Test-time inference: posterior energies per sample, and the best-of-restarts chain selection."""
+"""Test-time inference: posterior energies per sample, restarts, settling, the read-outs, and side effects."""
 
 from dataclasses import replace
 
 import pytest
 import torch
 
+from drc.config import ReadoutConfig, SamplerConfig
 from drc.errors import DRCError
 from drc.inference import extract, soft_mask
 from drc.langevin import langevin
 from drc.model.drc import DRC
-from drc.train_config import InferConfig
+from drc.model.networks import UpBlock
 from tests.helpers import tiny_model_config
+
+SIGMA, TV = 0.5, 0.01
+PAPER = ReadoutConfig()  # pi_f > 0.5 of the kept chain
 
 
 @pytest.fixture(scope="module")
@@ -21,13 +25,22 @@ def model_and_images():
     return model, images
 
 
+def sampler(**fields) -> SamplerConfig:
+    """A sampler in the reference execution path, so that hand computations match it exactly."""
+    return SamplerConfig(**{"perf": "eager", **fields})
+
+
+def run(model, x, sampler_config, readout=PAPER, **kwargs):
+    return extract(model, x, sampler_config, readout, SIGMA, TV, progress=False, **kwargs)
+
+
 def test_posterior_energies_are_the_per_sample_terms_of_the_batch_energy(model_and_images):
     model, x = model_and_images
     z = torch.randn(len(x), model.config.z_dim)
     with torch.no_grad():
-        each = model.posterior_energies(z, x, 0.5, 0.01)
-        alone = torch.stack([model.posterior_energy(z[i : i + 1], x[i : i + 1], 0.5, 0.01) for i in range(len(x))])
-        total = model.posterior_energy(z, x, 0.5, 0.01)
+        each = model.posterior_energies(z, x, SIGMA, TV)
+        alone = torch.stack([model.posterior_energy(z[i : i + 1], x[i : i + 1], SIGMA, TV) for i in range(len(x))])
+        total = model.posterior_energy(z, x, SIGMA, TV)
     assert each.shape == (len(x),)
     assert torch.allclose(each, alone, rtol=1e-5)
     assert torch.allclose(each.sum(), total, rtol=1e-5)
@@ -35,152 +48,139 @@ def test_posterior_energies_are_the_per_sample_terms_of_the_batch_energy(model_a
 
 def test_restarts_keep_the_lowest_energy_chain_per_image(model_and_images):
     model, x = model_and_images
-    sigma, tv = 0.5, 0.01
     torch.manual_seed(3)  # steps=0: each restart's chain is its N(0, I) draw, in drawing order
     draws = [torch.randn(len(x), model.config.z_dim) for _ in range(3)]
     with torch.no_grad():
-        energies = torch.stack([model.posterior_energies(d, x, sigma, tv) for d in draws])
+        energies = torch.stack([model.posterior_energies(d, x, SIGMA, TV) for d in draws])
     expected = torch.stack(draws)[energies.argmin(0), torch.arange(len(x))]
     assert len(set(energies.argmin(0).tolist())) > 1  # the choice differs between images
-    out = extract(model, x, InferConfig(steps=0, restarts=3, seed=3), sigma, tv, progress=False)
+    out = run(model, x, sampler(steps=0, restarts=3, seed=3))
     assert torch.equal(out.z, expected)
 
 
-def settled_by_hand(model: DRC, x: torch.Tensor, sigma: float, tv: float) -> list[torch.Tensor]:
-    """The restarts of ``InferConfig(steps=0, restarts=3, seed=3, settle_steps=2, settle_step_size=0.1)``
+def settled_by_hand(model: DRC, x: torch.Tensor) -> list[torch.Tensor]:
+    """The restarts of ``sampler(steps=0, restarts=3, seed=3, settle_steps=2, settle_step_size=0.1)``
     with every restart settled: each chain is its N(0, I) draw, then 2 noise-free steps of 0.1."""
     torch.manual_seed(3)
     draws = [torch.randn(len(x), model.config.z_dim) for _ in range(3)]
-    return [langevin(d, lambda v: model.posterior_energy(v, x, sigma, tv), 2, 0.1, noise=False) for d in draws]
+    return [langevin(d, lambda v: model.posterior_energy(v, x, SIGMA, TV), 2, 0.1, noise=False) for d in draws]
+
+
+SETTLED = {"steps": 0, "restarts": 3, "seed": 3, "settle_steps": 2, "settle_step_size": 0.1}
 
 
 def test_settle_every_restart_compares_the_settled_chains(model_and_images):
     model, x = model_and_images
-    sigma, tv = 0.5, 0.01
-    settled = settled_by_hand(model, x, sigma, tv)
+    settled = settled_by_hand(model, x)
     with torch.no_grad():
-        energies = torch.stack([model.posterior_energies(z, x, sigma, tv) for z in settled])
+        energies = torch.stack([model.posterior_energies(z, x, SIGMA, TV) for z in settled])
     expected = torch.stack(settled)[energies.argmin(0), torch.arange(len(x))]
-    config = InferConfig(steps=0, restarts=3, seed=3, settle_steps=2, settle_step_size=0.1, settle_every_restart=True)
-    out = extract(model, x, config, sigma, tv, progress=False)
+    out = run(model, x, sampler(**SETTLED, settle="every"))
     assert torch.allclose(out.z, expected, atol=1e-6)
-    kept_then_settled = extract(model, x, replace(config, settle_every_restart=False), sigma, tv, progress=False)
+    kept_then_settled = run(model, x, sampler(**SETTLED, settle="kept"))
     assert not torch.allclose(out.z, kept_then_settled.z)
 
 
-@pytest.mark.parametrize("mask_from", ["responsibility", "pi_f"])
-def test_mean_mask_averages_the_settled_restarts_masks(model_and_images, mask_from):
+@pytest.mark.parametrize("source", ["responsibility", "pi_f"])
+def test_mean_mask_averages_the_settled_restarts_masks(model_and_images, source):
     model, x = model_and_images
-    sigma, tv = 0.5, 0.01
-    settled = settled_by_hand(model, x, sigma, tv)
+    settled = settled_by_hand(model, x)
     with torch.no_grad():
-        masks = torch.stack([soft_mask(model.render(z), x, mask_from, sigma, 0.8) for z in settled])
-    config = InferConfig(
-        steps=0,
-        restarts=3,
-        seed=3,
-        settle_steps=2,
-        mask_from=mask_from,
-        mask_threshold=0.8,
-        combine_restarts="mean_mask",
-    )
-    out = extract(model, x, config, sigma, tv, progress=False)
+        masks = torch.stack([soft_mask(model.render(z), x, source, SIGMA, 0.8) for z in settled])
+    mean = ReadoutConfig(source=source, threshold=0.8, combine="mean_mask")
+    every = sampler(**SETTLED, settle="every")
+    out = run(model, x, every, mean)
     assert torch.allclose(out.soft_mask, masks.mean(0), atol=1e-6)
     assert torch.equal(out.mask, out.soft_mask > 0.5)
-    lowest = extract(
-        model,
-        x,
-        replace(config, combine_restarts="lowest_energy", settle_every_restart=True),
-        sigma,
-        tv,
-        progress=False,
-    )
+    lowest = run(model, x, every, replace(mean, combine="lowest_energy"))
     assert torch.equal(out.z, lowest.z)  # z and the renderings: the lowest-energy restart's
     assert torch.equal(out.composite, lowest.composite)
     assert not torch.allclose(out.soft_mask, lowest.soft_mask)
-    one = extract(model, x, replace(config, restarts=1), sigma, tv, progress=False)
+    one = run(model, x, replace(every, restarts=1), mean)
     assert torch.allclose(one.soft_mask, masks[0], atol=1e-6)  # the mean of one restart is its mask
-
-
-def test_unknown_restart_combination_is_one_clear_error():
-    with pytest.raises(DRCError, match="infer.combine_restarts must be one of"):
-        InferConfig(combine_restarts="median")
 
 
 def test_one_restart_is_the_plain_chain(model_and_images):
     model, x = model_and_images
-    plain = extract(model, x, InferConfig(steps=2), 0.5, 0.01, progress=False)
-    again = extract(model, x, InferConfig(steps=2, restarts=1), 0.5, 0.01, progress=False)
-    assert torch.equal(plain.z, again.z)
+    assert torch.equal(run(model, x, sampler(steps=2)).z, run(model, x, sampler(steps=2, restarts=1)).z)
 
 
 def test_chains_depend_on_the_seed_alone_and_leave_the_callers_rng_alone(model_and_images):
     model, x = model_and_images
     state = torch.get_rng_state()
-    first = extract(model, x, InferConfig(steps=2, seed=7), 0.5, 0.01, progress=False)
+    first = run(model, x, sampler(steps=2, seed=7))
     assert torch.equal(torch.get_rng_state(), state)
     torch.randn(100)  # another RNG state: the same seed still gives the same chains
-    again = extract(model, x, InferConfig(steps=2, seed=7), 0.5, 0.01, progress=False)
-    other = extract(model, x, InferConfig(steps=2, seed=8), 0.5, 0.01, progress=False)
+    again = run(model, x, sampler(steps=2, seed=7))
+    other = run(model, x, sampler(steps=2, seed=8))
     assert torch.equal(first.z, again.z)
     assert not torch.equal(first.z, other.z)
-    with pytest.raises(DRCError, match="infer.seed"):
-        InferConfig(seed="one")
+    with pytest.raises(DRCError, match="sampler.seed"):
+        SamplerConfig(seed="one")
+
+
+def test_extract_leaves_the_model_as_it_found_it(model_and_images):
+    model, x = model_and_images
+    blocks = [m for m in model.modules() if isinstance(m, UpBlock)]
+    model.train()
+    assert all("fast" not in b.__dict__ for b in blocks)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    run(model, x, SamplerConfig(steps=1, perf="optimised"))  # switches the fast kernels on inside
+    assert model.training and all("fast" not in b.__dict__ for b in blocks)
+    assert all(p.requires_grad for p in model.parameters())
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    model.eval()
 
 
 def test_restarts_need_chains_from_noise(model_and_images):
     model, x = model_and_images
-    with pytest.raises(DRCError, match="infer.init=noise"):
-        extract(model, x, InferConfig(steps=1, restarts=2), 0.5, 0.01, z_init=torch.zeros(len(x), model.config.z_dim))
-    with pytest.raises(DRCError, match="restarts must be >= 1"):
-        InferConfig(restarts=0)
+    with pytest.raises(ValueError, match="restarts > 1"):
+        run(model, x, sampler(steps=1, restarts=2), z_init=torch.zeros(len(x), model.config.z_dim))
+    with pytest.raises(DRCError, match="restarts and sampler.batch_size must be >= 1"):
+        SamplerConfig(restarts=0)
 
 
 def test_settle_steps_descend_the_posterior_energy_without_noise_from_the_kept_chain(model_and_images):
     model, x = model_and_images
-    sigma, tv, z0 = 0.5, 0.01, torch.randn(len(x), model.config.z_dim)
-    config = InferConfig(steps=0, settle_steps=4, settle_step_size=0.05)
-    out = extract(model, x, config, sigma, tv, z_init=z0, progress=False)
+    z0 = torch.randn(len(x), model.config.z_dim)
+    out = run(model, x, sampler(steps=0, settle_steps=4, settle_step_size=0.05), z_init=z0)
     z = z0.clone()
     for _ in range(4):  # z <- z - s^2/2 grad J(z), by hand
         v = z.requires_grad_(True)
-        (grad,) = torch.autograd.grad(model.posterior_energy(v, x, sigma, tv), v)
+        (grad,) = torch.autograd.grad(model.posterior_energy(v, x, SIGMA, TV), v)
         z = (v - 0.5 * 0.05**2 * grad).detach()
     assert torch.allclose(out.z, z, atol=1e-5)
     with torch.no_grad():
-        assert (model.posterior_energies(out.z, x, sigma, tv) < model.posterior_energies(z0, x, sigma, tv)).all()
+        assert (model.posterior_energies(out.z, x, SIGMA, TV) < model.posterior_energies(z0, x, SIGMA, TV)).all()
     with pytest.raises(DRCError, match="settle_steps"):
-        InferConfig(settle_steps=-1)
+        SamplerConfig(settle_steps=-1)
 
 
 def test_the_mask_is_read_from_pi_f_or_from_each_pixels_responsibility(model_and_images):
     model, x = model_and_images
-    sigma = 0.5
-    paper = extract(model, x, InferConfig(steps=2), sigma, 0.01, progress=False)
+    paper = run(model, x, sampler(steps=2))
     assert torch.equal(paper.soft_mask, paper.pi_f) and torch.equal(paper.mask, paper.pi_f > 0.5)
-    posterior = extract(model, x, InferConfig(steps=2, mask_from="responsibility"), sigma, 0.01, progress=False)
+    posterior = run(model, x, sampler(steps=2), ReadoutConfig(source="responsibility"))
     assert torch.equal(posterior.z, paper.z)  # the read-out does not change the chains
     with torch.no_grad():  # eq. 7 by hand: pi_f prod_c p_f / (pi_f prod_c p_f + pi_b prod_c p_b)
         r = model.render(posterior.z)
-        log_pf = -(r.fg - x).abs().sum(1) / (2 * sigma**2)
-        log_pb = -(r.bg - x).abs().sum(1) / (2 * sigma**2)
+        log_pf = -(r.fg - x).abs().sum(1) / (2 * SIGMA**2)
+        log_pb = -(r.bg - x).abs().sum(1) / (2 * SIGMA**2)
         pi_f = r.pi_f[:, 0].double()
         pf, pb = pi_f * log_pf.double().exp(), (1 - pi_f) * log_pb.double().exp()
     assert torch.allclose(posterior.soft_mask.double(), pf / (pf + pb), atol=1e-5)
     assert torch.equal(posterior.mask, posterior.soft_mask > 0.5)
     assert not torch.equal(posterior.mask, paper.mask)
-    with pytest.raises(DRCError, match="infer.mask_from"):
-        InferConfig(mask_from="gamma")
+    with pytest.raises(DRCError, match="readout.source"):
+        ReadoutConfig(source="gamma")
 
 
-@pytest.mark.parametrize("mask_from", ["pi_f", "responsibility"])
-def test_a_mask_threshold_moves_the_decision_and_keeps_the_chains(model_and_images, mask_from):
+@pytest.mark.parametrize("source", ["pi_f", "responsibility"])
+def test_a_mask_threshold_moves_the_decision_and_keeps_the_chains(model_and_images, source):
     model, x = model_and_images
-    half = extract(model, x, InferConfig(steps=2, mask_from=mask_from), 0.5, 0.01, progress=False)
+    half = run(model, x, sampler(steps=2), ReadoutConfig(source=source))
     for t in (0.2, 0.7):
-        moved = extract(
-            model, x, InferConfig(steps=2, mask_from=mask_from, mask_threshold=t), 0.5, 0.01, progress=False
-        )
+        moved = run(model, x, sampler(steps=2), ReadoutConfig(source=source, threshold=t))
         assert torch.equal(moved.z, half.z)
         decided = half.soft_mask > t  # the read-out above t, away from float ties at t
         clear = (half.soft_mask - t).abs() > 1e-5
@@ -189,5 +189,5 @@ def test_a_mask_threshold_moves_the_decision_and_keeps_the_chains(model_and_imag
         assert raised.all()  # a monotone recentring of the same read-out
     assert torch.equal(half.mask, half.soft_mask > 0.5)
     for bad in (0.0, 1.0, -0.1):
-        with pytest.raises(DRCError, match="infer.mask_threshold"):
-            InferConfig(mask_threshold=bad)
+        with pytest.raises(DRCError, match="readout.threshold"):
+            ReadoutConfig(threshold=bad)

@@ -1,6 +1,6 @@
 import torch
 
-from drc.model.config import ModelConfig
+from drc.config import ModelConfig
 from drc.model.drc import DRC, count_parameters, reassign
 from tests.helpers import tiny_model_config
 

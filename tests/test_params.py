@@ -1,8 +1,22 @@
+"""Resolving settings: the paper's defaults and facts, profiles, params.yaml and --set, and their checks."""
+
+import subprocess
+import sys
+
 import pytest
 
+from drc.config import (
+    ModelConfig,
+    ReadoutConfig,
+    SamplerConfig,
+    Settings,
+    TrainConfig,
+    check_inference,
+    choices_help,
+    parse_set,
+)
 from drc.errors import DRCError
-from drc.model.config import ModelConfig
-from drc.params import load_params, resolve_settings
+from drc.params import data_values, load_params, profile_names, resolve_section, resolve_settings, tmdsprites_configs
 
 
 @pytest.fixture()
@@ -11,7 +25,7 @@ def params():
 
 
 def test_paper_profile_is_the_paper(params):
-    s = resolve_settings(params, "tmdsprites", "paper")
+    s = resolve_settings("tmdsprites", "paper", params)
     assert s.model == ModelConfig()  # Table S1/S2 for TM-dSprites
     t = s.train
     assert (t.batch_size, t.posterior_steps, t.posterior_step_size, t.prior_steps, t.prior_step_size) == (
@@ -29,42 +43,96 @@ def test_paper_profile_is_the_paper(params):
         0.25,
         10_000,
     )
-    assert (t.tv_weight, t.ortho_weight, t.pseudo_label_weight, t.persistent_chains) == (0.01, 1.0, 0.1, True)
-    assert s.infer.steps == 5000 and s.infer.init == "noise"
-    assert (s.infer.restarts, s.infer.settle_steps, s.infer.mask_from) == (1, 0, "pi_f")  # one chain, mask = pi_f
-    assert (s.infer.mask_threshold, s.infer.settle_every_restart) == (0.5, False)
-    assert s.infer.combine_restarts == "lowest_energy"  # with one chain: that chain's mask
-    assert s.model.fg_mask_bias == 0.0
+    assert (t.tv_norm, t.ortho_reg, t.pseudo_label, t.persistent_chains, t.max_images) == (0.01, 1.0, 0.1, True, None)
+    assert s.sampler == SamplerConfig(batch_size=48)  # one chain of 5000 steps from N(0, I), noisy to the end
+    assert s.readout == ReadoutConfig()  # pi_f > 0.5
+    assert s.model.fg_mask_bias == 0.0 and not s.model.grid_residual
 
 
-def test_paper_profile_per_dataset_facts(params):
-    birds = resolve_settings(params, "birds", "paper")
+def test_paper_facts_per_dataset_and_for_variants(params):
+    birds = resolve_settings("birds", "paper", params)
     assert (birds.model.zf_dim, birds.model.zb_dim, birds.model.zs_dim, birds.model.kf) == (256, 256, 512, 200)
-    assert birds.train.ortho_weight == 0.1 and birds.infer.steps == 2500
-    cars = resolve_settings(params, "cars", "paper")
-    assert cars.model.zb_dim == 192 and cars.infer.steps == 300
+    assert birds.train.ortho_reg == 0.1 and birds.sampler.steps == 2500
+    assert resolve_section("model", "cars", "paper").zb_dim == 192
+    assert resolve_section("sampler", "cars", "paper").steps == 300
+    assert resolve_section("model", "tmdsprites_colour", "paper") == ModelConfig()  # a variant: same facts
+    assert resolve_section("sampler", "my_photos", "paper").steps == SamplerConfig().steps  # no facts: defaults
 
 
-def test_ablation_knobs_override_every_profile(params):
-    params["train"].update(pseudo_label=0, pixel_reassign=False, persistent_chains=False, ortho_reg=0)
-    for profile in ("paper", "cpu", "tiny"):
-        s = resolve_settings(params, "tmdsprites", profile)
-        assert s.train.pseudo_label_weight == 0 and s.train.ortho_weight == 0
-        assert not s.model.pixel_reassign and not s.train.persistent_chains
+def test_the_cpu_profile_deviates_only_where_it_says(params):
+    s = resolve_settings("tmdsprites", "cpu", params)
+    assert s.model.resolution == 32 and s.model.zb_dim == 3 and s.model.fg_mask_bias == -3.0
+    assert (s.train.max_images, s.train.iterations, s.train.sigma, s.train.lr_schedule) == (128, 800, 0.5, "cosine")
+    assert s.train.ortho_reg == 1.0  # the paper's fact for TM-dSprites (params.yaml: null)
+    assert (s.sampler.steps, s.sampler.restarts, s.sampler.settle_steps, s.sampler.settle) == (80, 3, 20, "every")
+    assert s.readout == ReadoutConfig(source="responsibility", threshold=0.8, combine="mean_mask")
 
 
-def test_bad_params_fail_clearly(params):
-    with pytest.raises(DRCError, match="unknown profile"):
-        resolve_settings(params, "tmdsprites", "gpu")
+def test_layers_apply_in_order_and_null_keeps_the_layer_below(params):
+    params["train"]["pseudo_label"] = 0
+    params["train"]["iterations"] = None
+    overrides = parse_set(["train.iterations=5", "sampler.steps=7"])
+    for profile in profile_names():
+        s = resolve_settings("tmdsprites", profile, params, overrides)
+        assert s.train.pseudo_label == 0 and s.train.iterations == 5 and s.sampler.steps == 7
+    assert resolve_section("train", "tmdsprites", "cpu", params).iterations == 800  # null: the profile's
+
+
+def test_a_section_reads_only_its_own_layers(params):
+    params["sampler"] = {"steps": "not a number"}  # broken, but the train section never reads it
+    assert resolve_section("train", "tmdsprites", "cpu", params).iterations == 800
+    with pytest.raises(DRCError, match="sampler.steps must be integer"):
+        resolve_section("sampler", "tmdsprites", "cpu", params)
+
+
+def test_bad_settings_fail_with_one_clear_line(params):
+    with pytest.raises(DRCError, match="unknown profile 'gpu'"):
+        resolve_settings("tmdsprites", "gpu", params)
     params["train"]["pseudo_labels"] = 0.1
-    with pytest.raises(DRCError, match="not an ablation knob"):
-        resolve_settings(params, "tmdsprites")
-    del params["train"]["pseudo_labels"]
-    params["profiles"]["cpu"]["model"]["zf"] = 3
-    with pytest.raises(DRCError, match=r"unknown model parameter\(s\) \['zf'\]"):
-        resolve_settings(params, "tmdsprites", "cpu")
+    with pytest.raises(DRCError, match=r"unknown train setting\(s\) \['pseudo_labels'\]"):
+        resolve_section("train", "tmdsprites", "cpu", params)
+    with pytest.raises(DRCError, match="readout.source must be pi_f | responsibility"):
+        ReadoutConfig(source="gamma")
+    with pytest.raises(DRCError, match="train.hflip must be true | false"):
+        TrainConfig(hflip="yes")
+    with pytest.raises(DRCError, match="--set takes SECTION.KEY=VALUE"):
+        parse_set(["steps=3"])
+    with pytest.raises(DRCError, match="--set takes SECTION.KEY=VALUE"):
+        parse_set(["infer.steps=3"])
 
 
-def test_yaml_exponent_strings_become_floats(params):
-    params["profiles"]["tiny"]["train"]["lr_generator"] = "2e-4"  # YAML 1.1 reads 2e-4 as a string
-    assert resolve_settings(params, "tmdsprites", "tiny").train.lr_generator == 2e-4
+def test_yaml_exponent_strings_become_floats_and_lists_tuples():
+    assert TrainConfig(lr_generator="2e-4").lr_generator == 2e-4  # YAML 1.1 reads 2e-4 as a string
+    assert parse_set(["model.up_channels=[8, 8]"]) == {"model": {"up_channels": [8, 8]}}
+    assert ModelConfig(up_channels=[8, 8], classifier_channels=[4, 4]).up_channels == (8, 8)
+
+
+def test_a_setting_that_would_be_ignored_is_rejected():
+    with pytest.raises(DRCError, match="sampler.settle=kept would be ignored"):
+        check_inference(SamplerConfig(restarts=3, settle_steps=5), ReadoutConfig(combine="mean_mask"))
+    with pytest.raises(DRCError, match="sampler.settle=kept would be ignored"):
+        Settings(sampler=SamplerConfig(restarts=3, settle_steps=5), readout=ReadoutConfig(combine="mean_mask"))
+    check_inference(SamplerConfig(restarts=1, settle_steps=5), ReadoutConfig(combine="mean_mask"))  # one chain
+    with pytest.raises(DRCError, match="sampler.restarts > 1 needs chains from N"):
+        SamplerConfig(init="persistent", restarts=2)
+
+
+def test_choices_are_listed_for_help():
+    text = choices_help()
+    for listed in ("readout.source: pi_f | responsibility", "sampler.settle: kept | every", "train.perf: eager"):
+        assert listed in text
+
+
+def test_tmdsprites_data_resolves_profile_sizes_under_params(params):
+    cpu, heldout = tmdsprites_configs(data_values("tmdsprites", "cpu", params), "tmdsprites")
+    assert (cpu.n_images, cpu.eval_size, cpu.seed, cpu.texture_colour) == (20_000, 1000, 0, "grey")
+    assert (heldout.seed, heldout.n_images, heldout.eval_size) == (1, 200, 200)
+    tiny, heldout = tmdsprites_configs(data_values("tmdsprites", "tiny", params), "tmdsprites")
+    assert (tiny.n_images, tiny.eval_size, heldout.n_images, heldout.seed) == (160, 64, 32, 1)
+    with pytest.raises(DRCError, match="heldout.seed must differ"):
+        tmdsprites_configs({"seed": 4, "heldout": {"seed": 4}}, "tmdsprites")
+
+
+def test_reading_settings_imports_no_torch():
+    code = "import sys, drc.config, drc.params; assert 'torch' not in sys.modules and 'numpy' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

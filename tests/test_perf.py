@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from bench import bench_speed
+from bench import conv_floor, memory, speed
 from drc import perf
 from drc.errors import DRCError
 from drc.langevin import GraphedLangevin, frozen, langevin
@@ -58,7 +58,7 @@ def test_modes_switch_the_up_blocks_and_reject_unknown_names(monkeypatch):
     assert perf.mode_of(tiny_train_config(perf="max")) == "max"  # the config's field wins over the environment
     monkeypatch.delenv(perf.ENV)
     assert perf.mode_of(tiny_train_config()) == "optimised"
-    with pytest.raises(DRCError, match="perf must be one of"):
+    with pytest.raises(DRCError, match="train.perf must be eager"):
         tiny_train_config(perf="fast")
 
 
@@ -156,7 +156,7 @@ def test_cuda_graphs_refuse_cpu_tensors():
 def test_saved_bytes_counts_distinct_saved_storages():
     w = torch.randn(8, 8, requires_grad=True)
     x = torch.randn(4, 8)
-    total, largest = bench_speed.saved_bytes(lambda: (x @ w).tanh().sum())
+    total, largest = memory.saved_bytes(lambda: (x @ w).tanh().sum())
     # mm saves x (its w-gradient needs it); tanh saves its output (4 x 8 floats)
     assert total == x.nbytes + 4 * 8 * 4 and largest == x.nbytes
 
@@ -175,7 +175,7 @@ def test_bench_table_prints_speedups():
         "profiles": {"cpu": {"optimised": row, "eager": eager}},
     }
     results["machine"]["load_average_after"] = (1, 1, 1)
-    text = bench_speed.table(results)
+    text = speed.table(results)
     assert "speedup: 1.50x  (cpu, s/iteration)" in text
     assert "speedup: 2.00x  (cpu, test-time steps/s/image)" in text
 
@@ -183,7 +183,7 @@ def test_bench_table_prints_speedups():
 def test_conv_floor_records_and_replays_every_convolution_of_a_step():
     model, x, z = model_and_batch()
     perf.configure(model, "optimised")
-    recorder = bench_speed.ConvRecorder()
+    recorder = conv_floor.ConvRecorder()
     with recorder, frozen(model):
         v = z.clone().requires_grad_(True)
         torch.autograd.grad(model.posterior_energy(v, x, 0.25, 0.01), v)
@@ -196,7 +196,7 @@ def test_conv_floor_records_and_replays_every_convolution_of_a_step():
     channels_last = [c[1] is torch.channels_last for c in recorder.calls]
     assert sum(channels_last) == 9  # the optimised up-blocks' convs; the heads read NCHW
     with FlopCounterMode(display=False) as counter:
-        bench_speed.replay_convs(recorder.calls, torch.device("cpu"))()
+        conv_floor.replay_convs(recorder.calls, torch.device("cpu"))()
     counts = {str(k): n for k, n in counter.get_flop_counts()["Global"].items()}
     assert counts["aten.convolution_backward"] == counts["aten.convolution"] > 0  # input gradients only
 
@@ -206,6 +206,6 @@ def test_conv_floor_table_states_the_ceiling():
         "optimised": {"step_s": 0.06, "convs_s": 0.04, "n_convs": 14},
         "eager": {"step_s": 0.09, "convs_s": 0.05, "n_convs": 14},
     }
-    text = bench_speed.conv_floor_table("cpu", r)
+    text = conv_floor.conv_floor_table("cpu", r)
     assert "+ everything else   20.0 ms" in text
     assert "would be 2.25x faster than eager (now 1.50x)" in text

@@ -1,5 +1,6 @@
-"""End to end: `dvc repro` of the whole pipeline at the tiny profile in a copy of the repository,
-then an ablation with `dvc exp run -S`, whose metrics must differ from the first run's."""
+"""End to end, in a copy of the repository as a fresh clone has it: `dvc exp run -S profile=tiny` (the
+smoke profile brings its own data sizes), an ablation and an inference-only experiment, what `dvc status`
+marks changed after edits, and a real dataset that cannot be downloaded."""
 
 from __future__ import annotations
 
@@ -53,21 +54,17 @@ def tracked_copy(dst: Path) -> None:
 def repo(tmp_path_factory) -> Path:
     dst = tmp_path_factory.mktemp("e2e")
     tracked_copy(dst)
-    params = yaml.safe_load((dst / "params.yaml").read_text())
-    params["profile"] = "tiny"
-    params["data"]["tmdsprites"].update(n_images=160, eval_size=64, heldout={"seed": 1, "n_images": 32})
-    params["grabcut"].update(margin_sweep=[0.0625, 0.125], margin_sweep_images=16)
-    (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     sh(["git", "init", "-q"], dst)
     sh(["git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"], dst)
     sh(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "copy"], dst)
-    sh(["dvc", "repro"], dst)
+    sh(["dvc", "exp", "run", "-S", "profile=tiny"], dst)
     return dst
 
 
-def test_repro_writes_every_report(repo: Path):
+def test_the_smoke_profile_writes_every_report(repo: Path):
     for rel in [
         "reports/results.csv",
+        "reports/summary.json",
         "reports/tables/table1.md",
         "reports/tables/table2.md",
         "reports/tables/table3.md",
@@ -84,45 +81,93 @@ def test_repro_writes_every_report(repo: Path):
     ]:
         assert (repo / rel).is_file(), rel
     results = pd.read_csv(repo / "reports/results.csv")
-    assert {"method", "train_data", "eval_data", "split", "iou", "dice", "n_images"} <= set(results.columns)
+    assert {"method", "train_data", "eval_data", "split", "iou", "dice", "n_images", "source"} <= set(results.columns)
     rows = {(r.method, r.eval_data, r.split): r for r in results.itertuples()}
     assert ("DRC", "tmdsprites", "train") in rows and ("GrabCut", "tmdsprites", "train") in rows
-    assert rows[("DRC", "tmdsprites", "train")].n_images == 64
+    assert rows[("DRC", "tmdsprites", "train")].n_images == 64  # the tiny profile's data sizes
+    assert rows[("DRC", "tmdsprites-heldout", "test")].n_images == 32
     table1 = (repo / "reports/tables/table1.md").read_text()
     assert "DRC (this run, profile tiny)" in table1 and "78.8 / 87.5" in table1 and "not run" in table1
+    scores = json.loads((repo / "reports/metrics/drc_tmdsprites.json").read_text())
+    steps = yaml.safe_load((repo / "params.yaml").read_text())["sampler"].get("steps") or 3  # else the profile's
+    assert scores["model"]["profile"] == "tiny" and scores["results"]["tmdsprites/train"]["sampler"]["steps"] == steps
+    summary = json.loads((repo / "reports/summary.json").read_text())
+    assert summary["tmdsprites"]["drc"]["iou"] == pytest.approx(rows[("DRC", "tmdsprites", "train")].iou, abs=1e-3)
+
+
+def changed_stages(repo: Path) -> set[str]:
+    """The stages `dvc status` lists as changed."""
+    status = json.loads(sh(["dvc", "status", "--json"], repo))
+    return set(status)
+
+
+def test_dvc_status_marks_exactly_what_an_edit_changes(repo: Path):
+    assert changed_stages(repo) == set()
+    other = repo / "drc/profiles/cpu/sampler.yaml"  # a profile this run does not use
+    text = other.read_text()
+    other.write_text(text + "steps: 1\n")
+    assert changed_stages(repo) == set()
+    other.write_text(text)
+
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    saved = (repo / "params.yaml").read_text()
+    params["sampler"]["seed"] = 1  # an inference setting: the scores change, the model does not
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert changed_stages(repo) == {"evaluate@tmdsprites", "generalise@tmdsprites"}
+    (repo / "params.yaml").write_text(saved)
+
+    sampler_code = repo / "drc/langevin.py"  # the sampler's code: training and every score
+    code = sampler_code.read_text()
+    sampler_code.write_text(code + "\n# edited\n")
+    assert changed_stages(repo) == {"train@tmdsprites", "evaluate@tmdsprites", "generalise@tmdsprites"}
+    sampler_code.write_text(code)
+    assert changed_stages(repo) == set()
 
 
 def test_ablation_experiment_differs(repo: Path):
+    sh(["dvc", "exp", "run", "-S", "profile=tiny", "-S", "train.pseudo_label=0.1"], repo)  # the full method
     first = json.loads((repo / "reports/metrics/drc_tmdsprites.json").read_text())
     sh(["dvc", "exp", "run", "-S", "profile=tiny", "-S", "train.pseudo_label=0"], repo)
     second = json.loads((repo / "reports/metrics/drc_tmdsprites.json").read_text())
-    assert first["results"] != second["results"]
+    assert first["results"]["tmdsprites/train"]["iou"] != second["results"]["tmdsprites/train"]["iou"]
+    assert second["model"]["train"]["pseudo_label"] == 0
     shown = json.loads(sh(["dvc", "exp", "show", "--json"], repo))
     assert "pseudo_label" in json.dumps(shown)
 
 
 def test_inference_experiment_rescores_without_retraining(repo: Path):
     """Changing only test-time settings re-runs the scoring stages on the same trained model."""
-    curve = repo / "reports/training/tmdsprites-all/live/plots/metrics/loss/recon.tsv"
-    rows = curve.read_text()
-    steps = ["-S", "profiles.tiny.infer.steps=5"]  # the ablation above left train.pseudo_label=0
-    sh(["dvc", "exp", "run", "-S", "profile=tiny", "-S", "train.pseudo_label=0", *steps], repo)
+    ablation = ["-S", "profile=tiny", "-S", "train.pseudo_label=0"]
+    sh(["dvc", "exp", "run", *ablation, "-S", "++sampler.steps=3"], repo)  # trained (or restored from the run cache)
+    model = (repo / "models/tmdsprites/all/model.pt").read_bytes()
+    sh(["dvc", "exp", "run", *ablation, "-S", "++sampler.steps=5"], repo)
     scored = json.loads((repo / "reports/metrics/drc_tmdsprites.json").read_text())
-    assert scored["results"]["tmdsprites/train"]["steps"] == 5
-    assert curve.read_text() == rows  # the finished run was continued (nothing to do), not retrained
+    assert scored["results"]["tmdsprites/train"]["sampler"]["steps"] == 5
+    assert (repo / "models/tmdsprites/all/model.pt").read_bytes() == model  # the train stage did not run
+    rerun = subprocess.run(
+        [sys.executable, "-m", "drc.cli", "evaluate", "--from", "reports/metrics/generalise_tmdsprites.json"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
+    assert rerun.returncode == 0 and "reproduced" in rerun.stdout, rerun.stdout + rerun.stderr
 
 
 def test_offline_real_dataset_stops_at_its_download_with_one_clear_line(repo: Path):
-    """Runs last: enables Birds with an unreachable host and no local archive."""
-    params = yaml.safe_load((repo / "params.yaml").read_text())
+    """Enables Birds with an unreachable host and no local archive (params.yaml is restored after)."""
+    saved = (repo / "params.yaml").read_text()
+    params = yaml.safe_load(saved)
     params["datasets"] = ["tmdsprites", "birds"]
     for key in ("images", "segmentations", "split"):
         params["data"]["birds"][f"{key}_url"] = f"http://127.0.0.1:9/{key}.tgz"  # nothing listens on port 9
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    proc = subprocess.run(
-        ["dvc", "repro", "prepare@birds"], cwd=repo, env=env, capture_output=True, text=True, timeout=600
-    )
+    try:
+        proc = subprocess.run(
+            ["dvc", "repro", "prepare@birds"], cwd=repo, env=env, capture_output=True, text=True, timeout=600
+        )
+    finally:
+        (repo / "params.yaml").write_text(saved)
     assert proc.returncode != 0
     errors = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("error: ")]
     assert len(errors) == 1, proc.stderr[-2000:]

@@ -14,28 +14,21 @@ from PIL import Image
 from drc.data.prepared import write_prepared
 from drc.errors import DRCError
 from drc.reports import paper
-from drc.reports.ablations import ablation_label, ablation_rows_from_exp_show
+from drc.reports.ablations import SUMMARY, ablation_label, ablation_rows_from_exp_show
 from drc.reports.build import ABLATIONS, FIGURES, RESULTS, TABLES, build_reports, write_ablations
 from drc.reports.results import COLUMNS
 from tests.helpers import squares_on_stripes
 
 EXP_SHOW = Path(__file__).parent / "data" / "exp_show.json"  # from `dvc exp show --json` (DVC 3.67)
 FIGURE_KINDS = ["extractions", "worst", "iou_hist", "grabcut_vs_drc", "grabcut_margin", "training"]
-DEFAULT_KNOBS = {
-    "pseudo_label": 0.1,
-    "tv_norm": 0.01,
-    "ortho_reg": None,
-    "pixel_reassign": True,
-    "persistent_chains": True,
-}
+DEFAULT_KNOBS = {"pseudo_label": 0.1, "tv_norm": 0.01, "ortho_reg": None, "persistent_chains": True}
 
 
 def write_params(root: Path, **train: object) -> None:
     params = {
         "datasets": ["tmdsprites"],
-        "profile": "tiny",
+        "model": {"pixel_reassign": True},
         "train": {**DEFAULT_KNOBS, **train},
-        "paper_by_dataset": {"tmdsprites": {"ortho_reg": 1.0}},
         "grabcut": {"margin": 0.125},
     }
     (root / "params.yaml").write_text(yaml.safe_dump(params))
@@ -63,35 +56,31 @@ def write_pipeline_outputs(root: Path, n: int = 20, res: int = 16) -> None:
         splits={"eval": range(n)},
         source={},
     )
-    drc_run = {"steps": 3, "init": "persistent", "resolution": res, "split": "eval"}
+    drc_run = {"resolution": res, "split": "eval", "sampler": {"steps": 3}, "readout": {}, "data": {}}
+    model = {"model": {"profile": "tiny"}}
+
+    def drc(train_data: str, model_split: str, results: dict) -> dict:
+        return {"method": "DRC", "train_data": train_data, "model_split": model_split, "results": results, **model}
+
     write_json(
         root / "reports/metrics/drc_tmdsprites.json",
-        {"train_data": "tmdsprites", "model_split": "all", "results": {"tmdsprites/train": score(45.678, **drc_run)}},
+        drc("tmdsprites", "all", {"tmdsprites/train": score(45.678, **drc_run)}),
     )
     write_json(
         root / "reports/metrics/generalise_tmdsprites.json",
-        {
-            "train_data": "tmdsprites",
-            "model_split": "all",
-            "results": {"tmdsprites-heldout/test": score(40.0, 10, **drc_run)},
-        },
+        drc("tmdsprites", "all", {"tmdsprites-heldout/test": score(40.0, 10, **drc_run)}),
     )
     write_json(
         root / "reports/metrics/grabcut_tmdsprites.json",
         {
-            "method": "grabcut",
-            "margin": 0.125,
-            "iterations": 5,
-            "results": {"tmdsprites/train": score(61.26, split="eval", failed=0)},
+            "method": "GrabCut",
+            "grabcut": {"margin": 0.125},
+            "results": {"tmdsprites/train": score(61.26, split="eval")},
         },
     )
     write_json(
         root / "reports/metrics/drc_split_birds.json",
-        {
-            "train_data": "birds",
-            "model_split": "train",
-            "results": {"birds/train": score(50.0), "birds/test": score(49.0), "dogs/test": score(33.3)},
-        },
+        drc("birds", "train", {"birds/train": score(50.0), "birds/test": score(49.0), "dogs/test": score(33.3)}),
     )
 
     iou = rng.uniform(0, 1, n)
@@ -149,6 +138,17 @@ def test_results_csv_has_one_row_per_score(built: tuple[Path, list[str]]) -> Non
     ]
     heldout = results[results.eval_data == "tmdsprites-heldout"]
     assert heldout[["train_data", "split", "n_images"]].values.tolist() == [["tmdsprites", "test", 10]]
+    assert set(results.profile) == {"tiny", "-"}  # GrabCut has no profile
+    assert drc.source.item() == "reports/metrics/drc_tmdsprites.json"  # the file that records its settings
+
+
+def test_summary_is_the_headline_scores(built: tuple[Path, list[str]]) -> None:
+    root, _ = built
+    summary = json.loads((root / SUMMARY).read_text())
+    assert summary["tmdsprites"]["drc"] == {"iou": 45.678, "dice": 55.718}
+    assert summary["tmdsprites"]["grabcut"]["iou"] == 61.26
+    assert summary["tmdsprites-heldout"]["drc_test"]["iou"] == 40.0
+    assert summary["dogs"]["drc_split_test"]["iou"] == 33.3
 
 
 def test_table1_sets_paper_rows_beside_this_run(built: tuple[Path, list[str]]) -> None:
@@ -194,16 +194,17 @@ def test_every_figure_is_a_png(built: tuple[Path, list[str]]) -> None:
 
 
 def test_missing_inputs_give_not_run_tables_and_no_figures(tmp_path: Path) -> None:
+    """Nothing has run yet: the tables say so (no profile is known) and no figure is drawn."""
     write_params(tmp_path)
     skipped = build_reports(tmp_path)
     assert len(skipped) == len(FIGURE_KINDS)
     assert list((tmp_path / FIGURES).iterdir()) == []
     assert pd.read_csv(tmp_path / RESULTS).empty
     table1 = (tmp_path / TABLES / "table1.md").read_text()
-    assert "| DRC (this run, profile tiny) | not run | not run | not run | not run | not run |" in table1
+    assert "| DRC (this run, profile -) | not run | not run | not run | not run | not run |" in table1
     assert "| DRC (this run) | IoU | not run | not run | not run |" in (tmp_path / TABLES / "table3.md").read_text()
     assert (
-        "| full | 56.4 / 70.9 | not run | TM-dSprites | tiny | workspace |"
+        "| full | 56.4 / 70.9 | not run | TM-dSprites | - | workspace |"
         in (tmp_path / TABLES / "table2.md").read_text()
     )
 
@@ -212,7 +213,7 @@ def test_ablation_rows_from_real_exp_show_output() -> None:
     rows = ablation_rows_from_exp_show(EXP_SHOW.read_text())
     got = {row.source: (row.label, row.score) for row in rows}
     assert got == {
-        "exp sarky-lats": ("pseudo_label=0.5", (60.0, 72.5)),
+        "exp sarky-lats": ("train.pseudo_label=0.5", (60.0, 72.5)),
         "exp dazed-song": ("w/o pseudo label, w/o TV-norm", (48.0, 60.5)),
         "exp jetty-hack": ("short-run chain", (54.0, 66.5)),
         "exp later-zhos": ("w/o pixel re-assignment", (30.0, 42.5)),
@@ -229,19 +230,21 @@ def test_ablation_rows_from_real_exp_show_output() -> None:
         ({"ortho_reg": 1.0}, "full"),  # the paper's per-dataset value
         ({"pseudo_label": 0.0}, "w/o pseudo label"),
         ({"persistent_chains": False, "ortho_reg": 0}, "w/o ortho reg, short-run chain"),
-        ({"tv_norm": 0.02}, "tv_norm=0.02"),
+        ({"tv_norm": 0.02}, "train.tv_norm=0.02"),
     ],
 )
 def test_ablation_label(train: dict, label: str) -> None:
-    params = {"train": {**DEFAULT_KNOBS, **train}, "paper_by_dataset": {"tmdsprites": {"ortho_reg": 1.0}}}
+    params = {"model": {"pixel_reassign": True}, "train": {**DEFAULT_KNOBS, **train}}
     assert ablation_label(params, "tmdsprites") == label
+    assert ablation_label({"model": {"pixel_reassign": False}}, "tmdsprites") == "w/o pixel re-assignment"
+    assert ablation_label({"train": {"ortho_reg": 0.1}}, "birds") == "full"  # Birds' paper weight
 
 
 def test_write_ablations_adds_experiment_rows(tmp_path: Path) -> None:
     write_params(tmp_path, pseudo_label=0)
     text = write_ablations(tmp_path, EXP_SHOW.read_text()).read_text()
     assert (tmp_path / ABLATIONS).with_suffix(".csv").is_file()
-    assert "| w/o pseudo label | 48.7 / 64.2 | not run | TM-dSprites | tiny | workspace |" in text
+    assert "| w/o pseudo label | 48.7 / 64.2 | not run | TM-dSprites | - | workspace |" in text  # nothing ran
     assert "| w/o pseudo label | 48.7 / 64.2 | 52.0 / 64.5 | TM-dSprites | cpu | exp about-dogs |" in text
     assert "| amortized inference | - | not run |" in text
     assert "| w/o pseudo label, w/o TV-norm | - | 48.0 / 60.5 |" in text
@@ -250,5 +253,5 @@ def test_write_ablations_adds_experiment_rows(tmp_path: Path) -> None:
 def test_a_broken_metrics_file_names_itself(tmp_path: Path) -> None:
     write_params(tmp_path)
     write_json(tmp_path / "reports/metrics/drc_tmdsprites.json", {"train_data": "tmdsprites"})
-    with pytest.raises(DRCError, match="drc_tmdsprites.json is not a metrics file"):
+    with pytest.raises(DRCError, match="drc_tmdsprites.json is not a scores file"):
         build_reports(tmp_path)

@@ -6,10 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
+from drc.config import TMDSpritesConfig, from_dict, to_dict
 from drc.data import tmdsprites
 from drc.data.tmdsprites import (
     SHAPES,
-    TMDSpritesConfig,
     draw_labels,
     generate,
     generate_with_labels,
@@ -170,9 +170,9 @@ def test_bad_config_raises_clear_error(params: dict, match: str) -> None:
 def test_unknown_parameter_and_dict_round_trip() -> None:
     cfg = TMDSpritesConfig(n_images=10, eval_size=5, size_range=[0.1, 0.2])
     assert cfg.size_range == (0.1, 0.2)
-    assert TMDSpritesConfig.from_dict(cfg.to_dict()) == cfg
-    with pytest.raises(DRCError, match="unknown parameter"):
-        TMDSpritesConfig.from_dict({"n_imgs": 10})
+    assert from_dict(TMDSpritesConfig, to_dict(cfg), "tmdsprites") == cfg
+    with pytest.raises(DRCError, match="unknown tmdsprites setting"):
+        from_dict(TMDSpritesConfig, {"n_imgs": 10}, "tmdsprites")
 
 
 def test_impossible_layout_raises_clear_error() -> None:

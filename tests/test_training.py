@@ -37,7 +37,7 @@ def test_short_run_chains_leave_the_buffers_untouched():
 
 
 def test_ablation_weights_remove_their_terms():
-    trainer = make_trainer(tv_weight=0.0, pseudo_label_weight=0.0, ortho_weight=0.0)
+    trainer = make_trainer(tv_norm=0.0, pseudo_label=0.0, ortho_reg=0.0)
     logs = trainer.step()
     assert "loss/tv" not in logs and "loss/pseudo_f" not in logs and "loss/ortho" not in logs
     assert logs["loss/total"] == pytest.approx(logs["loss/recon"])

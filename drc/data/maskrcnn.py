@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from drc.devices import resolve_device
 from drc.errors import DRCError
 
 REASONS = ("no_detection", "low_confidence", "too_large", "fragmented", "distractor")
@@ -171,17 +172,13 @@ def _counts(reasons: Sequence[str | None]) -> dict[str, Any]:
 def build_detector(cfg: Mapping[str, Any], *, dataset: str) -> Detector:
     """The backend named by ``maskrcnn_backend`` with ``maskrcnn_weights`` on ``maskrcnn_device``."""
     backend = cfg["maskrcnn_backend"]
-    device = resolve_device(cfg["maskrcnn_device"])
+    device = str(resolve_device(cfg["maskrcnn_device"]))
     param = f"data.{dataset}.maskrcnn_weights"
     if backend == "torchvision":
         return TorchvisionMaskRCNN(cfg["maskrcnn_weights"], device=device, param=param)
     if backend == "detectron2":
         return Detectron2MaskRCNN(cfg["maskrcnn_weights"], device=device, param=param)
     raise DRCError(f"data.{dataset}.maskrcnn_backend is {backend!r}; use 'torchvision' or 'detectron2'")
-
-
-def resolve_device(device: str) -> str:
-    return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
 
 
 class TorchvisionMaskRCNN:

@@ -1,4 +1,4 @@
-"""The prepared-dataset format shared by every dataset, and a PyTorch Dataset over it.
+"""The prepared-dataset format shared by every dataset, and some of its rows loaded at a model's resolution.
 
 A prepared dataset is a directory written atomically (it appears complete or not at all)::
 
@@ -25,7 +25,6 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import Dataset
 
 from drc.atomic import atomic_path
 from drc.errors import DRCError
@@ -185,11 +184,10 @@ def to_model_range(images_uint8: np.ndarray) -> torch.Tensor:
     return x / 127.5 - 1.0
 
 
-class PreparedDataset(Dataset):
-    """(image in [-1, 1] as 3 x r x r, mask r x r bool, index) over some rows of a prepared dataset.
-
-    ``index`` is the position within ``rows`` (0..len-1): the key of the image's persistent chains.
-    The selected rows are resized once and held in memory (TM-dSprites at 64 px: 48 KB per image).
+class PreparedDataset:
+    """Some rows of a prepared dataset in memory at a model's resolution: ``images`` N x 3 x r x r in
+    [-1, 1] and ``masks`` N x r x r (bool). Position i in ``rows`` keys image i's persistent chains.
+    The rows are resized once (TM-dSprites at 32 px: 12 KB per image).
     """
 
     def __init__(
@@ -197,7 +195,6 @@ class PreparedDataset(Dataset):
         prepared: Prepared | str | Path,
         rows: Sequence[int] | np.ndarray | None = None,
         resolution: int | None = None,
-        hflip: bool = False,
     ) -> None:
         self.prepared = prepared if isinstance(prepared, Prepared) else Prepared.open(prepared)
         self.rows = np.arange(len(self.prepared)) if rows is None else np.asarray(rows, dtype=np.int64)
@@ -206,13 +203,6 @@ class PreparedDataset(Dataset):
         res = resolution or self.prepared.images.shape[1]
         self.images = to_model_range(resize_images(self.prepared.images[self.rows], res))
         self.masks = torch.from_numpy(resize_masks(self.prepared.masks[self.rows], res))
-        self.hflip = hflip
 
     def __len__(self) -> int:
         return len(self.rows)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
-        image, mask = self.images[index], self.masks[index]
-        if self.hflip and torch.rand(()) < 0.5:
-            image, mask = image.flip(-1), mask.flip(-1)
-        return image, mask, index

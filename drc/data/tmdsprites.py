@@ -21,107 +21,24 @@ import colorsys
 import functools
 import math
 import multiprocessing as mp
+import typing
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
+from drc.config import Shape, TMDSpritesConfig, to_dict
 from drc.data.prepared import write_prepared
 from drc.errors import DRCError
 
 GENERATOR_VERSION = 1  # bump whenever the same config would produce different bytes
-SHAPES = ("square", "circle", "triangle")
-TEXTURE_COLOURS = ("grey", "colour")
+SHAPES = typing.get_args(Shape)
 _CHUNK = 500  # images per worker task; does not affect the output
 _SUBPIXEL_BITS = 4  # cv2 drawing `shift`: vertices are placed to 1/16 px, so positions stay continuous
 _TRY_BATCH = 64  # candidate layouts drawn per vectorised rejection-sampling round
-
-
-@dataclass(frozen=True)
-class TMDSpritesConfig:
-    """Every knob of the generator. Fractions are relative to the image side, so the look is
-    resolution-independent."""
-
-    n_images: int = 20_000  # images in the dataset; paper: 20K
-    resolution: int = 128  # px, square images; paper: 128x128
-    min_sprites: int = 2  # sprites per image, drawn uniformly from [min, max]; paper: 2-3
-    max_sprites: int = 3
-    shapes: tuple[str, ...] = SHAPES  # subset of SHAPES, drawn uniformly; paper: square, circle, triangle
-    # Side of a sprite's bounding square as a fraction of the image side, uniform in [lo, hi].
-    # Paper: unstated; 1/6-1/3 (21-43 px at 128) is dSprites-like (its shapes span ~0.2-0.4 of the side).
-    size_range: tuple[float, float] = (1 / 6, 1 / 3)
-    # Range of sprite centres as a fraction of the side (both axes), further limited so that every sprite
-    # lies wholly inside the image. Paper: "continuous", range unstated. (0, 1) = anywhere it fits,
-    # (1/4, 3/4) = dSprites' position latent. (0.18, 0.82) reproduces the paper's GrabCut score (61.9 IoU),
-    # which is very sensitive to it: see docs/tmdsprites.md.
-    position_range: tuple[float, float] = (0.18, 0.82)
-    # px; bounding squares of two sprites are at least this far apart, so sprites never overlap (paper:
-    # "the foreground objects are not occluded"); 2 leaves >= 1 background pixel between them once rasterised.
-    min_gap_px: float = 2.0
-    # Candidate position sets tried per image before giving up with an error (a too crowded config).
-    max_placement_tries: int = 10_000
-    n_textures: int = 20  # gratings in the background bank; paper: 20
-    # Grating period as a fraction of the image side, spaced geometrically over [lo, hi] across the bank
-    # (4-32 px at 128). Paper: "different frequencies", values unstated.
-    texture_period_range: tuple[float, float] = (1 / 32, 1 / 4)
-    # "grey": gratings from black to white, as in Textured MNIST (greyscale); "colour": each grating
-    # runs between two random RGB colours. See docs/tmdsprites.md.
-    texture_colour: str = "grey"
-    eval_size: int = 1000  # evaluation subset = the first eval_size images; paper: 1K
-    seed: int = 0  # >= 0; fixes the texture bank and every image
-
-    def __post_init__(self) -> None:
-        # YAML gives lists; the frozen dataclass stores tuples so configs compare and hash by value.
-        for name in ("shapes", "size_range", "position_range", "texture_period_range"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
-        self._validate()
-
-    def _validate(self) -> None:
-        def bad(msg: str) -> DRCError:
-            return DRCError(f"tmdsprites: {msg}")
-
-        if self.n_images < 1:
-            raise bad(f"n_images must be >= 1, got {self.n_images}")
-        if self.resolution < 16:
-            raise bad(f"resolution must be >= 16 px, got {self.resolution}")
-        if not 1 <= self.min_sprites <= self.max_sprites:
-            raise bad(f"need 1 <= min_sprites <= max_sprites, got {self.min_sprites}, {self.max_sprites}")
-        if not self.shapes or any(s not in SHAPES for s in self.shapes):
-            raise bad(f"shapes must be a non-empty subset of {SHAPES}, got {self.shapes}")
-        lo, hi = self.size_range
-        if not 0 < lo <= hi < 1:
-            raise bad(f"size_range needs 0 < lo <= hi < 1 (fractions of the side), got {self.size_range}")
-        lo, hi = self.position_range
-        if not 0 <= lo < hi <= 1:
-            raise bad(f"position_range needs 0 <= lo < hi <= 1 (fractions of the side), got {lo, hi}")
-        lo, hi = self.texture_period_range
-        if not 0 < lo <= hi:
-            raise bad(f"texture_period_range must satisfy 0 < lo <= hi, got {self.texture_period_range}")
-        if lo * self.resolution < 2:
-            raise bad(f"shortest texture period {lo * self.resolution:.2f} px is below 2 px (aliased)")
-        if self.min_gap_px < 0 or self.max_placement_tries < 1 or self.n_textures < 1:
-            raise bad("min_gap_px must be >= 0, max_placement_tries and n_textures >= 1")
-        if self.texture_colour not in TEXTURE_COLOURS:
-            raise bad(f"texture_colour must be one of {TEXTURE_COLOURS}, got {self.texture_colour!r}")
-        if not 0 <= self.eval_size <= self.n_images:
-            raise bad(f"eval_size must be in 0..n_images={self.n_images}, got {self.eval_size}")
-        if self.seed < 0:
-            raise bad(f"seed must be >= 0, got {self.seed}")
-
-    @classmethod
-    def from_dict(cls, params: dict[str, Any]) -> TMDSpritesConfig:
-        """Build from a params mapping, rejecting unknown keys with a clear message."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise DRCError(f"tmdsprites: unknown parameter(s) {unknown}; known: {sorted(known)}")
-        return cls(**params)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
 @dataclass(frozen=True)
@@ -309,8 +226,8 @@ def dataset_stats(cfg: TMDSpritesConfig, labels: np.ndarray) -> dict[str, Any]:
     }
 
 
-def prepare_tmdsprites(cfg: TMDSpritesConfig, out_dir: str | Path, workers: int = 1) -> Path:
-    """Generate the dataset and write it in the prepared format (atomically) at ``out_dir``.
+def prepare_tmdsprites(cfg: TMDSpritesConfig, out_dir: str | Path, workers: int = 1, name: str = "tmdsprites") -> Path:
+    """Generate the dataset and write it in the prepared format (atomically) at ``out_dir`` under ``name``.
 
     Splits: ``all`` and ``eval`` (the first ``eval_size`` rows); extra array ``backgrounds``.
     """
@@ -318,12 +235,12 @@ def prepare_tmdsprites(cfg: TMDSpritesConfig, out_dir: str | Path, workers: int 
     width = len(str(cfg.n_images - 1))
     return write_prepared(
         out_dir,
-        name="tmdsprites",
+        name=name,
         images=images,
         masks=labels > 0,
         ids=[f"{i:0{width}d}" for i in range(cfg.n_images)],
         splits={"eval": range(cfg.eval_size)},
-        source={"generator": "drc.data.tmdsprites", "version": GENERATOR_VERSION, "config": cfg.to_dict()},
+        source={"generator": "drc.data.tmdsprites", "version": GENERATOR_VERSION, "config": to_dict(cfg)},
         extra_arrays={"backgrounds": backgrounds},
         stats=dataset_stats(cfg, labels),
     )

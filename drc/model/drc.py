@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from drc.model.config import ModelConfig
+from drc.config import ModelConfig
 from drc.model.networks import (
     AuxClassifier,
     LatentEBM,

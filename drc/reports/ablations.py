@@ -1,9 +1,9 @@
 """Table 2 (ablations): this run's rows come from `dvc exp show --json` and from the workspace.
 
-An ablation is a DVC experiment of the whole pipeline with some of params.yaml's ``train.*`` knobs
-changed (`dvc exp run -S train.pseudo_label=0`); its row is labelled by the knobs that differ from the
-paper's method, in the paper's words ("w/o pseudo label"), and scored by the experiment's
-reports/metrics/drc_<first dataset>.json.
+An ablation is a DVC experiment of the whole pipeline with some of the method's knobs (``OFF``) changed
+in params.yaml (`dvc exp run -S train.pseudo_label=0`); its row is labelled by the knobs that differ from
+the paper's method, in the paper's words ("w/o pseudo label"), and scored by the experiment's
+reports/summary.json (DRC on the first dataset's training data).
 """
 
 from __future__ import annotations
@@ -15,26 +15,25 @@ from typing import Any
 
 import pandas as pd
 
+from drc.config import PAPER_FACTS, SECTIONS, dataset_kind
 from drc.errors import DRCError
-from drc.model.config import ModelConfig
-from drc.params import ABLATION_KNOBS
 from drc.reports import paper
 from drc.reports.paper import Score
 from drc.reports.tables import Table, cell, display
-from drc.train_config import TrainConfig
 
-# knob -> (value that switches the component off, the paper's name for that ablation)
+SUMMARY = "reports/summary.json"  # the report stage's metric: {dataset: {"drc": {"iou", "dice"}, ...}}
+# (section, knob) -> (value that switches the component off, the paper's name for that ablation)
 OFF = {
-    "pixel_reassign": (False, "w/o pixel re-assignment"),
-    "pseudo_label": (0, "w/o pseudo label"),
-    "tv_norm": (0, "w/o TV-norm"),
-    "ortho_reg": (0, "w/o ortho reg"),
-    "persistent_chains": (False, "short-run chain"),
+    ("model", "pixel_reassign"): (False, "w/o pixel re-assignment"),
+    ("train", "pseudo_label"): (0, "w/o pseudo label"),
+    ("train", "tv_norm"): (0, "w/o TV-norm"),
+    ("train", "ortho_reg"): (0, "w/o ortho reg"),
+    ("train", "persistent_chains"): (False, "short-run chain"),
 }
 HOW_TO = (
     "To add ablation rows: run the pipeline as an experiment with one knob switched off, e.g. "
     "`dvc exp run -S train.pseudo_label=0` (knobs: train.pseudo_label, train.tv_norm, train.ortho_reg = 0; "
-    "train.pixel_reassign, train.persistent_chains = false), then `drc report --ablations`, "
+    "model.pixel_reassign, train.persistent_chains = false), then `drc report --ablations`, "
     "which writes this table with a row per experiment to reports/ablations.md."
 )
 
@@ -50,30 +49,25 @@ class RunRow:
     source: str
 
 
-def paper_value(knob: str, params: Mapping[str, Any], dataset: str) -> Any:
-    """The paper's value of a knob: the per-dataset fact when params.yaml has one, else the dataclass default."""
-    per_dataset = (params.get("paper_by_dataset") or {}).get(dataset) or {}
-    if knob in per_dataset:
-        return per_dataset[knob]
-    section, name = ABLATION_KNOBS[knob]
-    config = ModelConfig if section == "model" else TrainConfig
-    return next(f.default for f in dataclasses.fields(config) if f.name == name)
+def paper_value(section: str, knob: str, dataset: str) -> Any:
+    """The paper's value of a knob: the dataset's paper fact when there is one, else the dataclass default."""
+    facts = PAPER_FACTS.get(dataset_kind(dataset) or "", {}).get(section, {})
+    if knob in facts:
+        return facts[knob]
+    return next(f.default for f in dataclasses.fields(SECTIONS[section]) if f.name == knob)
 
 
 def ablation_label(params: Mapping[str, Any], dataset: str) -> str:
-    """'full' when every knob is the paper's, else the changes in the paper's words, e.g. 'w/o TV-norm'.
-
-    A knob set to another value than the paper's or "off" reads ``knob=value``.
+    """'full' when every knob of ``OFF`` is the paper's (or unset), else the changes in the paper's words,
+    e.g. 'w/o TV-norm'. A knob set to another value than the paper's or "off" reads ``section.knob=value``.
     """
     changes = []
-    for knob, value in (params.get("train") or {}).items():
-        if knob not in OFF:
-            raise DRCError(f"train.{knob} is not an ablation knob; known: {sorted(OFF)}")
-        if value is None or value == paper_value(knob, params, dataset):
+    for (section, knob), (off, name) in OFF.items():
+        value = (params.get(section) or {}).get(knob)
+        if value is None or value == paper_value(section, knob, dataset):
             continue
-        off, name = OFF[knob]
         is_off = isinstance(value, bool) == isinstance(off, bool) and value == off  # 0 and 0.0, not False
-        changes.append(name if is_off else f"{knob}={value}")
+        changes.append(name if is_off else f"{section}.{knob}={value}")
     return ", ".join(changes) or "full"
 
 
@@ -84,9 +78,9 @@ def first_dataset(params: Mapping[str, Any]) -> str:
     return str(datasets[0])
 
 
-def metrics_score(results: Mapping[str, Any] | None, dataset: str) -> Score | None:
-    """(IoU, Dice) on the training data from the ``results`` of a drc_<dataset>.json, if it has them."""
-    result = (results or {}).get(f"{dataset}/train")
+def summary_score(summary: Mapping[str, Any] | None, dataset: str) -> Score | None:
+    """(IoU, Dice) of DRC on ``dataset``'s training data from reports/summary.json, if it has them."""
+    result = ((summary or {}).get(dataset) or {}).get("drc")
     return None if result is None else (float(result["iou"]), float(result["dice"]))
 
 
@@ -113,14 +107,14 @@ def _experiment_row(rev: Mapping[str, Any], executor: Mapping[str, Any]) -> RunR
     data = rev.get("data") or {}
     params = ((data.get("params") or {}).get("params.yaml") or {}).get("data") or {}
     dataset = first_dataset(params)
-    metrics = (data.get("metrics") or {}).get(f"reports/metrics/drc_{dataset}.json") or {}
+    metrics = (data.get("metrics") or {}).get(SUMMARY) or {}
     state = executor.get("state")
     source = f"exp {rev.get('name') or str(rev.get('rev'))[:7]}" + (f" ({state})" if state else "")
     return RunRow(
         ablation_label(params, dataset),
         dataset,
         str(params.get("profile", "?")),
-        metrics_score((metrics.get("data") or {}).get("results"), dataset),
+        summary_score(metrics.get("data"), dataset),
         source,
     )
 

@@ -1,9 +1,10 @@
 """Build every report from whatever the pipeline has written so far (missing inputs read "not run").
 
-Reads (relative to the project root): params.yaml (datasets, profile, grabcut.margin),
+Reads (relative to the project root): params.yaml (datasets, the ablation knobs, grabcut.margin),
 reports/metrics/*.json, reports/per_image/{drc,grabcut}_<ds>.csv, reports/grabcut/<ds>_margins.csv,
 reports/training/<ds>-{all,train}/live/plots/metrics/monitor/iou.tsv, data/eval/{drc,grabcut}_<ds>.npz
-and data/prepared/<ds>. Writes reports/results.csv, reports/tables/ and reports/figures/, each atomically.
+and data/prepared/<ds>. Writes reports/results.csv, reports/summary.json (the DVC metric), reports/tables/
+and reports/figures/, each atomically.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from drc.atomic import atomic_path, write_text
+from drc.atomic import atomic_path, write_json, write_text
 from drc.data.prepared import Prepared
 from drc.params import load_params
 from drc.reports import figures
-from drc.reports.ablations import RunRow, ablation_label, ablation_rows_from_exp_show, metrics_score, table2
-from drc.reports.results import collect_results, read_metrics
+from drc.reports.ablations import SUMMARY, RunRow, ablation_label, ablation_rows_from_exp_show, table2
+from drc.reports.results import collect_results, lookup, summary
 from drc.reports.tables import Table, display, table1, table3, table4
 
 RESULTS = Path("reports/results.csv")
@@ -34,13 +35,13 @@ N_FIRST, N_WORST = 8, 16
 def build_reports(root: Path = Path(".")) -> list[str]:
     """Write results.csv, the four tables and the figures; returns one line per figure left out and why."""
     params = load_params(root / "params.yaml")
-    results = collect_results(root / "reports/metrics")
+    results = collect_results(root)
     with atomic_path(root / RESULTS) as tmp:
         results.to_csv(tmp, index=False, float_format="%.4f")
-    profile = str(params.get("profile", "?"))
+    write_json(root / SUMMARY, summary(results))
     tables = {
-        "table1": table1(results, profile),
-        "table2": table2(current_run(root, params)),
+        "table1": table1(results),
+        "table2": table2(current_run(results, params)),
         "table3": table3(results),
         "table4": table4(results),
     }
@@ -61,7 +62,8 @@ def write_ablations(root: Path, exp_show_json: str) -> Path:
     """
     params = load_params(root / "params.yaml")
     path = root / ABLATIONS
-    write_table(table2(current_run(root, params), ablation_rows_from_exp_show(exp_show_json)), path)
+    current = current_run(collect_results(root), params)
+    write_table(table2(current, ablation_rows_from_exp_show(exp_show_json)), path)
     return path
 
 
@@ -72,14 +74,14 @@ def write_table(table: Table, md_path: Path) -> None:
         table.frame.to_csv(tmp, index=False)
 
 
-def current_run(root: Path, params: Mapping[str, Any]) -> RunRow:
+def current_run(results: pd.DataFrame, params: Mapping[str, Any]) -> RunRow:
     """The workspace's run as a Table 2 row: labelled by params.yaml, scored on the first dataset."""
     datasets = params.get("datasets") or []
     dataset = str(datasets[0]) if datasets else "-"
-    metrics_path = root / f"reports/metrics/drc_{dataset}.json"
-    score = metrics_score(read_metrics(metrics_path)["results"], dataset) if metrics_path.is_file() else None
-    label = ablation_label(params, dataset)
-    return RunRow(label, dataset, str(params.get("profile", "?")), score, "workspace")
+    key = {"method": "DRC", "train_data": dataset, "model_split": "all", "eval_data": dataset, "split": "train"}
+    hit = results[(results[list(key)] == pd.Series(key)).all(axis=1)]
+    profile = str(hit.profile.iloc[0]) if len(hit) else "-"
+    return RunRow(ablation_label(params, dataset), dataset, profile, lookup(results, **key), "workspace")
 
 
 def draw_figures(root: Path, params: Mapping[str, Any], out: Path) -> list[str]:

@@ -3,37 +3,30 @@
 One row per (method, train_data, model_split, eval_data, split). ``model_split`` tells the all-data
 model (Table 1, generalisation) from the train-split model (Tables 3-4), which both have a
 ``<dataset>/train`` row; GrabCut trains on nothing, so its train_data and model_split are ``-``.
+``source`` names the scores file a row comes from: it records everything that made the score
+(drc/provenance.py), and ``drc evaluate --from`` re-runs it.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from drc.errors import DRCError
+from drc.provenance import read_scores
 
-COLUMNS = ["method", "train_data", "model_split", "eval_data", "split", "iou", "dice", "n_images"]
+COLUMNS = ["method", "train_data", "model_split", "eval_data", "split", "iou", "dice", "n_images", "profile", "source"]
 KEY = COLUMNS[:5]
+METRICS = Path("reports/metrics")
 
 
 PREFIXES = ("drc_", "generalise_", "grabcut_")  # drc_<ds>, drc_split_<ds>, generalise_<ds>, grabcut_<ds>
 
 
-def read_metrics(path: Path) -> dict[str, Any]:
-    """A metrics file of the evaluate or grabcut stage, checked to hold its ``results``."""
-    try:
-        metrics = json.loads(path.read_text())
-        dict(metrics["results"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise DRCError(f"{path} is not a metrics file ({exc}); run its evaluate/grabcut stage again") from exc
-    return metrics
-
-
-def _rows(metrics: dict[str, Any]) -> list[dict]:
-    grabcut = metrics.get("method") == "grabcut"
+def _rows(metrics: dict[str, Any], source: str) -> list[dict]:
+    grabcut = metrics.get("method") == "GrabCut"
     rows = []
     for key, score in metrics["results"].items():
         eval_data, _, split = key.rpartition("/")
@@ -47,22 +40,36 @@ def _rows(metrics: dict[str, Any]) -> list[dict]:
                 "iou": score["iou"],
                 "dice": score["dice"],
                 "n_images": score["n_images"],
+                "profile": "-" if grabcut else (metrics.get("model") or {}).get("profile") or "?",
+                "source": source,
             }
         )
     return rows
 
 
-def collect_results(metrics_dir: Path) -> pd.DataFrame:
-    """All rows of the metrics files present in ``metrics_dir`` (an empty table when there are none)."""
+def collect_results(root: Path) -> pd.DataFrame:
+    """All rows of the scores files present in ``root``/reports/metrics (an empty table when there are none)."""
     rows: list[dict] = []
-    for path in sorted(metrics_dir.glob("*.json")):
+    for path in sorted((root / METRICS).glob("*.json")):
         if path.name.startswith(PREFIXES):
-            rows += _rows(read_metrics(path))
+            rows += _rows(read_scores(path), path.relative_to(root).as_posix())
     frame = pd.DataFrame(rows, columns=COLUMNS)
     duplicated = frame.duplicated(KEY)
     if duplicated.any():
-        raise DRCError(f"{metrics_dir} scores the same thing twice: {frame[duplicated].to_dict('records')}")
+        raise DRCError(f"{root / METRICS} scores the same thing twice: {frame[duplicated].to_dict('records')}")
     return frame.sort_values(KEY, ignore_index=True)
+
+
+def summary(results: pd.DataFrame) -> dict[str, dict[str, dict[str, float]]]:
+    """The headline scores as reports/summary.json, the pipeline's DVC metric: {eval data: {label: {iou, dice}}}
+    with label ``drc`` (the all-data model) or ``drc_split`` (the train-split model) or ``grabcut``, and
+    ``_<split>`` unless the split is the training data."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for row in results.itertuples():
+        label = row.method.lower() + ("_split" if row.model_split == "train" else "")
+        label += "" if row.split == "train" else f"_{row.split}"
+        out.setdefault(row.eval_data, {})[label] = {"iou": round(row.iou, 4), "dice": round(row.dice, 4)}
+    return out
 
 
 def lookup(results: pd.DataFrame, **key: str) -> tuple[float, float] | None:

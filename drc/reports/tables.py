@@ -54,9 +54,10 @@ def _columns(paper_datasets: Iterable[str], run_datasets: Iterable[str]) -> list
     return columns + [d for d in run_datasets if d not in columns]
 
 
-def table1(results: pd.DataFrame, profile: str) -> Table:
+def table1(results: pd.DataFrame) -> Table:
     """Scores on the training data: the paper's methods, then GrabCut and DRC of this run."""
     trained = results[(results.model_split == "all") & (results.eval_data == results.train_data)]
+    profile = ", ".join(sorted(set(trained.profile))) or "-"
     datasets = _columns(paper.DATASETS, sorted(set(trained.eval_data)))
     rows = [[method] + [cell(scores.get(d), "-") for d in datasets] for method, scores in paper.TABLE1.items()]
     grabcut = [_grabcut(results, d, "train") for d in datasets]
@@ -65,8 +66,8 @@ def table1(results: pd.DataFrame, profile: str) -> Table:
     rows.append([f"DRC (this run, profile {profile})", *map(cell, drc)])
     frame = pd.DataFrame(rows, columns=["method", *map(display, datasets)])
     notes = [
-        "IoU / Dice in percent, averaged over images; paper rows from SPEC §4 Table 1; "
-        "reports/results.csv lists the number of images behind each score."
+        "IoU / Dice in percent, averaged over images; paper rows from the paper's Table 1; "
+        "reports/results.csv lists the number of images behind each score and the file that records its settings."
     ]
     heldout = results[(results.method == "DRC") & (results.eval_data == results.train_data + "-heldout")]
     for row in heldout.itertuples():

@@ -1,0 +1,49 @@
+"""TM-dSprites images for the benchmarks, generated on the fly, and the options that choose them."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+import yaml
+
+from drc.config import TMDSpritesConfig, from_dict
+from drc.data.prepared import resize_images, to_model_range
+from drc.data.tmdsprites import generate
+from drc.errors import DRCError
+
+
+def add_data_options(parser: argparse.ArgumentParser, seed: int) -> None:
+    parser.add_argument("--n", type=int, default=200, help="images to generate")
+    parser.add_argument("--seed", type=int, default=seed, help="generator seed (the pipeline trains on seed 0)")
+    parser.add_argument(
+        "--data",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a TM-dSprites generator setting (drc.config.TMDSpritesConfig), e.g. texture_colour=colour",
+    )
+
+
+def data_config(items: list[str], **base: object) -> TMDSpritesConfig:
+    """The generator's settings: its defaults, then ``base``, then ``--data KEY=VALUE`` items (YAML values)."""
+    values: dict[str, object] = dict(base)
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise DRCError(f"--data takes KEY=VALUE, got {item!r}")
+        values[key.strip()] = yaml.safe_load(text)
+    return from_dict(TMDSpritesConfig, values, "--data")
+
+
+def generator_config(n: int, seed: int, items: list[str]) -> TMDSpritesConfig:
+    """``n`` images of generator seed ``seed``, all of them evaluated, with ``--data`` items on top."""
+    return data_config(items, n_images=n, eval_size=min(n, 1000), seed=seed)
+
+
+def tmdsprites_inputs(cfg: TMDSpritesConfig, res: int) -> tuple[torch.Tensor, np.ndarray]:
+    """The images of ``cfg`` as N x 3 x r x r in [-1, 1] at the model's ``res`` px, and the N x 128 x 128
+    ground-truth masks (scored as the pipeline does, with ``scores_at_target_size``)."""
+    images, masks, _ = generate(cfg)
+    return to_model_range(resize_images(images, res)), masks

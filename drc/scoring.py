@@ -1,0 +1,148 @@
+"""Inference and scores with a trained checkpoint: the functions the CLI and the scoring stages call."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from drc.checkpoint import load_model, model_config_of, read_checkpoint, train_config_of
+from drc.config import ReadoutConfig, SamplerConfig, check_inference, from_dict
+from drc.data.prepared import Prepared, PreparedDataset, to_model_range
+from drc.devices import resolve_device
+from drc.errors import DRCError
+from drc.imageio import find_images, matching_masks, read_mask, read_rgb, resize_rgb
+from drc.inference import Extraction, extract
+from drc.metrics import scores_at_target_size, summarize
+from drc.params import resolve_section
+from drc.provenance import check_checkpoint, check_prepared, folder_record, read_scores
+
+
+def inference_settings(
+    ckpt: dict[str, Any],
+    params: dict[str, Any] | None = None,
+    overrides: dict[str, dict[str, Any]] | None = None,
+) -> tuple[SamplerConfig, ReadoutConfig]:
+    """The sampler and read-out for a checkpoint: those of the profile it was trained under (the paper's
+    when it names none) for its dataset, then a params file's sections and ``--set`` overrides."""
+    dataset = str(ckpt.get("dataset", {}).get("name", ""))
+    profile = ckpt.get("profile") or "paper"
+    sampler = resolve_section("sampler", dataset, profile, params, overrides)
+    readout = resolve_section("readout", dataset, profile, params, overrides)
+    check_inference(sampler, readout)
+    return sampler, readout
+
+
+def extract_images(
+    checkpoint: str | Path,
+    images: torch.Tensor,
+    sampler: SamplerConfig,
+    readout: ReadoutConfig,
+    z_init: torch.Tensor | None = None,
+    progress: bool = True,
+) -> Extraction:
+    """Run a trained model on N x 3 x r x r images in [-1, 1] (r = the model's resolution)."""
+    ckpt = read_checkpoint(checkpoint)
+    model, _ = load_model(checkpoint, resolve_device("auto"))
+    res = model.config.resolution
+    if tuple(images.shape[1:]) != (3, res, res):
+        raise DRCError(f"images are {tuple(images.shape[1:])}, the model expects 3x{res}x{res}")
+    train = train_config_of(ckpt)
+    return extract(model, images, sampler, readout, train.sigma, train.tv_norm, z_init=z_init, progress=progress)
+
+
+def evaluate_prepared(
+    checkpoint: str | Path,
+    dataset_dir: str | Path,
+    split: str,
+    sampler: SamplerConfig,
+    readout: ReadoutConfig,
+    progress: bool = True,
+) -> tuple[dict[str, Any], np.ndarray, Extraction]:
+    """Score a checkpoint on a split of a prepared dataset.
+
+    With ``sampler.init == "persistent"`` the chains start from the training run's persistent
+    posterior chains (only for images the model was trained on); otherwise from N(0, I).
+    Masks are scored at the prepared dataset's resolution (the paper's 128 px), whatever the model's:
+    each soft mask is resized there as ``drc extract`` does (``drc.metrics.scores_at_target_size``).
+    Returns (summary in percent, per-image IoU fractions, the extraction).
+    """
+    ckpt = read_checkpoint(checkpoint)
+    res = model_config_of(ckpt).resolution
+    prepared = Prepared.open(dataset_dir)
+    rows = prepared.split(split)
+    data = PreparedDataset(prepared, rows, resolution=res)
+    z_init = _persistent_init(ckpt, prepared, rows) if sampler.init == "persistent" else None
+    out = extract_images(checkpoint, data.images, sampler, readout, z_init=z_init, progress=progress)
+    masks = np.asarray(prepared.masks[rows])
+    iou, dice = scores_at_target_size(out.soft_mask, masks)
+    summary = {**summarize(iou, dice), "resolution": res, "mask_resolution": int(masks.shape[-1])}
+    return summary, iou, out
+
+
+def evaluate_folders(
+    checkpoint: str | Path,
+    image_dir: Path,
+    mask_dir: Path,
+    sampler: SamplerConfig,
+    readout: ReadoutConfig,
+    progress: bool = True,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Score a checkpoint on a folder of images against same-stem mask PNGs of any size.
+
+    Images are resized to the model's resolution; each inferred mask is brought to its ground-truth
+    mask's own size as ``drc extract`` writes it, and scored there. Returns (summary, data record).
+    """
+    res = model_config_of(read_checkpoint(checkpoint)).resolution
+    paths = find_images([image_dir])
+    mask_paths = matching_masks(paths, mask_dir)
+    x = to_model_range(np.stack([resize_rgb(read_rgb(p), res) for p in paths]))
+    masks = [read_mask(p) for p in mask_paths]
+    out = extract_images(checkpoint, x, sampler, readout, progress=progress)
+    return summarize(*scores_at_target_size(out.soft_mask, masks)), folder_record(
+        paths, mask_paths, image_dir, mask_dir
+    )
+
+
+def rerun_scores(path: str | Path, progress: bool = True) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """Re-run every DRC result of a scores file (drc/provenance.py) from what it records: yields
+    (result key, recorded result, new summary). The checkpoint and the data must be those scored."""
+    record = read_scores(path)
+    if record.get("method") != "DRC" or "model" not in record:
+        raise DRCError(f"{path} holds no DRC scores with their model (a GrabCut file re-runs with its stage)")
+    checkpoint = check_checkpoint(record["model"])
+    for key, result in record["results"].items():
+        sampler = from_dict(SamplerConfig, result["sampler"], "recorded sampler")
+        readout = from_dict(ReadoutConfig, result["readout"], "recorded readout")
+        data = result["data"]
+        if "prepared" in data:
+            prepared = check_prepared(data)
+            summary, _, _ = evaluate_prepared(checkpoint, prepared.root, data["split"], sampler, readout, progress)
+        else:
+            summary, now = evaluate_folders(
+                checkpoint, Path(data["images"]), Path(data["masks"]), sampler, readout, progress
+            )
+            if now["sha256"] != data["sha256"]:
+                raise DRCError(f"{data['images']} / {data['masks']} are not the files that were scored")
+        yield key, result, summary
+
+
+def _persistent_init(ckpt: dict[str, Any], prepared: Prepared, rows: np.ndarray) -> torch.Tensor:
+    info = ckpt.get("dataset", {})
+    if info.get("name") != prepared.name:
+        raise DRCError(
+            f"sampler.init=persistent needs the training set's chains, but the model was trained on "
+            f"{info.get('name')!r}, not {prepared.name!r}; use sampler.init=noise"
+        )
+    trained_rows = prepared.split(info["split"])[: info["n_images"]]
+    position = {int(r): i for i, r in enumerate(trained_rows)}
+    missing = [int(r) for r in rows if int(r) not in position]
+    if missing:
+        raise DRCError(
+            f"{len(missing)} evaluation images were not trained on, so they have no persistent chain; "
+            "use sampler.init=noise"
+        )
+    return ckpt["z_post"][[position[int(r)] for r in rows]]

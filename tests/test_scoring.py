@@ -1,0 +1,74 @@
+"""Scoring a checkpoint: chains from the persistent chains or from noise, provenance, and re-running a score."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from drc.atomic import write_json
+from drc.checkpoint import read_checkpoint
+from drc.config import ReadoutConfig, SamplerConfig
+from drc.data.prepared import Prepared
+from drc.errors import DRCError
+from drc.provenance import drc_scores, prepared_record, score_record
+from drc.scoring import evaluate_prepared, inference_settings, rerun_scores
+from drc.trainrun import train_model
+from tests.helpers import tiny_model_config, tiny_train_config, write_squares
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("scoring")
+    data = write_squares(tmp)
+    ckpt = tmp / "m.pt"
+    train_model(
+        data, "train", tiny_model_config(), tiny_train_config(iterations=2), ckpt, profile="tiny", progress=False
+    )
+    return data, ckpt
+
+
+def test_evaluate_from_persistent_chains_and_from_noise(trained):
+    data, ckpt = trained
+    persistent = SamplerConfig(init="persistent", steps=2, batch_size=4)
+    summary, iou, out = evaluate_prepared(ckpt, data, "train", persistent, ReadoutConfig(), progress=False)
+    assert summary["n_images"] == 8 and iou.shape == (8,) and out.mask.shape == (8, 32, 32)
+    with pytest.raises(DRCError, match="not trained on"):
+        evaluate_prepared(ckpt, data, "test", persistent, ReadoutConfig(), progress=False)
+    noise = SamplerConfig(steps=5, batch_size=4)
+    summary, _, out = evaluate_prepared(ckpt, data, "test", noise, ReadoutConfig(), progress=False)
+    assert summary["n_images"] == 2 and np.isfinite(summary["iou"])
+    torch.randn(10)  # a scoring run repeats whatever the process did before (sampler.seed)
+    _, _, again = evaluate_prepared(ckpt, data, "test", noise, ReadoutConfig(), progress=False)
+    assert torch.equal(out.z, again.z)
+
+
+def test_inference_follows_the_profile_the_model_was_trained_under(trained):
+    _, ckpt = trained
+    sampler, readout = inference_settings(read_checkpoint(ckpt))
+    assert (sampler.steps, sampler.batch_size, readout) == (3, 64, ReadoutConfig())  # drc/profiles/tiny
+    sampler, _ = inference_settings(read_checkpoint(ckpt), overrides={"sampler": {"steps": 9}})
+    assert sampler.steps == 9
+
+
+def test_a_scores_file_re_runs_to_the_same_numbers_and_refuses_other_inputs(trained, tmp_path):
+    data, ckpt = trained
+    sampler, readout = SamplerConfig(steps=3, restarts=2, batch_size=4, seed=5), ReadoutConfig(threshold=0.6)
+    summary, _, _ = evaluate_prepared(ckpt, data, "test", sampler, readout, progress=False)
+    prepared = Prepared.open(data)
+    record = score_record(summary, prepared_record(prepared, "test"), sampler, readout)
+    scores = drc_scores({"squares/test": record}, ckpt, read_checkpoint(ckpt))
+    assert scores["model"]["profile"] == "tiny" and scores["model"]["train"]["iterations"] == 2
+    assert scores["results"]["squares/test"]["sampler"]["restarts"] == 2
+    assert len(scores["code"]["source_sha256"]) == 64
+    write_json(tmp_path / "scores.json", scores)
+    ((key, recorded, now),) = rerun_scores(tmp_path / "scores.json", progress=False)
+    assert key == "squares/test" and (now["iou"], now["dice"]) == (recorded["iou"], recorded["dice"])
+
+    scores["model"]["sha256"] = "0" * 64
+    (tmp_path / "other.json").write_text(json.dumps(scores))
+    with pytest.raises(DRCError, match="is not the checkpoint that was scored"):
+        list(rerun_scores(tmp_path / "other.json"))
+    (tmp_path / "broken.json").write_text("{}")
+    with pytest.raises(DRCError, match="is not a scores file"):
+        list(rerun_scores(tmp_path / "broken.json"))

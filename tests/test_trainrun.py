@@ -1,0 +1,119 @@
+"""Training runs on a prepared dataset: curves, resume rules, the image count, and stopping on a signal."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from dataclasses import replace
+
+import pytest
+import torch
+
+from drc.checkpoint import read_checkpoint
+from drc.trainrun import train_model
+from tests.helpers import tiny_model_config, tiny_train_config, write_squares
+
+MODEL = tiny_model_config()
+
+
+@pytest.fixture()
+def dataset(tmp_path):
+    return write_squares(tmp_path)
+
+
+def train_config(**fields):
+    return tiny_train_config(**{"monitor_every": 2, "image_every": 2, "log_every": 1, **fields})
+
+
+def test_train_logs_curves_and_resumes_when_iterations_grow(dataset, tmp_path, capsys):
+    ckpt, live = tmp_path / "m.pt", tmp_path / "live"
+    train_model(dataset, "all", MODEL, train_config(iterations=4), ckpt, live_dir=live, progress=False)
+    assert (live / "plots/metrics/monitor/iou.tsv").is_file() and (live / "plots/images/samples.png").is_file()
+    trainer = train_model(dataset, "all", MODEL, train_config(iterations=6), ckpt, live_dir=live, progress=False)
+    assert trainer.iteration == 6  # continued from 4, not restarted
+    assert len((live / "plots/metrics/loss/recon.tsv").read_text().splitlines()) == 1 + 6
+    trainer = train_model(dataset, "all", MODEL, train_config(iterations=7, perf="eager"), ckpt, progress=False)
+    assert trainer.iteration == 7  # another execution path of the same math continues the run
+    trainer = train_model(dataset, "all", MODEL, train_config(iterations=3, lr_generator=5e-4), ckpt, progress=False)
+    assert trainer.iteration == 3 and "training afresh" in capsys.readouterr().out
+
+
+def test_a_finished_run_is_left_untouched(dataset, tmp_path):
+    ckpt = tmp_path / "m.pt"
+    train_model(dataset, "all", MODEL, train_config(iterations=3), ckpt, profile="tiny", progress=False)
+    before = ckpt.read_bytes()
+    trainer = train_model(dataset, "all", MODEL, train_config(iterations=3), ckpt, profile="tiny", progress=False)
+    assert trainer.iteration == 3 and ckpt.read_bytes() == before
+    assert read_checkpoint(ckpt)["profile"] == "tiny"
+
+
+def test_the_number_of_training_images_is_printed_with_the_cap(dataset, tmp_path, capsys):
+    trainer = train_model(dataset, "all", MODEL, train_config(iterations=1, max_images=4), tmp_path / "m.pt")
+    assert trainer.n_images == 4
+    assert "training on 4 images of squares, split all (the first 4 of 10: train.max_images)" in capsys.readouterr().out
+    train_model(dataset, "train", MODEL, train_config(iterations=1), tmp_path / "n.pt", progress=False)
+    assert "training on 8 images of squares, split train\n" in capsys.readouterr().out
+
+
+SIGNALLED = textwrap.dedent(
+    """
+    import sys
+    from drc.errors import exit_cleanly
+    from drc.trainrun import train_model
+    from tests.helpers import tiny_model_config, tiny_train_config
+
+    def log_every_iteration(iteration, logs, trainer):
+        print(f"it {iteration}", flush=True)
+
+    @exit_cleanly
+    def main():
+        from drc import trainrun
+        config = tiny_train_config(iterations=400, checkpoint_every=1000, log_every=1)
+        trainer, *_ = trainrun.build_trainer(sys.argv[1], "all", tiny_model_config(), config, sys.argv[2], True)
+        trainer.run(checkpoint_path=sys.argv[2], log=log_every_iteration, progress=False)
+
+    main()
+    """
+)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_checkpoints_the_last_iteration_and_the_run_resumes_exactly(dataset, tmp_path, signum):
+    ckpt = tmp_path / "m.pt"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.getcwd()}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SIGNALLED, str(dataset), str(ckpt)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    for line in proc.stdout:  # wait until it is a few iterations in
+        if line.strip() == "it 3":
+            break
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signum, err
+    stopped = read_checkpoint(ckpt)["iteration"]
+    assert 3 <= stopped < 400  # the iteration it stopped at, not a periodic checkpoint (every 1000)
+    assert f"stopped at iteration {stopped} of 400; checkpoint written to {ckpt}" in err
+    assert "Traceback" not in err
+
+    config = tiny_train_config(iterations=stopped + 2, checkpoint_every=1000)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the signalled process ran: the thread count changes float rounding
+    try:
+        resumed = train_model(dataset, "all", MODEL, config, ckpt, monitor_split=None, progress=False)
+        fresh = train_model(dataset, "all", MODEL, config, tmp_path / "fresh.pt", monitor_split=None, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    assert resumed.iteration == fresh.iteration == stopped + 2
+    for (name, a), b in zip(fresh.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    assert torch.equal(resumed.z_post, fresh.z_post)
+
+
+def test_iterations_zero_writes_the_initial_checkpoint(dataset, tmp_path):
+    trainer = train_model(dataset, "all", MODEL, replace(train_config(), iterations=0), tmp_path / "m.pt")
+    assert trainer.iteration == 0 and read_checkpoint(tmp_path / "m.pt")["iteration"] == 0
