@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from bench.inputs import add_data_options, generator_config, tmdsprites_inputs
 from drc.checkpoint import load_model, train_config_of
-from drc.config import parse_set, to_dict
+from drc.config import for_unseen, parse_set, to_dict
 from drc.data.prepared import resize_images, resize_masks
 from drc.errors import exit_cleanly
 from drc.inference import extract
@@ -58,9 +58,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     model, ckpt = load_model(args.checkpoint)
     train = train_config_of(ckpt)
-    overrides = parse_set(args.overrides)
-    overrides["sampler"] = {"init": "noise", **overrides.get("sampler", {})}
-    sampler, readout = inference_settings(ckpt, overrides=overrides)
+    sampler, readout = inference_settings(ckpt, overrides=parse_set(args.overrides))
+    sampler = for_unseen(sampler)
     res = model.config.resolution
     x, masks = tmdsprites_inputs(generator_config(args.n, args.seed, args.data), res)
     small = torch.from_numpy(resize_masks(masks, res))

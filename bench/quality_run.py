@@ -16,13 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from bench.inputs import add_data_options, generator_config, tmdsprites_inputs
-from drc.config import Settings, parse_set, to_dict
+from drc.config import Settings, for_unseen, parse_set, to_dict
 from drc.errors import exit_cleanly
 from drc.inference import extract
 from drc.metrics import scores_at_target_size
@@ -85,7 +84,7 @@ def heldout_scores(trainer: Trainer, settings: Settings, args: argparse.Namespac
     """IoU/Dice of unseen images (another generator seed), inferred from N(0, I) with the profile's sampler."""
     x, m = tmdsprites_inputs(generator_config(args.heldout, args.heldout_seed, args.data), settings.model.resolution)
     t = time.time()
-    sampler = replace(settings.sampler, init="noise")  # unseen images have no persistent chains
+    sampler = for_unseen(settings.sampler)
     out = extract(
         trainer.model, x, sampler, settings.readout, settings.train.sigma, settings.train.tv_norm, progress=False
     )

@@ -1,4 +1,6 @@
-"""`make bench`: the speed table and the GPU memory estimate in one run (a few minutes on 2 CPU cores).
+"""`make bench`: the speed table, the GPU memory estimate and `drc extract`'s throughput and memory in one
+run (about half an hour on 2 CPU cores, most of it extracting 250 photos three times and writing 1,000
+large JPEGs).
 
     python -m bench.run_all                 # 1 thread
     python -m bench.run_all --threads 2     # any bench.speed option passes through
@@ -14,7 +16,7 @@ import time
 
 import torch
 
-from bench import memory, speed
+from bench import extract_speed, memory, speed
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -22,8 +24,11 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     speed.main(argv)
     print()
-    torch.set_num_threads(speed.parse_args(argv).threads)
+    threads = speed.parse_args(argv).threads
+    torch.set_num_threads(threads)
     print(memory.memory_table(memory.gpu_memory_estimate()))
+    print()
+    extract_speed.main(["--images", "250", "--threads", str(threads)])
     print(f"\nbench wall time: {time.perf_counter() - start:.0f} s")
 
 

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
 import typer
 
 from drc.atomic import write_json
@@ -33,6 +32,31 @@ def _params(path: Path | None) -> dict[str, Any] | None:
     from drc.params import load_params
 
     return None if path is None else load_params(path)
+
+
+@app.command()
+@exit_cleanly
+def prepare(
+    folder: Annotated[Path, typer.Argument(help="folder of images (searched recursively)")],
+    out: Annotated[Path, typer.Option(help="prepared dataset folder to write")],
+    resolution: Annotated[int, typer.Option(help="side of the square images, px")] = 128,
+    fit: Annotated[str, typer.Option(help="crop (centred square) | pad (edge colours)")] = "crop",
+    masks: Annotated[Path | None, typer.Option(help="folder of masks: same relative path and stem")] = None,
+) -> None:
+    """Make a prepared dataset from a folder of your images (jpg, png, webp, bmp, tiff), masks optional.
+
+    Unreadable files are named, skipped and counted in the dataset's meta.json. Without masks the
+    dataset trains and extracts but is not scored.
+    """
+    from drc.data.folder import prepare_folder
+    from drc.data.prepared import Prepared
+
+    if fit not in ("crop", "pad"):
+        raise DRCError(f"--fit must be crop or pad, got {fit!r}")
+    prepared = Prepared.open(prepare_folder(folder, out, resolution, fit, masks))  # type: ignore[arg-type]
+    stats = prepared.meta["stats"]
+    labelled = "with masks" if prepared.masks is not None else "without masks (training and extraction only)"
+    typer.echo(f"prepared {stats['kept']} of {stats['found']} image(s) {labelled} -> {out}; {stats['skipped']} skipped")
 
 
 @app.command()
@@ -71,45 +95,48 @@ def train(
 
 
 def _inference(checkpoint: Path, params: Path | None, set_: list[str] | None) -> tuple[SamplerConfig, ReadoutConfig]:
-    """The model's inference settings (its profile's) for images it never saw: chains from N(0, I)."""
+    """The model's inference settings (its profile's) for images it never saw (no persistent chains)."""
     from drc.checkpoint import read_checkpoint
+    from drc.config import for_unseen
     from drc.scoring import inference_settings
 
-    overrides = parse_set(set_ or [])
-    overrides["sampler"] = {"init": "noise", **overrides.get("sampler", {})}
-    return inference_settings(read_checkpoint(checkpoint), _params(params), overrides)
+    sampler, readout = inference_settings(read_checkpoint(checkpoint), _params(params), parse_set(set_ or []))
+    return for_unseen(sampler), readout
 
 
 @app.command()
 @exit_cleanly
 def extract(
     checkpoint: Annotated[Path, typer.Argument(help="trained model (.pt)")],
-    inputs: Annotated[list[Path], typer.Argument(help="image files and/or folders of images")],
-    out: Annotated[Path, typer.Option(help="output folder: <stem>_mask.png and <stem>_cutout.png")],
+    inputs: Annotated[list[Path], typer.Argument(help="image files and/or folders of images (searched recursively)")],
+    out: Annotated[Path, typer.Option(help="output folder: <relative path>_mask.png and _cutout.png per image")],
+    preview: Annotated[Path | None, typer.Option(help="also write a contact sheet here (PNG)")] = None,
+    refine: Annotated[
+        str, typer.Option(help="none | grabcut: redraw the mask's edges with GrabCut at full size")
+    ] = "none",
     params: Params = None,
     set_: Set = None,
 ) -> None:
     """Extract the foreground of each image: a binary mask and an RGBA cut-out at the input's size.
 
-    Chains start from N(0, I) and follow the settings of the profile the model was trained under
-    (`drc settings --profile NAME` shows them), then --params, then --set (e.g. --set sampler.seed=1).
+    Outputs mirror the inputs' folders; images already extracted with the same model and settings are
+    skipped, so an interrupted run resumes. A file that cannot be read is named and skipped, and the
+    command exits with status 1 at the end. Chains start from N(0, I) with the settings of the profile
+    the model was trained under (`drc settings --profile NAME`), then --params, then --set.
     """
-    from drc.checkpoint import model_config_of, read_checkpoint
-    from drc.data.prepared import to_model_range
-    from drc.imageio import cutout, find_images, read_rgb, resize_rgb, write_png
-    from drc.scoring import extract_images
+    from drc.extraction import extract_folder
 
-    res = model_config_of(read_checkpoint(checkpoint)).resolution
     sampler, readout = _inference(checkpoint, params, set_)
-    paths = find_images(inputs)
-    originals = [read_rgb(p) for p in paths]  # read everything first: a bad file fails before any output
-    x = to_model_range(np.stack([resize_rgb(im, res) for im in originals]))
-    result = extract_images(checkpoint, x, sampler, readout)
-    for path, image, soft in zip(paths, originals, result.soft_mask.numpy(), strict=True):
-        mask, rgba = cutout(image, soft)
-        write_png(out / f"{path.stem}_mask.png", (mask * 255).astype(np.uint8))
-        write_png(out / f"{path.stem}_cutout.png", rgba)
-    typer.echo(f"wrote masks and cut-outs of {len(paths)} image(s) to {out}")
+    report = extract_folder(checkpoint, inputs, out, sampler, readout, refine=refine, preview=preview)
+    typer.echo(
+        f"wrote masks and cut-outs of {report.written} image(s) to {out}; {report.up_to_date} already up to date"
+        + (f"; wrote {preview}" if preview else "")
+    )
+    if report.failed:
+        typer.echo(f"{len(report.failed)} file(s) could not be read and were skipped: "
+                   + ", ".join(str(p) for p, _ in report.failed[:10]) + (" ..." if len(report.failed) > 10 else ""),
+                   err=True)  # fmt: skip
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -196,7 +223,7 @@ def settings(
                 typer.echo(f"{section}.{name}: {kind} (default {default!r})")
         return
     resolved = resolve_settings(dataset, profile, _params(params), parse_set(set_ or []))
-    typer.echo(yaml.safe_dump(resolved.to_dict(), sort_keys=False).rstrip())
+    typer.echo(yaml.safe_dump(resolved.to_dict(), sort_keys=False, default_flow_style=None).rstrip())
 
 
 @app.command()

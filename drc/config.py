@@ -31,7 +31,7 @@ T = TypeVar("T")
 
 PerfMode = Literal["eager", "optimised", "max"]  # how the math is executed (drc/perf.py); not what it computes
 LrSchedule = Literal["constant", "cosine"]
-ChainStart = Literal["noise", "persistent"]
+ChainStart = Literal["noise", "persistent", "encoder"]
 SettleWhich = Literal["kept", "every"]
 MaskSource = Literal["pi_f", "responsibility"]
 RestartCombination = Literal["lowest_energy", "mean_mask"]
@@ -133,9 +133,15 @@ class ModelConfig:
     pixel_reassign: bool = True  # false: ablation "w/o pixel re-assignment" (the background is not resampled)
     fg_mask_bias: float = 0.0  # initial bias of the fg mask logit; paper 0 (init: biases zero)
     grid_residual: bool = False  # re-assignment grid = identity + predicted offset (paper: False)
+    start_encoder: bool = False  # an encoder from an image to a test-time chain's start, trained beside the
+    #   model on its own samples (train.encoder_*; a CPU-scale deviation: the paper starts chains from N(0, I))
+    encoder_channels: tuple[int, ...] = (32, 64, 128)  # its Conv4x4-s2 blocks (resolution / 2^len >= 1)
 
     def __post_init__(self) -> None:
         check_types(self, "model")
+        if self.resolution < 2 ** len(self.encoder_channels):
+            blocks = len(self.encoder_channels)
+            raise DRCError(f"model.encoder_channels: {blocks} blocks halve {self.resolution} px to nothing")
         if len(self.classifier_channels) != len(self.up_channels):
             raise DRCError(
                 "model.classifier_channels needs one entry per up-block "
@@ -178,6 +184,9 @@ class TrainConfig:
     hflip: bool = True  # random horizontal flips (paper)
     generator_loglik_scaled: bool = True  # True: 1/(2 sigma^2) in the generator loss (paper Listing 3);
     #   False: plain L1 there, as the official code
+    encoder_lr: float = 1e-3  # Adam lr of model.start_encoder (constant), when the model has one
+    encoder_dreams: int = 48  # prior samples per iteration, rendered, that the start encoder learns to invert
+    encoder_prior_steps: int = 30  # prior Langevin steps from N(0, I) for those samples (step prior_step_size)
     seed: int = 0
     checkpoint_every: int = 500  # iterations between atomic checkpoints (an interrupt also writes one)
     log_every: int = 10  # iterations between DVCLive metric steps
@@ -200,7 +209,8 @@ class TrainConfig:
 class SamplerConfig:
     """Test-time posterior Langevin chains (paper §3.3, supplementary B): one chain from N(0, I) per image."""
 
-    init: ChainStart = "noise"  # noise: z ~ N(0, I) (paper); persistent: the training run's chains (its images only)
+    init: ChainStart = "noise"  # noise: z ~ N(0, I) (paper); persistent: the training run's chains (its images
+    #   only); encoder: the model's start encoder (model.start_encoder; a CPU-scale deviation)
     steps: int = 5000  # posterior steps per chain (paper: 300 Dogs/Cars, 2.5K Birds, 5K others)
     step_size: float = 0.1  # s1
     noise: bool = True  # Langevin noise at test time (paper: yes)
@@ -210,6 +220,7 @@ class SamplerConfig:
     settle_step_size: float = 0.1
     settle: SettleWhich = "kept"  # which restarts settle: "kept" = only the one the read-out keeps (lowest
     #   energy of the unsettled chains); "every" = each restart, before energies or masks are compared
+    start_jitter: float = 0.5  # init=encoder: restarts after the first start at the encoder's z + this x N(0, I)
     seed: int = 0  # seeds the N(0, I) starts and the Langevin noise: a score repeats exactly
     batch_size: int = 100  # images per batch (memory; the noise stream is drawn per batch)
     perf: PerfMode | None = None  # None = $DRC_PERF, else optimised (drc/perf.py)
@@ -220,6 +231,8 @@ class SamplerConfig:
             raise DRCError("sampler.steps and sampler.settle_steps must be >= 0")
         if self.step_size <= 0 or self.settle_step_size <= 0:
             raise DRCError("sampler.step_size and sampler.settle_step_size must be positive")
+        if self.start_jitter < 0:
+            raise DRCError(f"sampler.start_jitter must be >= 0, got {self.start_jitter}")
         if self.restarts < 1 or self.batch_size < 1:
             raise DRCError(
                 f"sampler.restarts and sampler.batch_size must be >= 1, got {self.restarts}, {self.batch_size}"
@@ -247,6 +260,11 @@ class ReadoutConfig:
         check_types(self, "readout")
         if not 0.0 < self.threshold < 1.0:
             raise DRCError(f"readout.threshold must be in (0, 1), got {self.threshold!r}")
+
+
+def for_unseen(sampler: SamplerConfig) -> SamplerConfig:
+    """The sampler for images the model was not trained on: they have no persistent chains (N(0, I) instead)."""
+    return dataclasses.replace(sampler, init="noise") if sampler.init == "persistent" else sampler
 
 
 def check_inference(sampler: SamplerConfig, readout: ReadoutConfig) -> None:
@@ -449,6 +467,58 @@ class HeldoutConfig:
         check_types(self, "heldout")
         if self.seed < 0 or self.n_images < 1:
             raise DRCError(f"heldout.seed must be >= 0 and heldout.n_images >= 1, got {self.seed}, {self.n_images}")
+
+
+@dataclass(frozen=True)
+class RobustConfig:
+    """The second TM-dSprites generator (drc/data/tmdsprites_robust.py): what the paper leaves open, read
+    another way than ``TMDSpritesConfig`` reads it (its values in comments), for the robustness check."""
+
+    seed: int = 5  # its own bank and images
+    n_images: int = 200
+    resolution: int = 128  # the variant's (paper: 128)
+    texture_colour: TextureColour = "grey"  # the variant's
+    min_sprites: int = 2  # stated by the paper: 2-3
+    max_sprites: int = 3
+    size_range: tuple[float, float] = (0.12, 0.4)  # side of a sprite, fraction of the image side (1/6-1/3)
+    rotate: bool = True  # squares and triangles at a uniformly random angle (axis-aligned, apex up)
+    min_gap_px: float = 2.0  # between the circles around two sprites (between bounding squares)
+    sprite_saturation_range: tuple[float, float] = (0.8, 1.0)  # HSV saturation of a sprite (1)
+    sprite_value_range: tuple[float, float] = (0.75, 1.0)  # HSV value of a sprite (1)
+    n_textures: int = 20  # stated by the paper: a bank of 20 gratings
+    texture_period_range: tuple[float, float] = (1 / 40, 1 / 3)  # geometric over the bank, shuffled (1/32-1/4)
+    texture_contrast_range: tuple[float, float] = (0.4, 1.0)  # amplitude around the grating's mid colour (1)
+    #   orientations uniformly random in [0, 180) degrees (evenly spaced); centres anywhere a sprite fits (0.18-0.82)
+
+    def __post_init__(self) -> None:
+        check_types(self, "robust")
+        lo, hi = self.size_range
+        if not 0 < lo <= hi < 0.7 or self.n_images < 1 or self.resolution < 16 or self.seed < 0:
+            raise DRCError("robust: need 0 < size_range lo <= hi < 0.7, n_images >= 1, resolution >= 16, seed >= 0")
+        if not 1 <= self.min_sprites <= self.max_sprites or self.n_textures < 1:
+            raise DRCError("robust: need 1 <= min_sprites <= max_sprites and n_textures >= 1")
+        for name in ("sprite_saturation_range", "sprite_value_range", "texture_contrast_range"):
+            lo, hi = getattr(self, name)
+            if not 0 <= lo <= hi <= 1:
+                raise DRCError(f"robust.{name} needs 0 <= lo <= hi <= 1, got {lo, hi}")
+        lo, hi = self.texture_period_range
+        if not 0 < lo <= hi or lo * self.resolution < 2:
+            raise DRCError(f"robust.texture_period_range needs 0 < lo <= hi and lo >= 2 px, got {lo, hi}")
+
+
+@dataclass(frozen=True)
+class FolderConfig:
+    """A folder of your own images as a dataset (drc/data/folder.py); ``path`` has no default."""
+
+    path: str  # the folder, searched recursively
+    masks: str | None = None  # a folder of masks at the same relative paths and stems (None: not scored)
+    resolution: int = 128  # px, the prepared images' side
+    fit: Literal["crop", "pad"] = "crop"  # centred square crop, or pad to a square with edge colours
+
+    def __post_init__(self) -> None:
+        check_types(self, "folder")
+        if self.resolution < 16:
+            raise DRCError(f"folder.resolution must be >= 16 px, got {self.resolution}")
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,7 @@
-"""Reading user images and masks from disk, and writing masks and cut-outs, with clear errors."""
+"""Masks and cut-outs at an image's own size, and writing them (reading images: drc/data/folder.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import cv2
@@ -11,50 +10,6 @@ import numpy as np
 from drc.atomic import atomic_path
 from drc.data.prepared import resize_images
 from drc.errors import DRCError
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-
-
-def find_images(paths: Iterable[str | Path]) -> list[Path]:
-    """Expand files and folders (non-recursive) into a sorted list of image files."""
-    found: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            found += sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES)
-        elif p.is_file():
-            found.append(p)
-        else:
-            raise DRCError(f"{p} does not exist; pass image files or folders of images")
-    if not found:
-        raise DRCError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(map(str, paths))}")
-    return found
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise DRCError(f"cannot read image {path}; is it a valid image file?")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
-def read_mask(path: Path) -> np.ndarray:
-    """Binary mask: pixels >= half of the maximum grey level are foreground (SPEC §3: binarised at 0.5)."""
-    mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if mask is None:
-        raise DRCError(f"cannot read mask {path}; is it a valid image file?")
-    return mask >= 128
-
-
-def matching_masks(images: Sequence[Path], mask_dir: Path) -> list[Path]:
-    """The same-stem PNG in ``mask_dir`` for every image; one error listing what is missing."""
-    if not mask_dir.is_dir():
-        raise DRCError(f"mask folder {mask_dir} does not exist")
-    masks = [mask_dir / f"{p.stem}.png" for p in images]
-    missing = [p.name for p, m in zip(images, masks, strict=True) if not m.is_file()]
-    if missing:
-        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
-        raise DRCError(f"{len(missing)} image(s) have no mask <stem>.png in {mask_dir}: {shown}")
-    return masks
 
 
 def resize_rgb(image: np.ndarray, resolution: int) -> np.ndarray:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -11,7 +13,8 @@ from tqdm.auto import tqdm
 
 from drc import perf
 from drc.config import ReadoutConfig, SamplerConfig, check_inference
-from drc.langevin import GraphedLangevin, frozen, langevin
+from drc.errors import DRCError
+from drc.langevin import frozen, langevin
 from drc.model.drc import DRC, Rendering
 from drc.model.objective import laplace_loglik, pixel_log_odds
 
@@ -38,12 +41,15 @@ def extract(
     sigma: float,
     tv_weight: float,
     z_init: torch.Tensor | None = None,
+    keys: Sequence[int] | None = None,
     progress: bool = True,
 ) -> Extraction:
     """Sample z | x by posterior Langevin (``sampler``) and read the foreground mask at z (``readout``).
 
-    ``z_init`` (N x d) starts the chains there (e.g. the stored persistent chains); otherwise N(0, I),
-    ``sampler.restarts`` times per image, one after another. Each chain may then descend
+    ``z_init`` (N x d) starts the chains there (e.g. the stored persistent chains); otherwise
+    ``sampler.restarts`` chains per image, one after another, start from N(0, I), or with
+    ``sampler.init="encoder"`` at the model's start encoder's z for the image (the first restart) and
+    there plus ``sampler.start_jitter`` x N(0, I) (the others). Each chain may then descend
     ``sampler.settle_steps`` noise-free steps, so its mask is read near the mode it found rather than
     at its last noisy sample (a CPU-scale deviation, 0 in the paper): only the chain the read-out keeps
     (``sampler.settle="kept"``) or every restart before they are compared (``"every"``). The read-out
@@ -54,26 +60,30 @@ def extract(
     (``readout.source``), above ``readout.threshold`` (paper: 0.5; see :func:`soft_mask`).
 
     The perf mode (drc/perf.py) comes from ``sampler.perf`` if set, else ``DRC_PERF``, else "optimised".
-    The chains draw from torch's RNG seeded with ``sampler.seed`` and forked, so the result depends on
-    the seed alone. The model, its perf switches and the caller's RNG state are left as they were.
+    Image i's chains draw their starts and noise from a generator of its own, seeded from
+    ``sampler.seed`` and ``keys[i]`` (default: its position i; ``image_seed``), so its result depends on
+    neither the batch it is in nor its place there, nor on the caller's RNG state. The model and its perf
+    switches are left as they were.
     """
     check_inference(sampler, readout)
     if z_init is not None and sampler.restarts > 1:
         raise ValueError("restarts > 1 need chains from N(0, I), not z_init")
-    device = next(model.parameters()).device
+    if z_init is None and sampler.init == "encoder" and model.start_encoder is None:
+        raise DRCError(
+            "sampler.init=encoder needs a model trained with model.start_encoder=true; use sampler.init=noise"
+        )
+    keys = list(range(len(images))) if keys is None else [int(k) for k in keys]
+    if len(keys) != len(images):
+        raise ValueError(f"{len(keys)} keys for {len(images)} images")
     starts = range(0, len(images), sampler.batch_size)
     was_training = model.training
     model.eval()
     try:
-        with (
-            perf.configured(model, perf.mode_of(sampler)) as opts,
-            torch.random.fork_rng(devices=[device] if device.type == "cuda" else []),
-        ):
-            run = BatchExtractor(model, sampler, readout, sigma, tv_weight, opts)
-            torch.manual_seed(sampler.seed)
+        with perf.configured(model, perf.mode_of(sampler)):
+            run = BatchExtractor(model, sampler, readout, sigma, tv_weight)
             size = sampler.batch_size
             parts = [
-                run(images[s : s + size], None if z_init is None else z_init[s : s + size])
+                run(images[s : s + size], keys[s : s + size], None if z_init is None else z_init[s : s + size])
                 for s in tqdm(starts, disable=not progress, desc="extract", unit="batch")
             ]
     finally:
@@ -86,18 +96,11 @@ class BatchExtractor:
     """One batch of :func:`extract`: the chains, their settling and the read-out, on the model's device."""
 
     def __init__(
-        self,
-        model: DRC,
-        sampler: SamplerConfig,
-        readout: ReadoutConfig,
-        sigma: float,
-        tv_weight: float,
-        opts: perf.PerfOptions,
+        self, model: DRC, sampler: SamplerConfig, readout: ReadoutConfig, sigma: float, tv_weight: float
     ) -> None:
         self.model, self.sampler, self.readout, self.sigma, self.tv_weight = model, sampler, readout, sigma, tv_weight
         self.device = next(model.parameters()).device
-        self.opts = opts
-        self.graphs: dict[tuple, GraphedLangevin] = {}  # perf "max" on CUDA only (UNTESTED)
+        self.noise: ImageNoise | None = None  # the batch's per-image streams, set by __call__
 
     def energy(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return self.model.posterior_energy(z, x, self.sigma, self.tv_weight)
@@ -106,12 +109,7 @@ class BatchExtractor:
         if not steps:
             return z
         with frozen(self.model):
-            if self.opts.cuda_graphs and z.is_cuda:
-                key = (tuple(z.shape), step_size, noise)
-                if key not in self.graphs:
-                    self.graphs[key] = GraphedLangevin(self.energy, z, x, step_size, noise=noise)
-                return self.graphs[key](z, x, steps)
-            return langevin(z, lambda v: self.energy(v, x), steps, step_size, noise=noise)
+            return langevin(z, lambda v: self.energy(v, x), steps, step_size, noise=noise, noise_like=self.noise.like)
 
     def sample(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return self.chain(z, x, self.sampler.steps, self.sampler.step_size, self.sampler.noise)
@@ -122,19 +120,27 @@ class BatchExtractor:
     def sample_and_settle(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return self.settle(self.sample(z, x), x)
 
-    def __call__(self, images: torch.Tensor, z_init: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    def __call__(
+        self, images: torch.Tensor, keys: Sequence[int], z_init: torch.Tensor | None
+    ) -> dict[str, torch.Tensor]:
         sampler, model = self.sampler, self.model
         x = images.to(self.device)
+        self.noise = ImageNoise(sampler.seed, keys, self.device)
+        encoded = None
+        if sampler.init == "encoder":
+            with torch.no_grad():
+                encoded = model.start_encoder(x)
+        starts = Starts(self.noise, model.config.z_dim, encoded, sampler.start_jitter)
+        restarts = functools.partial(run_restarts, model, x, sampler.restarts, starts=starts)
+        energy = {"sigma": self.sigma, "tv_weight": self.tv_weight}
         mean_soft = None
         if z_init is not None:
             z = self.sample_and_settle(z_init.to(self.device), x)
         elif self.readout.combine == "mean_mask" or sampler.settle == "every":
             read = self.read if self.readout.combine == "mean_mask" else None
-            z, mean_soft = run_restarts(
-                model, x, sampler.restarts, self.sample_and_settle, read, self.sigma, self.tv_weight
-            )
+            z, mean_soft = restarts(self.sample_and_settle, read, **energy)
         else:  # settle only the restart that the lowest energy keeps
-            z, _ = run_restarts(model, x, sampler.restarts, self.sample, None, self.sigma, self.tv_weight)
+            z, _ = restarts(self.sample, None, **energy)
             z = self.settle(z, x)
         with torch.no_grad():
             r = model.render(z)
@@ -174,22 +180,63 @@ def soft_mask(r: Rendering, x: torch.Tensor, source: str, sigma: float, threshol
     return torch.sigmoid(log_odds[:, 0] - shift)
 
 
+class ImageNoise:
+    """Per-image random streams for a batch: row i draws from a CPU generator seeded with
+    ``image_seed(seed, keys[i])``, so what an image's chains draw does not depend on the other rows."""
+
+    def __init__(self, seed: int, keys: Sequence[int], device: torch.device) -> None:
+        self.generators = [torch.Generator().manual_seed(image_seed(seed, k)) for k in keys]
+        self.device = device
+
+    def normal(self, d: int) -> torch.Tensor:
+        """len(keys) x d standard normal draws, one row per image's stream."""
+        return torch.stack([torch.randn(d, generator=g) for g in self.generators]).to(self.device)
+
+    def like(self, z: torch.Tensor) -> torch.Tensor:
+        return self.normal(z.shape[1]).to(z.dtype)
+
+
+@dataclass
+class Starts:
+    """The chains' starts, restart by restart: N(0, I) draws, or the encoder's z (exact for the first
+    restart, plus ``jitter`` x N(0, I) for the others), from the images' own streams."""
+
+    noise: ImageNoise
+    z_dim: int
+    encoded: torch.Tensor | None = None
+    jitter: float = 0.0
+
+    def __call__(self, restart: int) -> torch.Tensor:
+        if self.encoded is None:
+            return self.noise.normal(self.z_dim)
+        if restart == 0:
+            return self.encoded
+        return self.encoded + self.jitter * self.noise.normal(self.z_dim)
+
+
+def image_seed(seed: int, key: int) -> int:
+    """The seed of one image's stream: 63 bits of sha256 over (seed, key)."""
+    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+
 def run_restarts(
     model: DRC,
     x: torch.Tensor,
     restarts: int,
     run_chain: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     read: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None,
+    starts: Starts,
     sigma: float,
     tv_weight: float,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Run ``restarts`` chains per image from N(0, I), one after another (memory stays that of one);
+    """Run ``restarts`` chains per image from ``starts``, one after another (memory stays that of one);
     keep, per image, the end point with the lowest posterior energy (a CPU-scale deviation: the
     paper runs one chain; restarts escape the local modes a short chain ends in). With ``read`` (end
     points, images -> soft masks), also return the mean of the restarts' soft masks, else None."""
     best, best_energy, mask_sum = None, None, None
-    for _ in range(restarts):
-        z = run_chain(torch.randn(len(x), model.config.z_dim).to(x.device), x)
+    for restart in range(restarts):
+        z = run_chain(starts(restart), x)
         if read is not None:
             mask = read(z, x)
             mask_sum = mask if mask_sum is None else mask_sum + mask

@@ -24,6 +24,7 @@ from drc.config import (
     PAPER_FACTS,
     SECTIONS,
     HeldoutConfig,
+    RobustConfig,
     Settings,
     TMDSpritesConfig,
     dataset_kind,
@@ -130,17 +131,20 @@ def data_values(dataset: str, profile: str, params: Mapping[str, Any]) -> dict[s
     return _deep_merge(by_kind.get(kind) or {}, own)
 
 
-def tmdsprites_configs(values: Mapping[str, Any], name: str) -> tuple[TMDSpritesConfig, TMDSpritesConfig]:
-    """(the dataset, its held-out set) of a TM-dSprites variant: the held-out set is the same generator
-    with another seed, all of it evaluated (never trained on)."""
+def tmdsprites_sets(values: Mapping[str, Any], name: str) -> dict[str, TMDSpritesConfig | RobustConfig]:
+    """The prepared sets of a TM-dSprites variant, by the suffix of their name: "" the dataset itself;
+    "-heldout" the same generator from another seed, all of it evaluated (never trained on); "-robust"
+    the second generator (drc/data/tmdsprites_robust.py), at the variant's resolution and colours."""
     values = dict(values)
     heldout = from_dict(HeldoutConfig, values.pop("heldout", None) or {}, f"data.{name}.heldout")
+    robust = values.pop("robust", None) or {}
     main = from_dict(TMDSpritesConfig, values, f"data.{name}")
     if heldout.seed == main.seed:
         raise DRCError(f"data.{name}.heldout.seed must differ from data.{name}.seed ({main.seed})")
-    other = from_dict(
-        TMDSpritesConfig,
-        {**values, "seed": heldout.seed, "n_images": heldout.n_images, "eval_size": heldout.n_images},
-        f"data.{name}.heldout",
-    )
-    return main, other
+    other = {**values, "seed": heldout.seed, "n_images": heldout.n_images, "eval_size": heldout.n_images}
+    robust = {"resolution": main.resolution, "texture_colour": main.texture_colour, **robust}
+    return {
+        "": main,
+        "-heldout": from_dict(TMDSpritesConfig, other, f"data.{name}.heldout"),
+        "-robust": from_dict(RobustConfig, robust, f"data.{name}.robust"),
+    }

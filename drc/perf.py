@@ -7,8 +7,9 @@
                checkpoint still continues bit for bit.
 ``max``        ``optimised`` plus, on CUDA only, the generators' up-block convs in bfloat16
                (norms, output heads, sampling grid, objective, LEBM and the Langevin update stay
-               float32) and CUDA graphs replaying the fixed-shape Langevin step. UNTESTED: no GPU
-               was available when it was written; on CPU ``max`` is ``optimised``.
+               float32) and CUDA graphs replaying training's fixed-shape Langevin steps (test-time
+               chains draw per-image noise, which a captured graph cannot). UNTESTED: no GPU was
+               available when it was written; on CPU ``max`` is ``optimised``.
 
 torch.compile is not used: on CPU it did not pay (docs/performance.md).
 
@@ -39,7 +40,7 @@ SWITCHES = ("fast", "bf16")  # the class attributes of modules with a fast path
 class PerfOptions:
     fast_kernels: bool = False  # channels-last up+conv, group-norm instance norm
     bf16: bool = False  # CUDA: up-block convs in bfloat16
-    cuda_graphs: bool = False  # CUDA: capture one Langevin step and replay it
+    cuda_graphs: bool = False  # CUDA: capture one training Langevin step and replay it
 
 
 def check_mode(mode: str) -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +12,11 @@ import torch
 
 from drc.checkpoint import load_model, model_config_of, read_checkpoint, train_config_of
 from drc.config import ReadoutConfig, SamplerConfig, check_inference, from_dict
+from drc.data.folder import SUFFIXES, UNREADABLE, mask_for, read_image, read_mask, walk_images
 from drc.data.prepared import Prepared, PreparedDataset, to_model_range
 from drc.devices import resolve_device
 from drc.errors import DRCError
-from drc.imageio import find_images, matching_masks, read_mask, read_rgb, resize_rgb
+from drc.imageio import resize_rgb
 from drc.inference import Extraction, extract
 from drc.metrics import scores_at_target_size, summarize
 from drc.params import resolve_section
@@ -42,16 +44,18 @@ def extract_images(
     sampler: SamplerConfig,
     readout: ReadoutConfig,
     z_init: torch.Tensor | None = None,
+    keys: Sequence[int] | None = None,
     progress: bool = True,
 ) -> Extraction:
-    """Run a trained model on N x 3 x r x r images in [-1, 1] (r = the model's resolution)."""
+    """Run a trained model on N x 3 x r x r images in [-1, 1] (r = the model's resolution); ``keys`` name
+    each image's random stream (``drc.inference.extract``)."""
     ckpt = read_checkpoint(checkpoint)
     model, _ = load_model(checkpoint, resolve_device("auto"))
     res = model.config.resolution
     if tuple(images.shape[1:]) != (3, res, res):
         raise DRCError(f"images are {tuple(images.shape[1:])}, the model expects 3x{res}x{res}")
     train = train_config_of(ckpt)
-    return extract(model, images, sampler, readout, train.sigma, train.tv_norm, z_init=z_init, progress=progress)
+    return extract(model, images, sampler, readout, train.sigma, train.tv_norm, z_init, keys, progress)
 
 
 def evaluate_prepared(
@@ -73,11 +77,12 @@ def evaluate_prepared(
     ckpt = read_checkpoint(checkpoint)
     res = model_config_of(ckpt).resolution
     prepared = Prepared.open(dataset_dir)
+    prepared.labelled_masks()  # before minutes of inference: a dataset without masks cannot be scored
     rows = prepared.split(split)
     data = PreparedDataset(prepared, rows, resolution=res)
     z_init = _persistent_init(ckpt, prepared, rows) if sampler.init == "persistent" else None
-    out = extract_images(checkpoint, data.images, sampler, readout, z_init=z_init, progress=progress)
-    masks = np.asarray(prepared.masks[rows])
+    out = extract_images(checkpoint, data.images, sampler, readout, z_init, keys=rows, progress=progress)
+    masks = np.asarray(prepared.labelled_masks()[rows])
     iou, dice = scores_at_target_size(out.soft_mask, masks)
     summary = {**summarize(iou, dice), "resolution": res, "mask_resolution": int(masks.shape[-1])}
     return summary, iou, out
@@ -91,20 +96,51 @@ def evaluate_folders(
     readout: ReadoutConfig,
     progress: bool = True,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Score a checkpoint on a folder of images against same-stem mask PNGs of any size.
+    """Score a checkpoint on a folder of images (searched recursively) against masks of any size with the
+    same relative path and stem.
 
     Images are resized to the model's resolution; each inferred mask is brought to its ground-truth
     mask's own size as ``drc extract`` writes it, and scored there. Returns (summary, data record).
     """
     res = model_config_of(read_checkpoint(checkpoint)).resolution
-    paths = find_images([image_dir])
-    mask_paths = matching_masks(paths, mask_dir)
-    x = to_model_range(np.stack([resize_rgb(read_rgb(p), res) for p in paths]))
-    masks = [read_mask(p) for p in mask_paths]
-    out = extract_images(checkpoint, x, sampler, readout, progress=progress)
+    paths, mask_paths = labelled_images(Path(image_dir), Path(mask_dir))
+    x = to_model_range(np.stack([resize_rgb(_readable(read_image, p), res) for p in paths]))
+    masks = [_readable(read_mask, p) for p in mask_paths]
+    keys = [path_key(p.relative_to(image_dir)) for p in paths]
+    out = extract_images(checkpoint, x, sampler, readout, keys=keys, progress=progress)
     return summarize(*scores_at_target_size(out.soft_mask, masks)), folder_record(
         paths, mask_paths, image_dir, mask_dir
     )
+
+
+def labelled_images(image_dir: Path, mask_dir: Path) -> tuple[list[Path], list[Path]]:
+    """The images under ``image_dir`` (recursively) and their masks: same relative path and stem under
+    ``mask_dir``. One error lists the images without one (a score needs every image's mask)."""
+    if not mask_dir.is_dir():
+        raise DRCError(f"mask folder {mask_dir} does not exist")
+    paths = walk_images(image_dir)
+    if not paths:
+        raise DRCError(f"no images ({', '.join(SUFFIXES)}) under {image_dir}")
+    masks = [mask_for(p, image_dir, mask_dir) for p in paths]
+    missing = [p.relative_to(image_dir).as_posix() for p, m in zip(paths, masks, strict=True) if m is None]
+    if missing:
+        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise DRCError(
+            f"{len(missing)} image(s) have no mask of the same relative path and stem in {mask_dir}: {shown}"
+        )
+    return paths, masks
+
+
+def _readable(read: Callable[[Path], np.ndarray], path: Path) -> np.ndarray:
+    try:
+        return read(path)
+    except UNREADABLE as exc:
+        raise DRCError(f"cannot read {path} ({type(exc).__name__}); is it a valid image file?") from exc
+
+
+def path_key(relative: Path) -> int:
+    """The random-stream key of an image file: its relative path's CRC-32, stable across runs and order."""
+    return zlib.crc32(relative.as_posix().encode())
 
 
 def rerun_scores(path: str | Path, progress: bool = True) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from drc import perf
@@ -106,6 +107,10 @@ class Trainer:
         self.opt_g = torch.optim.Adam(groups, betas=betas)
         self.opt_e = torch.optim.Adam(self.model.lebm.parameters(), lr=c.lr_lebm, betas=betas)
         self._base_lrs = [[g["lr"] for g in opt.param_groups] for opt in (self.opt_g, self.opt_e)]
+        encoder = self.model.start_encoder
+        self.opt_s = None if encoder is None else torch.optim.Adam(encoder.parameters(), lr=c.encoder_lr)
+        # The start encoder's dreams draw from a generator of their own: the model's run is the same with or without it.
+        self.encoder_rng = torch.Generator().manual_seed(c.seed + 7_777_777)
         self.n_images = len(self.images)  # the whole training set (a rank holds only its shard's images)
         d = self.model_config.z_dim
         # Persistent chains: one posterior and one prior latent per training image (official code).
@@ -226,6 +231,7 @@ class Trainer:
             z_post0, z_prior0 = torch.randn(n_batch, d)[pos], torch.randn(n_batch, d)[pos]
 
         pos_dev = pos.to(dev)
+        z_post = None
         self._noise_like = lambda z: torch.randn((n_batch, d), dtype=z.dtype, device=z.device)[pos_dev]
         try:
             if len(rows):
@@ -270,16 +276,46 @@ class Trainer:
             total.backward()
         self.reduce_gradients(self.opt_g)
         self.opt_g.step()
+        encoder = self.update_start_encoder(x, z_post, share) if self.opt_s is not None else None
         self.iteration += 1
 
         present = [k for k in GENERATOR_TERMS if weights[k]]  # the terms generator_loss computes
-        local = [parts.get(k, zero) for k in present] + [total if torch.is_tensor(total) else zero, e_loss, mse, fg]
+        local = [parts.get(k, zero) for k in present] + [total if torch.is_tensor(total) else zero, e_loss]
+        names = [*present, "total", "lebm"] + ([] if encoder is None else ["start_encoder"])
+        local += ([] if encoder is None else [encoder]) + [mse, fg]
         values = self.reduce_values(torch.stack([v.detach().float() for v in local])).tolist()
-        logs = {f"loss/{k}": v for k, v in zip([*present, "total", "lebm"], values, strict=False)}
+        logs = {f"loss/{k}": v for k, v in zip(names, values, strict=False)}
         logs["train/lr_factor"] = lr_scale
         logs["train/mse"], logs["train/fg_fraction"] = values[-2:]
         check_finite(logs, self.iteration)
         return logs
+
+    def update_start_encoder(self, x: torch.Tensor, z_post: torch.Tensor | None, share: float) -> torch.Tensor:
+        """One step of the start encoder (model.start_encoder): regress the latents of dreams (prior samples
+        from N(0, I) and ``encoder_prior_steps`` prior Langevin steps, rendered) and of this batch's images
+        (their posterior chains). Returns the loss. Dreams are drawn on every rank from the same stream
+        and counted once; the encoder never feeds back into the model."""
+        c, dev, gen = self.config, self.device, self.encoder_rng
+        d = self.model_config.z_dim
+
+        def noise(t: torch.Tensor) -> torch.Tensor:
+            return torch.randn(t.shape, generator=gen).to(device=t.device, dtype=t.dtype)
+
+        z = torch.randn(c.encoder_dreams, d, generator=gen).to(dev)
+        with frozen(self.model):
+            z = langevin(z, lambda v: self.model.prior_energy(v).sum(), c.encoder_prior_steps, c.prior_step_size,
+                         noise_like=noise)  # fmt: skip
+        with torch.no_grad():
+            dreams = self.model.render(z).composite
+        encoder = self.model.start_encoder
+        loss = F.mse_loss(encoder(dreams), z) / self.world
+        if z_post is not None and len(x):
+            loss = loss + share * F.mse_loss(encoder(x), z_post.detach())
+        self.opt_s.zero_grad(set_to_none=True)
+        loss.backward()
+        self.reduce_gradients(self.opt_s)
+        self.opt_s.step()
+        return loss
 
     def reduce_gradients(self, opt: torch.optim.Optimizer) -> None:
         """Sum the gradients of ``opt``'s parameters over the shards (one process: nothing to sum)."""
@@ -308,6 +344,8 @@ class Trainer:
             "model": self.model.state_dict(),
             "opt_g": self.opt_g.state_dict(),
             "opt_e": self.opt_e.state_dict(),
+            "opt_s": None if self.opt_s is None else self.opt_s.state_dict(),
+            "encoder_rng": self.encoder_rng.get_state(),
             "z_post": self.z_post,
             "z_prior": self.z_prior,
             "iteration": self.iteration,
@@ -334,6 +372,9 @@ class Trainer:
         self.model.load_state_dict(ckpt["model"])
         self.opt_g.load_state_dict(ckpt["opt_g"])
         self.opt_e.load_state_dict(ckpt["opt_e"])
+        if self.opt_s is not None:
+            self.opt_s.load_state_dict(ckpt["opt_s"])
+        self.encoder_rng.set_state(ckpt["encoder_rng"])
         self.z_post, self.z_prior = ckpt["z_post"], ckpt["z_prior"]
         self.iteration = int(ckpt["iteration"])
         set_rng_state(ckpt["rng"])

@@ -75,8 +75,8 @@ def train_model(
         dataset_dir, split, model, train, checkpoint, resume, profile
     )
     checkpoint = Path(checkpoint)
-    monitor = _monitor_positions(prepared, rows, monitor_split)
-    monitor_masks = np.asarray(prepared.masks[rows[monitor]])  # scored at the dataset's resolution
+    monitor = _monitor_positions(prepared, rows, monitor_split if prepared.masks is not None else None)
+    monitor_masks = np.asarray(prepared.masks[rows[monitor]]) if len(monitor) else None  # at the data's resolution
     live = _open_live(live_dir, resumed)
     cfg = train
 
@@ -91,7 +91,8 @@ def train_model(
             live.log_metric("monitor/iou", scores["iou"])
             live.log_metric("monitor/dice", scores["dice"])
         if cfg.image_every and iteration % cfg.image_every < cfg.log_every:
-            live.log_image("samples.png", sample_grid(tr, data, monitor if len(monitor) else np.arange(8)))
+            shown = monitor if len(monitor) else np.arange(min(8, len(rows)))
+            live.log_image("samples.png", sample_grid(tr, data, shown))
         live.make_summary()
 
     try:

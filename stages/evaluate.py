@@ -9,14 +9,13 @@ Writes a scores file with everything that made each score (drc/provenance.py).
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from drc.atomic import atomic_path, write_json
 from drc.checkpoint import read_checkpoint
-from drc.config import ReadoutConfig, SamplerConfig, check_inference
+from drc.config import ReadoutConfig, SamplerConfig, check_inference, for_unseen
 from drc.data.prepared import Prepared
 from drc.params import load_params, resolve_section
 from drc.provenance import drc_scores, prepared_record, score_record
@@ -41,11 +40,15 @@ def score(model: str, dataset: str, split: str, sampler: SamplerConfig, readout:
     return {"record": record, "ids": ids, "iou": iou, "out": out, "rows": rows}
 
 
+def write_per_image(name: str, ids: list[str], iou: np.ndarray) -> None:
+    with atomic_path(REPORTS / "per_image" / f"{name}.csv") as tmp:
+        pd.DataFrame({"id": ids, "iou": 100 * np.asarray(iou, float)}).to_csv(tmp, index=False)
+
+
 def write_outputs(name: str, result: dict) -> None:
     """Per-image IoU table and a small set of extractions (first and worst images) for the figures."""
     iou = result["iou"]
-    with atomic_path(REPORTS / "per_image" / f"{name}.csv") as tmp:
-        pd.DataFrame({"id": result["ids"], "iou": 100 * iou}).to_csv(tmp, index=False)
+    write_per_image(name, result["ids"], iou)
     keep = np.unique(np.concatenate([np.arange(min(N_VISUAL, len(iou))), np.argsort(iou)[:N_VISUAL]]))
     out = result["out"]
     with atomic_path(f"data/eval/{name}.npz") as tmp, open(tmp, "wb") as fh:
@@ -70,25 +73,38 @@ def main() -> None:
     ap.add_argument("--train-data", action="store_true", help="score the model's own training images")
     ap.add_argument("--on", nargs="*", default=[], help="also score these prepared datasets (never trained on)")
     ap.add_argument("--name", required=True, help="name of the scores file under reports/metrics/")
+    ap.add_argument(
+        "--own-images", action="store_true", help="a folder dataset: no figure extractions, and without masks no score"
+    )
     args = ap.parse_args()
     params = load_params()
+    model = model_path(args.dataset, args.model_split)
+    if args.own_images and Prepared.open(prepared_dir(args.dataset)).masks is None:
+        print(f"{args.dataset} has no masks: its model trains and extracts, but it is not scored")
+        scores = drc_scores({}, model, read_checkpoint(model), train_data=args.dataset, model_split=args.model_split)
+        write_per_image(args.name, [], np.zeros(0))
+        write_json(REPORTS / "metrics" / f"{args.name}.json", scores)
+        return
     # Inference follows params.yaml and the profile, not the checkpoint, so that `dvc exp run -S
     # ++sampler.steps=500` re-scores the same model with 500 steps.
     sampler = resolve_section("sampler", args.dataset, args.profile, params)
     readout = resolve_section("readout", args.dataset, args.profile, params)
     check_inference(sampler, readout)
-    model = model_path(args.dataset, args.model_split)
     results = []
     if args.train_data:  # Table 1 / Table 3 "train": the training data itself
         split = "all" if args.model_split == "all" else "train"
         results.append((f"{args.dataset}/train", score(model, args.dataset, split, sampler, readout)))
-    unseen = replace(sampler, init="noise")  # images never trained on have no persistent chains
+    unseen = for_unseen(sampler)  # images never trained on have no persistent chains
     for other in args.on:
         split = "test" if "test" in Prepared.open(prepared_dir(other)).meta["splits"] else "all"
         results.append((f"{other}/test", score(model, other, split, unseen, readout)))
     records = {key: result["record"] for key, result in results}
     scores = drc_scores(records, model, read_checkpoint(model), train_data=args.dataset, model_split=args.model_split)
-    write_outputs(args.name, results[0][1])
+    first = results[0][1]
+    if args.own_images:
+        write_per_image(args.name, first["ids"], first["iou"])
+    else:
+        write_outputs(args.name, first)
     write_json(REPORTS / "metrics" / f"{args.name}.json", scores)
 
 

@@ -1,13 +1,16 @@
-"""Stage prepare@<dataset> (and prepare_heldout@<dataset>): generate a TM-dSprites variant, or download
-and prepare a real dataset. Reads the profile's data settings and params.yaml's data.<dataset>."""
+"""Stage prepare@<dataset>: generate a TM-dSprites variant, download and prepare a real dataset, or import
+a folder of your own images (prepare_folder@<dataset>); and
+prepare_heldout@<dataset>: a variant's held-out sets (<dataset>-heldout from another seed, <dataset>-robust
+from the second generator). Reads the profile's data settings and params.yaml's data.<dataset>."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from drc.config import dataset_kind
-from drc.params import data_values, load_params, tmdsprites_configs
+from drc.config import FolderConfig, dataset_kind, from_dict
+from drc.errors import DRCError
+from drc.params import data_values, load_params, tmdsprites_sets
 from drc.stagekit import prepared_dir, stage
 
 
@@ -16,23 +19,33 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("dataset")
     ap.add_argument("--profile", required=True)
-    ap.add_argument("--heldout", action="store_true", help="the held-out set of a generated dataset")
+    ap.add_argument("--heldout", action="store_true", help="the held-out sets of a generated dataset")
     args = ap.parse_args()
     params = load_params()
     values = data_values(args.dataset, args.profile, params)
     if dataset_kind(args.dataset) == "tmdsprites":
         from drc.data.tmdsprites import prepare_tmdsprites
+        from drc.data.tmdsprites_robust import prepare_robust
 
-        main_set, heldout = tmdsprites_configs(values, args.dataset)
-        if args.heldout:  # same generator, unseen seed: the generalisation check
-            prepare_tmdsprites(heldout, prepared_dir(f"{args.dataset}-heldout"), name=f"{args.dataset}-heldout")
+        sets = tmdsprites_sets(values, args.dataset)
+        if args.heldout:  # images never trained on: the generalisation and robustness checks
+            name = f"{args.dataset}-heldout"
+            prepare_tmdsprites(sets["-heldout"], prepared_dir(name), name=name)
+            prepare_robust(sets["-robust"], prepared_dir(f"{args.dataset}-robust"), name=f"{args.dataset}-robust")
         else:
-            prepare_tmdsprites(main_set, prepared_dir(args.dataset), name=args.dataset)
-    else:
+            prepare_tmdsprites(sets[""], prepared_dir(args.dataset), name=args.dataset)
+    elif dataset_kind(args.dataset) is not None:
         from drc.data.real import prepare_real
 
         downloads = Path((params.get("data") or {}).get("downloads") or "data/downloads")
         prepare_real(args.dataset, values, prepared_dir(args.dataset), downloads)
+    else:  # your own images: data.<dataset>.path (and masks)
+        from drc.data.folder import prepare_folder
+
+        if values.get("path") is None:
+            raise DRCError(f"data.{args.dataset}.path is not set; set it to the folder of your images in params.yaml")
+        folder = from_dict(FolderConfig, values, f"data.{args.dataset}")
+        prepare_folder(folder.path, prepared_dir(args.dataset), folder.resolution, folder.fit, folder.masks)
 
 
 if __name__ == "__main__":

@@ -157,18 +157,23 @@ def test_checkpoint_config_mismatch(checkpoint, image_folder, tmp_path):
     )
 
 
-def test_unreadable_image_leaves_no_output(checkpoint, image_folder, tmp_path):
+def test_an_unreadable_image_is_named_and_skipped_and_the_rest_are_written(checkpoint, image_folder, tmp_path):
     img_dir, _ = image_folder
     (img_dir / "zz_broken.png").write_bytes(b"\x89PNG garbage")
     out = tmp_path / "o"
-    assert_clean_error(run("extract", checkpoint, img_dir, "--out", out), "cannot read image")
-    assert not out.exists()
+    result = run("extract", checkpoint, img_dir, "--out", out)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "skipped" in result.output and "zz_broken.png" in result.output
+    assert sorted(p.name for p in out.glob("*_mask.png")) == ["im0_mask.png", "im1_mask.png", "im2_mask.png"]
+    assert not list(out.glob("zz_broken*")) and not list(out.glob(".*.tmp"))
 
 
 def test_image_without_mask(checkpoint, image_folder):
     img_dir, mask_dir = image_folder
     (mask_dir / "im1.png").unlink()
-    assert_clean_error(run("evaluate", checkpoint, "--images", img_dir, "--masks", mask_dir), "im1.jpg")
+    result = run("evaluate", checkpoint, "--images", img_dir, "--masks", mask_dir)
+    assert_clean_error(result, "1 image(s) have no mask of the same relative path and stem")
+    assert "im1.jpg" in result.output
 
 
 def test_empty_folder(checkpoint, tmp_path):

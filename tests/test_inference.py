@@ -7,7 +7,7 @@ import torch
 
 from drc.config import ReadoutConfig, SamplerConfig
 from drc.errors import DRCError
-from drc.inference import extract, soft_mask
+from drc.inference import ImageNoise, extract, image_seed, soft_mask
 from drc.langevin import langevin
 from drc.model.drc import DRC
 from drc.model.networks import UpBlock
@@ -48,25 +48,30 @@ def test_posterior_energies_are_the_per_sample_terms_of_the_batch_energy(model_a
 
 def test_restarts_keep_the_lowest_energy_chain_per_image(model_and_images):
     model, x = model_and_images
-    torch.manual_seed(3)  # steps=0: each restart's chain is its N(0, I) draw, in drawing order
-    draws = [torch.randn(len(x), model.config.z_dim) for _ in range(3)]
+    draws = start_draws(model, x)  # steps=0: each restart's chain is its N(0, I) draw
     with torch.no_grad():
         energies = torch.stack([model.posterior_energies(d, x, SIGMA, TV) for d in draws])
     expected = torch.stack(draws)[energies.argmin(0), torch.arange(len(x))]
     assert len(set(energies.argmin(0).tolist())) > 1  # the choice differs between images
-    out = run(model, x, sampler(steps=0, restarts=3, seed=3))
+    out = run(model, x, sampler(steps=0, restarts=3, seed=4))
     assert torch.equal(out.z, expected)
 
 
+def start_draws(model: DRC, x: torch.Tensor, restarts: int = 3, seed: int = 4) -> list[torch.Tensor]:
+    """The N(0, I) starts of ``restarts`` chains per image: image i's come from a generator seeded with
+    sha256(seed, i), one draw of z_dim per restart."""
+    generators = [torch.Generator().manual_seed(image_seed(seed, i)) for i in range(len(x))]
+    return [torch.stack([torch.randn(model.config.z_dim, generator=g) for g in generators]) for _ in range(restarts)]
+
+
 def settled_by_hand(model: DRC, x: torch.Tensor) -> list[torch.Tensor]:
-    """The restarts of ``sampler(steps=0, restarts=3, seed=3, settle_steps=2, settle_step_size=0.1)``
+    """The restarts of ``sampler(steps=0, restarts=3, seed=4, settle_steps=2, settle_step_size=0.1)``
     with every restart settled: each chain is its N(0, I) draw, then 2 noise-free steps of 0.1."""
-    torch.manual_seed(3)
-    draws = [torch.randn(len(x), model.config.z_dim) for _ in range(3)]
+    draws = start_draws(model, x)
     return [langevin(d, lambda v: model.posterior_energy(v, x, SIGMA, TV), 2, 0.1, noise=False) for d in draws]
 
 
-SETTLED = {"steps": 0, "restarts": 3, "seed": 3, "settle_steps": 2, "settle_step_size": 0.1}
+SETTLED = {"steps": 0, "restarts": 3, "seed": 4, "settle_steps": 2, "settle_step_size": 0.1}
 
 
 def test_settle_every_restart_compares_the_settled_chains(model_and_images):
@@ -105,6 +110,23 @@ def test_one_restart_is_the_plain_chain(model_and_images):
     assert torch.equal(run(model, x, sampler(steps=2)).z, run(model, x, sampler(steps=2, restarts=1)).z)
 
 
+def test_an_images_chains_depend_on_its_key_alone_not_on_its_batch(model_and_images):
+    model, x = model_and_images
+    starts = sampler(steps=0, restarts=3, seed=4)  # the draws themselves, exactly
+    assert torch.equal(run(model, x[3:4], starts, keys=[3]).z[0], run(model, x, starts).z[3])
+    assert torch.equal(run(model, x, replace(starts, batch_size=2)).z, run(model, x, starts).z)
+    # With steps, the same draws meet float rounding that differs with the batch shape (oneDNN blocks
+    # a batch of 1 and one of 5 differently), which the chains carry forward: equal to rounding.
+    chains = sampler(steps=3, restarts=2, settle_steps=1, settle="every")
+    together, alone = run(model, x, chains), run(model, x[3:4], chains, keys=[3])
+    moved = run(model, x.flip(0), chains, keys=list(range(len(x)))[::-1])
+    other_seed = run(model, x, replace(chains, seed=5))
+    assert (alone.z[0] - together.z[3]).abs().median() < 0.02
+    assert (moved.z.flip(0) - together.z).abs().median() < 0.02
+    assert (other_seed.z - together.z).abs().median() > 0.3  # while another seed draws other chains
+    assert image_seed(0, 1) != image_seed(1, 0) and ImageNoise(0, [1, 2], torch.device("cpu")).normal(4).shape == (2, 4)
+
+
 def test_chains_depend_on_the_seed_alone_and_leave_the_callers_rng_alone(model_and_images):
     model, x = model_and_images
     state = torch.get_rng_state()
@@ -130,6 +152,28 @@ def test_extract_leaves_the_model_as_it_found_it(model_and_images):
     assert all(p.requires_grad for p in model.parameters())
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     model.eval()
+
+
+def test_encoder_starts_are_the_encoders_z_then_jittered_and_need_an_encoder(model_and_images):
+    model, x = model_and_images
+    torch.manual_seed(1)
+    encoded = DRC(tiny_model_config(start_encoder=True))
+    encoded.load_state_dict(
+        {**model.state_dict(), **{f"start_encoder.{k}": v for k, v in encoded.start_encoder.state_dict().items()}}
+    )
+    with torch.no_grad():
+        z = encoded.start_encoder(x)
+    first = run(encoded, x, sampler(init="encoder", steps=0))
+    assert torch.allclose(first.z, z, atol=1e-6)  # one restart, no steps: the chain is the encoder's start
+    noise = ImageNoise(0, range(len(x)), torch.device("cpu"))  # the first restart draws no start
+    jittered = z + 0.3 * noise.normal(model.config.z_dim)
+    with torch.no_grad():
+        energies = torch.stack([encoded.posterior_energies(v, x, SIGMA, TV) for v in (z, jittered)])
+    kept = torch.stack([z, jittered])[energies.argmin(0), torch.arange(len(x))]
+    two = run(encoded, x, sampler(init="encoder", steps=0, restarts=2, start_jitter=0.3))
+    assert torch.allclose(two.z, kept, atol=1e-6)
+    with pytest.raises(DRCError, match="model.start_encoder=true"):
+        run(model, x, sampler(init="encoder", steps=1))
 
 
 def test_restarts_need_chains_from_noise(model_and_images):

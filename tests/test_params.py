@@ -16,7 +16,7 @@ from drc.config import (
     parse_set,
 )
 from drc.errors import DRCError
-from drc.params import data_values, load_params, profile_names, resolve_section, resolve_settings, tmdsprites_configs
+from drc.params import data_values, load_params, profile_names, resolve_section, resolve_settings, tmdsprites_sets
 
 
 @pytest.fixture()
@@ -124,13 +124,23 @@ def test_choices_are_listed_for_help():
 
 
 def test_tmdsprites_data_resolves_profile_sizes_under_params(params):
-    cpu, heldout = tmdsprites_configs(data_values("tmdsprites", "cpu", params), "tmdsprites")
+    sets = tmdsprites_sets(data_values("tmdsprites", "cpu", params), "tmdsprites")
+    cpu, heldout, robust = sets[""], sets["-heldout"], sets["-robust"]
     assert (cpu.n_images, cpu.eval_size, cpu.seed, cpu.texture_colour) == (20_000, 1000, 0, "grey")
     assert (heldout.seed, heldout.n_images, heldout.eval_size) == (1, 200, 200)
-    tiny, heldout = tmdsprites_configs(data_values("tmdsprites", "tiny", params), "tmdsprites")
-    assert (tiny.n_images, tiny.eval_size, heldout.n_images, heldout.seed) == (160, 64, 32, 1)
+    assert (robust.n_images, robust.texture_colour, robust.resolution) == (200, "grey", 128)
+    sets = tmdsprites_sets(data_values("tmdsprites", "tiny", params), "tmdsprites")
+    assert (sets[""].n_images, sets[""].eval_size, sets["-heldout"].n_images, sets["-robust"].n_images) == (
+        160,
+        64,
+        32,
+        32,
+    )
+    colour = tmdsprites_sets(data_values("tmdsprites_colour", "cpu", params), "tmdsprites_colour")
+    assert colour[""].texture_colour == colour["-robust"].texture_colour == "colour"
+    assert len({colour[""].seed, colour["-heldout"].seed, colour["-robust"].seed, cpu.seed}) == 4
     with pytest.raises(DRCError, match="heldout.seed must differ"):
-        tmdsprites_configs({"seed": 4, "heldout": {"seed": 4}}, "tmdsprites")
+        tmdsprites_sets({"seed": 4, "heldout": {"seed": 4}}, "tmdsprites")
 
 
 def test_reading_settings_imports_no_torch():

@@ -15,6 +15,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from tests.photo_folder import write_photo_folder
+
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
@@ -70,7 +72,10 @@ def test_the_smoke_profile_writes_every_report(repo: Path):
         "reports/tables/table3.md",
         "reports/tables/table4.md",
         "reports/metrics/drc_tmdsprites.json",
+        "reports/metrics/drc_tmdsprites_colour.json",
         "reports/metrics/grabcut_tmdsprites.json",
+        "reports/metrics/colour_tmdsprites_colour.json",
+        "reports/metrics/grabcut_heldout_tmdsprites_colour.json",
         "reports/metrics/generalise_tmdsprites.json",
         "reports/figures/extractions_tmdsprites.png",
         "reports/figures/worst_tmdsprites.png",
@@ -86,8 +91,12 @@ def test_the_smoke_profile_writes_every_report(repo: Path):
     assert ("DRC", "tmdsprites", "train") in rows and ("GrabCut", "tmdsprites", "train") in rows
     assert rows[("DRC", "tmdsprites", "train")].n_images == 64  # the tiny profile's data sizes
     assert rows[("DRC", "tmdsprites-heldout", "test")].n_images == 32
+    assert rows[("DRC", "tmdsprites_colour-robust", "test")].n_images == 32  # the second generator's images
+    assert rows[("Colour", "tmdsprites", "train")].iou == 100.0  # grey gratings: colour alone decides
+    assert rows[("Colour", "tmdsprites_colour", "train")].iou < 80  # coloured gratings: it often fails
     table1 = (repo / "reports/tables/table1.md").read_text()
     assert "DRC (this run, profile tiny)" in table1 and "78.8 / 87.5" in table1 and "not run" in table1
+    assert "| Colour threshold (this run) |" in table1 and "TM-dSprites, coloured gratings" in table1
     scores = json.loads((repo / "reports/metrics/drc_tmdsprites.json").read_text())
     steps = yaml.safe_load((repo / "params.yaml").read_text())["sampler"].get("steps") or 3  # else the profile's
     assert scores["model"]["profile"] == "tiny" and scores["results"]["tmdsprites/train"]["sampler"]["steps"] == steps
@@ -113,21 +122,30 @@ def test_dvc_status_marks_exactly_what_an_edit_changes(repo: Path):
     saved = (repo / "params.yaml").read_text()
     params["sampler"]["seed"] = 1  # an inference setting: the scores change, the model does not
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    assert changed_stages(repo) == {"evaluate@tmdsprites", "generalise@tmdsprites"}
+    scoring = {
+        f"{stage}@{ds}"
+        for stage, key in (("evaluate", "datasets"), ("generalise", "generalise_datasets"))
+        for ds in params[key]
+    }
+    assert changed_stages(repo) == scoring
     (repo / "params.yaml").write_text(saved)
 
     sampler_code = repo / "drc/langevin.py"  # the sampler's code: training and every score
     code = sampler_code.read_text()
     sampler_code.write_text(code + "\n# edited\n")
-    assert changed_stages(repo) == {"train@tmdsprites", "evaluate@tmdsprites", "generalise@tmdsprites"}
+    assert changed_stages(repo) == scoring | {f"train@{ds}" for ds in params["datasets"]}
     sampler_code.write_text(code)
     assert changed_stages(repo) == set()
 
 
+ONE_DATASET = ["-S", "datasets=[tmdsprites]", "-S", "generalise_datasets=[tmdsprites]"]  # half the time
+
+
 def test_ablation_experiment_differs(repo: Path):
-    sh(["dvc", "exp", "run", "-S", "profile=tiny", "-S", "train.pseudo_label=0.1"], repo)  # the full method
+    full = ["dvc", "exp", "run", "-S", "profile=tiny", *ONE_DATASET, "-S", "train.pseudo_label=0.1"]
+    sh(full, repo)
     first = json.loads((repo / "reports/metrics/drc_tmdsprites.json").read_text())
-    sh(["dvc", "exp", "run", "-S", "profile=tiny", "-S", "train.pseudo_label=0"], repo)
+    sh(["dvc", "exp", "run", "-S", "profile=tiny", *ONE_DATASET, "-S", "train.pseudo_label=0"], repo)
     second = json.loads((repo / "reports/metrics/drc_tmdsprites.json").read_text())
     assert first["results"]["tmdsprites/train"]["iou"] != second["results"]["tmdsprites/train"]["iou"]
     assert second["model"]["train"]["pseudo_label"] == 0
@@ -137,7 +155,7 @@ def test_ablation_experiment_differs(repo: Path):
 
 def test_inference_experiment_rescores_without_retraining(repo: Path):
     """Changing only test-time settings re-runs the scoring stages on the same trained model."""
-    ablation = ["-S", "profile=tiny", "-S", "train.pseudo_label=0"]
+    ablation = ["-S", "profile=tiny", *ONE_DATASET, "-S", "train.pseudo_label=0"]
     sh(["dvc", "exp", "run", *ablation, "-S", "++sampler.steps=3"], repo)  # trained (or restored from the run cache)
     model = (repo / "models/tmdsprites/all/model.pt").read_bytes()
     sh(["dvc", "exp", "run", *ablation, "-S", "++sampler.steps=5"], repo)
@@ -151,6 +169,22 @@ def test_inference_experiment_rescores_without_retraining(repo: Path):
         text=True,
     )
     assert rerun.returncode == 0 and "reproduced" in rerun.stdout, rerun.stdout + rerun.stderr
+
+
+def test_a_folder_of_own_images_is_prepared_trained_on_extracted_and_scored(repo: Path, tmp_path: Path):
+    photos, masks = tmp_path / "photos", tmp_path / "masks"
+    seen = write_photo_folder(photos, masks)
+    folder = ["-S", "folder_datasets=[folder]", "-S", "folder_profile=tiny", "-S", f"data.folder.path={photos}"]
+    sh(["dvc", "exp", "run", "-S", "profile=tiny", *ONE_DATASET, *folder, "-S", f"data.folder.masks={masks}"], repo)
+    extracted = repo / "data/extracted/folder"
+    assert {p.relative_to(extracted).as_posix() for p in extracted.rglob("*_mask.png")} == {
+        rel.rsplit(".", 1)[0] + "_mask.png" for rel in seen
+    }
+    assert (repo / "reports/extract/folder_sheet.png").is_file()
+    scores = json.loads((repo / "reports/metrics/drc_folder.json").read_text())
+    assert scores["results"]["folder/train"]["n_images"] == len(seen) - 1  # c/no_mask.png has no mask
+    results = pd.read_csv(repo / "reports/results.csv")
+    assert ((results.eval_data == "folder") & (results.method == "DRC")).any()
 
 
 def test_offline_real_dataset_stops_at_its_download_with_one_clear_line(repo: Path):

@@ -79,12 +79,20 @@ def write_pipeline_outputs(root: Path, n: int = 20, res: int = 16) -> None:
         },
     )
     write_json(
+        root / "reports/metrics/colour_tmdsprites.json",
+        {"method": "Colour", "results": {"tmdsprites/train": score(100.0, split="eval")}},
+    )
+    write_json(
+        root / "reports/metrics/grabcut_heldout_tmdsprites.json",
+        {"method": "GrabCut", "results": {"tmdsprites-heldout/test": score(58.0, 10, split="eval")}},
+    )
+    write_json(
         root / "reports/metrics/drc_split_birds.json",
         drc("birds", "train", {"birds/train": score(50.0), "birds/test": score(49.0), "dogs/test": score(33.3)}),
     )
 
     iou = rng.uniform(0, 1, n)
-    for name in ("drc_tmdsprites", "grabcut_tmdsprites"):
+    for name in ("drc_tmdsprites", "grabcut_tmdsprites", "colour_tmdsprites"):
         path = root / f"reports/per_image/{name}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         pd.DataFrame({"id": [f"im{i}" for i in range(n)], "iou": 100 * rng.uniform(0, 1, n)}).to_csv(path, index=False)
@@ -128,15 +136,17 @@ def test_results_csv_has_one_row_per_score(built: tuple[Path, list[str]]) -> Non
     root, _ = built
     results = pd.read_csv(root / RESULTS)
     assert list(results.columns) == COLUMNS
-    assert len(results) == 6
+    assert len(results) == 8
     drc = results[(results.method == "DRC") & (results.model_split == "all") & (results.eval_data == "tmdsprites")]
     assert drc[["train_data", "split", "n_images"]].values.tolist() == [["tmdsprites", "train", 20]]
     assert drc.iou.item() == pytest.approx(45.678)
     grabcut = results[results.method == "GrabCut"]
     assert grabcut[["train_data", "model_split", "eval_data", "split"]].values.tolist() == [
-        ["-", "-", "tmdsprites", "train"]
+        ["-", "-", "tmdsprites", "train"],
+        ["-", "-", "tmdsprites-heldout", "test"],
     ]
-    heldout = results[results.eval_data == "tmdsprites-heldout"]
+    assert results[results.method == "Colour"].iou.tolist() == [100.0]
+    heldout = results[(results.eval_data == "tmdsprites-heldout") & (results.method == "DRC")]
     assert heldout[["train_data", "split", "n_images"]].values.tolist() == [["tmdsprites", "test", 10]]
     assert set(results.profile) == {"tiny", "-"}  # GrabCut has no profile
     assert drc.source.item() == "reports/metrics/drc_tmdsprites.json"  # the file that records its settings
@@ -159,7 +169,11 @@ def test_table1_sets_paper_rows_beside_this_run(built: tuple[Path, list[str]]) -
     assert "| DRC | 56.4 / 70.9 | 71.7 / 83.2 | 72.4 / 83.7 | 84.7 / 91.5 | 78.8 / 87.5 |" in text
     assert "| GrabCut (this run) | not run | not run | not run | not run | 61.3 / 71.3 |" in text
     assert "| DRC (this run, profile tiny) | not run | not run | not run | not run | 45.7 / 55.7 |" in text
-    assert "40.0 / 50.0 on 10 held-out images" in text
+    assert "| Colour threshold (this run) | not run | not run | not run | not run | 100.0 / 110.0 |" in text
+    assert (
+        "Images never trained on: DRC trained on TM-dSprites scores 40.0 / 50.0 on the 10 images of "
+        "tmdsprites-heldout (GrabCut 58.0 / 68.0, Colour threshold not run)."
+    ) in text
     table = pd.read_csv(root / TABLES / "table1.csv")
     assert list(table.columns) == ["method", *paper.DATASETS.values()]
 

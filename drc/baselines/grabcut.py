@@ -59,6 +59,26 @@ def _grabcut(image: np.ndarray, margin: float, iterations: int) -> tuple[np.ndar
     return (gc_mask == cv2.GC_FGD) | (gc_mask == cv2.GC_PR_FGD), False
 
 
+def refine_with_grabcut(image: np.ndarray, mask: np.ndarray, iterations: int = 5) -> np.ndarray:
+    """A mask's edges redrawn by GrabCut at the image's own size: seeded with the mask (its pixels probable
+    foreground, the rest probable background), so GrabCut's colour models and edge weights move only
+    where they disagree with it. A mask that is empty or full (nothing to seed one model) comes back as is."""
+    _check_rgb(image, 3, "a uint8 H x W x 3 RGB image")
+    mask = np.asarray(mask, bool)
+    if mask.shape != image.shape[:2]:
+        raise ValueError(f"mask {mask.shape} and image {image.shape[:2]} differ in size")
+    if mask.all() or not mask.any():
+        return mask
+    gc_mask = np.where(mask, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(0)
+    try:
+        cv2.grabCut(np.ascontiguousarray(image), gc_mask, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
+    except cv2.error:
+        return mask
+    return (gc_mask == cv2.GC_FGD) | (gc_mask == cv2.GC_PR_FGD)
+
+
 def grabcut_mask(image: np.ndarray, margin: float = 1 / 8, iterations: int = 5) -> np.ndarray:
     """bool H x W foreground of one uint8 RGB image (the rectangle itself if GrabCut fails)."""
     return _grabcut(image, margin, iterations)[0]

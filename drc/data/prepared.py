@@ -3,7 +3,7 @@
 A prepared dataset is a directory written atomically (it appears complete or not at all)::
 
     images.npy        uint8  N x H x W x 3   (np.load(..., mmap_mode="r") maps it without reading it)
-    masks.npy         bool   N x H x W       ground-truth foreground
+    masks.npy         bool   N x H x W       ground-truth foreground (absent for unlabelled images)
     <extra>.npy       optional arrays with N rows (e.g. TM-dSprites' clean backgrounds)
     meta.json         {"name", "ids", "splits": {split: [row indices]}, "source": {...},
                        "checksums": {file: sha256}, "stats": {...}}
@@ -45,7 +45,7 @@ def write_prepared(
     *,
     name: str,
     images: np.ndarray,
-    masks: np.ndarray,
+    masks: np.ndarray | None,
     ids: Sequence[str],
     splits: Mapping[str, Sequence[int]],
     source: Mapping[str, Any],
@@ -56,7 +56,7 @@ def write_prepared(
     n = len(images)
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
         raise ValueError(f"images must be uint8 N x H x W x 3, got {images.dtype} {images.shape}")
-    if masks.shape != images.shape[:3]:
+    if masks is not None and masks.shape != images.shape[:3]:
         raise ValueError(f"masks must be N x H x W = {images.shape[:3]}, got {masks.shape}")
     if len(ids) != n:
         raise ValueError(f"{len(ids)} ids for {n} images")
@@ -73,7 +73,7 @@ def write_prepared(
     out_dir = Path(out_dir)
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
-        arrays = {"images": images, "masks": masks.astype(bool), **extra_arrays}
+        arrays = {"images": images, **({} if masks is None else {"masks": masks.astype(bool)}), **extra_arrays}
         checksums = {}
         for key, arr in arrays.items():
             np.save(tmp / f"{key}.npy", np.ascontiguousarray(arr))
@@ -99,7 +99,7 @@ class Prepared:
     root: Path
     meta: dict[str, Any]
     images: np.ndarray
-    masks: np.ndarray
+    masks: np.ndarray | None  # None: unlabelled images (training works, scoring needs masks)
 
     @classmethod
     def open(cls, root: str | Path) -> Prepared:
@@ -110,7 +110,7 @@ class Prepared:
         try:
             meta = json.loads(meta_path.read_text())
             images = np.load(root / "images.npy", mmap_mode="r")
-            masks = np.load(root / "masks.npy", mmap_mode="r")
+            masks = np.load(root / "masks.npy", mmap_mode="r") if (root / "masks.npy").is_file() else None
         except (OSError, ValueError) as exc:
             raise DRCError(f"{root} is corrupt ({exc}); delete it and prepare the dataset again") from exc
         return cls(root=root, meta=meta, images=images, masks=masks)
@@ -128,6 +128,12 @@ class Prepared:
         if name not in splits:
             raise DRCError(f"dataset {self.name!r} has no split {name!r}; it has {sorted(splits)}")
         return np.asarray(splits[name], dtype=np.int64)
+
+    def labelled_masks(self) -> np.ndarray:
+        """The ground-truth masks, or one clear error for a dataset of unlabelled images."""
+        if self.masks is None:
+            raise DRCError(f"dataset {self.name!r} ({self.root}) has no masks to score against; prepare it with masks")
+        return self.masks
 
     def extra(self, key: str) -> np.ndarray:
         return np.load(self.root / f"{key}.npy", mmap_mode="r")
@@ -186,7 +192,8 @@ def to_model_range(images_uint8: np.ndarray) -> torch.Tensor:
 
 class PreparedDataset:
     """Some rows of a prepared dataset in memory at a model's resolution: ``images`` N x 3 x r x r in
-    [-1, 1] and ``masks`` N x r x r (bool). Position i in ``rows`` keys image i's persistent chains.
+    [-1, 1] and ``masks`` N x r x r (bool; None without masks). Position i in ``rows`` keys image i's
+    persistent chains.
     The rows are resized once (TM-dSprites at 32 px: 12 KB per image).
     """
 
@@ -202,7 +209,8 @@ class PreparedDataset:
             raise DRCError(f"no images selected from dataset {self.prepared.name!r}")
         res = resolution or self.prepared.images.shape[1]
         self.images = to_model_range(resize_images(self.prepared.images[self.rows], res))
-        self.masks = torch.from_numpy(resize_masks(self.prepared.masks[self.rows], res))
+        masks = self.prepared.masks
+        self.masks = None if masks is None else torch.from_numpy(resize_masks(masks[self.rows], res))
 
     def __len__(self) -> int:
         return len(self.rows)

@@ -14,6 +14,7 @@ from drc.model.networks import (
     LatentEBM,
     ReassignGenerator,
     RegionGenerator,
+    StartEncoder,
     init_orthogonal,
 )
 from drc.model.objective import estep_objective, laplace_loglik, tv_norm
@@ -65,6 +66,11 @@ class DRC(nn.Module):
         nn.init.constant_(self.fg_gen.to_mask.bias, c.fg_mask_bias)
         if c.grid_residual:  # re-assignment starts as the identity
             nn.init.zeros_(self.reassign_gen.to_grid.weight)
+        self.start_encoder: StartEncoder | None = None
+        if c.start_encoder:  # built last, from a forked RNG: the rest of the model and its run are unchanged
+            with torch.random.fork_rng():
+                torch.manual_seed(torch.initial_seed())
+                self.start_encoder = StartEncoder(c.resolution, c.z_dim, c.encoder_channels)
 
     # -- groups of parameters, one optimiser each -------------------------------------------------
     def foreground_parameters(self) -> list[nn.Parameter]:

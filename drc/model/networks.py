@@ -159,6 +159,26 @@ class LatentEBM(nn.Module):
         return -f_alpha, logits_f, logits_b
 
 
+class StartEncoder(nn.Module):
+    """Image -> a test-time chain's start z (a CPU-scale deviation; the paper starts every chain from
+    N(0, I)). Conv4x4-s2 + GroupNorm + LReLU(0.2) blocks, then a Linear to the whole latent."""
+
+    def __init__(self, resolution: int, z_dim: int, channels: tuple[int, ...]) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c = 3
+        for c_out in channels:
+            layers += [nn.Conv2d(c, c_out, 4, stride=2, padding=1), nn.GroupNorm(min(8, c_out), c_out)]
+            layers.append(nn.LeakyReLU(EBM_SLOPE))
+            c = c_out
+        self.net = nn.Sequential(*layers)
+        side = resolution // 2 ** len(channels)
+        self.out = nn.Linear(c * side * side, z_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.net(x).flatten(1))
+
+
 class AuxClassifier(nn.Module):
     """Auxiliary classifier q(y | generated region): Conv4x4-s2 + InstanceNorm + LReLU blocks, conv to K."""
 

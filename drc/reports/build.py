@@ -1,7 +1,7 @@
 """Build every report from whatever the pipeline has written so far (missing inputs read "not run").
 
 Reads (relative to the project root): params.yaml (datasets, the ablation knobs, grabcut.margin),
-reports/metrics/*.json, reports/per_image/{drc,grabcut}_<ds>.csv, reports/grabcut/<ds>_margins.csv,
+reports/metrics/*.json, reports/per_image/{drc,grabcut,colour}_<ds>.csv, reports/grabcut/<ds>_margins.csv,
 reports/training/<ds>-{all,train}/live/plots/metrics/monitor/iou.tsv, data/eval/{drc,grabcut}_<ds>.npz
 and data/prepared/<ds>. Writes reports/results.csv, reports/summary.json (the DVC metric), reports/tables/
 and reports/figures/, each atomically.
@@ -145,13 +145,13 @@ class DatasetInputs:
 
     def histogram(self, path: Path) -> None:
         scores = {}
-        for method, label in (("drc", "DRC"), ("grabcut", "GrabCut")):
+        for method, label in (("drc", "DRC"), ("grabcut", "GrabCut"), ("colour", "colour threshold")):
             try:
                 scores[label] = self._per_image(method)
             except MissingInput:
                 continue
         if not scores:
-            raise MissingInput(f"no reports/per_image/{{drc,grabcut}}_{self.dataset}.csv")
+            raise MissingInput(f"no reports/per_image/{{drc,grabcut,colour}}_{self.dataset}.csv")
         figures.iou_histogram(scores, f"Per-image IoU on {self.name}", path)
 
     def comparison(self, path: Path) -> None:

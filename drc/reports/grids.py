@@ -51,4 +51,5 @@ def sample_grid(trainer, data, positions: np.ndarray, n: int = 8) -> np.ndarray:
     """Grid of what the persistent chains of ``n`` training images currently explain."""
     pos = np.asarray(positions)[:n]
     r = trainer.model.render(trainer.z_post[pos].to(trainer.device))
-    return tile(extraction_rows(data.images[pos], r.composite, r.fg, r.bg, r.pi_f[:, 0], data.masks[pos]))
+    truth = None if data.masks is None else data.masks[pos]
+    return tile(extraction_rows(data.images[pos], r.composite, r.fg, r.bg, r.pi_f[:, 0], truth))

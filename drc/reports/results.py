@@ -2,9 +2,9 @@
 
 One row per (method, train_data, model_split, eval_data, split). ``model_split`` tells the all-data
 model (Table 1, generalisation) from the train-split model (Tables 3-4), which both have a
-``<dataset>/train`` row; GrabCut trains on nothing, so its train_data and model_split are ``-``.
-``source`` names the scores file a row comes from: it records everything that made the score
-(drc/provenance.py), and ``drc evaluate --from`` re-runs it.
+``<dataset>/train`` row; GrabCut and the colour threshold (``Colour``) train on nothing, so their
+train_data, model_split and profile are ``-``. ``source`` names the scores file a row comes from: it
+records everything that made the score (drc/provenance.py), and ``drc evaluate --from`` re-runs it.
 """
 
 from __future__ import annotations
@@ -22,25 +22,27 @@ KEY = COLUMNS[:5]
 METRICS = Path("reports/metrics")
 
 
-PREFIXES = ("drc_", "generalise_", "grabcut_")  # drc_<ds>, drc_split_<ds>, generalise_<ds>, grabcut_<ds>
+# drc_<ds>, drc_split_<ds>, generalise_<ds>; grabcut_<ds>, colour_<ds> and their *_heldout_<ds> (stages/)
+PREFIXES = ("drc_", "generalise_", "grabcut_", "colour_")
 
 
 def _rows(metrics: dict[str, Any], source: str) -> list[dict]:
-    grabcut = metrics.get("method") == "GrabCut"
+    method = metrics.get("method", "DRC")
+    baseline = method != "DRC"  # trains on nothing: no train data, model split or profile
     rows = []
     for key, score in metrics["results"].items():
         eval_data, _, split = key.rpartition("/")
         rows.append(
             {
-                "method": "GrabCut" if grabcut else "DRC",
-                "train_data": "-" if grabcut else metrics["train_data"],
-                "model_split": "-" if grabcut else metrics["model_split"],
+                "method": method,
+                "train_data": "-" if baseline else metrics["train_data"],
+                "model_split": "-" if baseline else metrics["model_split"],
                 "eval_data": eval_data,
                 "split": split,
                 "iou": score["iou"],
                 "dice": score["dice"],
                 "n_images": score["n_images"],
-                "profile": "-" if grabcut else (metrics.get("model") or {}).get("profile") or "?",
+                "profile": "-" if baseline else (metrics.get("model") or {}).get("profile") or "?",
                 "source": source,
             }
         )
@@ -62,7 +64,7 @@ def collect_results(root: Path) -> pd.DataFrame:
 
 def summary(results: pd.DataFrame) -> dict[str, dict[str, dict[str, float]]]:
     """The headline scores as reports/summary.json, the pipeline's DVC metric: {eval data: {label: {iou, dice}}}
-    with label ``drc`` (the all-data model) or ``drc_split`` (the train-split model) or ``grabcut``, and
+    with label ``drc`` (the all-data model), ``drc_split`` (the train-split model), ``grabcut`` or ``colour``, and
     ``_<split>`` unless the split is the training data."""
     out: dict[str, dict[str, dict[str, float]]] = {}
     for row in results.itertuples():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -45,7 +46,10 @@ def cell(score: Score | None, missing: str = NOT_RUN) -> str:
 
 
 def display(dataset: str) -> str:
-    return paper.DATASETS.get(dataset, dataset)
+    return paper.DATASETS.get(dataset) or paper.VARIANTS.get(dataset, dataset)
+
+
+BASELINES = {"GrabCut": "GrabCut (this run)", "Colour": "Colour threshold (this run)"}
 
 
 def _columns(paper_datasets: Iterable[str], run_datasets: Iterable[str]) -> list[str]:
@@ -55,25 +59,31 @@ def _columns(paper_datasets: Iterable[str], run_datasets: Iterable[str]) -> list
 
 
 def table1(results: pd.DataFrame) -> Table:
-    """Scores on the training data: the paper's methods, then GrabCut and DRC of this run."""
+    """Scores on the training data: the paper's methods, then the baselines and DRC of this run."""
     trained = results[(results.model_split == "all") & (results.eval_data == results.train_data)]
     profile = ", ".join(sorted(set(trained.profile))) or "-"
     datasets = _columns(paper.DATASETS, sorted(set(trained.eval_data)))
     rows = [[method] + [cell(scores.get(d), "-") for d in datasets] for method, scores in paper.TABLE1.items()]
-    grabcut = [_grabcut(results, d, "train") for d in datasets]
-    drc = [_drc(results, d, "all", d, "train") for d in datasets]
-    rows.append(["GrabCut (this run)", *map(cell, grabcut)])
-    rows.append([f"DRC (this run, profile {profile})", *map(cell, drc)])
+    for method, label in BASELINES.items():
+        rows.append([label, *(cell(_baseline(results, method, d, "train")) for d in datasets)])
+    rows.append([f"DRC (this run, profile {profile})", *(cell(_drc(results, d, "all", d, "train")) for d in datasets)])
     frame = pd.DataFrame(rows, columns=["method", *map(display, datasets)])
     notes = [
         "IoU / Dice in percent, averaged over images; paper rows from the paper's Table 1; "
-        "reports/results.csv lists the number of images behind each score and the file that records its settings."
+        "reports/results.csv lists the number of images behind each score and the file that records its settings. "
+        "The colour threshold calls a pixel foreground where its saturation exceeds Otsu's threshold for its image."
     ]
-    heldout = results[(results.method == "DRC") & (results.eval_data == results.train_data + "-heldout")]
-    for row in heldout.itertuples():
+    unseen = results[
+        (results.method == "DRC") & (results.model_split == "all") & (results.eval_data != results.train_data)
+    ]
+    for row in unseen.itertuples():
+        baselines = ", ".join(
+            f"{label.removesuffix(' (this run)')} {cell(_baseline(results, method, row.eval_data, row.split))}"
+            for method, label in BASELINES.items()
+        )
         notes.append(
-            f"Generalisation: DRC trained on {display(row.train_data)} scores {cell((row.iou, row.dice))} "
-            f"on {row.n_images} held-out images ({row.eval_data}) it never saw."
+            f"Images never trained on: DRC trained on {display(row.train_data)} scores {cell((row.iou, row.dice))} "
+            f"on the {row.n_images} images of {row.eval_data} ({baselines})."
         )
     return Table("Table 1: foreground extraction on the training data", frame, notes)
 
@@ -82,8 +92,8 @@ def _drc(results: pd.DataFrame, train: str, model_split: str, test: str, split: 
     return lookup(results, method="DRC", train_data=train, model_split=model_split, eval_data=test, split=split)
 
 
-def _grabcut(results: pd.DataFrame, dataset: str, split: str) -> Score | None:
-    return lookup(results, method="GrabCut", eval_data=dataset, split=split)
+def _baseline(results: pd.DataFrame, method: str, dataset: str, split: str) -> Score | None:
+    return lookup(results, method=method, eval_data=dataset, split=split)
 
 
 def _train_test(train: Score | None, test: Score | None, index: int, missing: str = NOT_RUN) -> str:
@@ -104,7 +114,7 @@ def table3(results: pd.DataFrame) -> Table:
             rows.append([method, metric, *(_train_test(r.get("train"), r.get("test"), index, "-") for r in reported)])
     this_run: dict[str, Callable[[str, str], Score | None]] = {
         "DRC (this run)": lambda d, s: _drc(results, d, "train", d, s),
-        "GrabCut (this run)": lambda d, s: _grabcut(results, d, s),
+        **{label: functools.partial(_baseline, results, method) for method, label in BASELINES.items()},
     }
     for method, score in this_run.items():
         for index, metric in enumerate(METRICS):
@@ -134,7 +144,7 @@ def table4(results: pd.DataFrame) -> Table:
     frame = pd.DataFrame(rows, columns=["test", "train", "ReDO (paper)", "DRC (paper)", "DRC (this run)"])
     grabcut = [
         f"{display(d)} paper {cell(paper.TABLE3['GrabCut'].get(d, {}).get('test'), '-')}, "
-        f"this run {cell(_grabcut(results, d, 'test'))}"
+        f"this run {cell(_baseline(results, 'GrabCut', d, 'test'))}"
         for d in dict.fromkeys(test for test, _ in pairs)
     ]
     notes = ["GrabCut on the same test sets (IoU / Dice): " + "; ".join(grabcut) + "."]

@@ -1,0 +1,72 @@
+"""IoU of one checkpoint under several test-time samplers, on images it never saw (a validation seed).
+
+    python -m bench.infer_sweep CHECKPOINT --seed 12 --data texture_colour=colour \
+        --plans noise:3x80x20 encoder:3x40x10 encoder:3x20x10 [--set readout.threshold=0.7]
+
+A plan is START:RxSxT: R restarts from START (noise or encoder) of S noisy steps and T settling steps
+each; everything else is the model's profile's sampler and read-out, changed by --set. Prints one line
+per plan: IoU / Dice at the 128 px ground truth (the pipeline's protocol), steps per image, seconds.
+Settings chosen here are chosen on the validation seed (grey 2, coloured 12), never on the pipeline's
+evaluation, held-out or robustness images.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+
+import torch
+
+from bench.inputs import add_data_options, generator_config, tmdsprites_inputs
+from drc.checkpoint import load_model, train_config_of
+from drc.config import for_unseen, parse_set
+from drc.errors import DRCError, exit_cleanly
+from drc.inference import extract
+from drc.metrics import scores_at_target_size
+from drc.scoring import inference_settings
+
+
+def parse_plan(text: str) -> tuple[str, int, int, int]:
+    start, _, shape = text.partition(":")
+    try:
+        restarts, steps, settle = (int(v) for v in shape.split("x"))
+    except ValueError:
+        raise DRCError(f"a plan is START:RxSxT, e.g. encoder:3x40x10; got {text!r}") from None
+    if start not in ("noise", "encoder"):
+        raise DRCError(f"a plan starts from noise or encoder, got {start!r}")
+    return start, restarts, steps, settle
+
+
+@exit_cleanly
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("checkpoint")
+    add_data_options(ap, seed=2)
+    ap.add_argument("--plans", nargs="+", default=["noise:3x80x20"], help="START:RxSxT")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], help="SECTION.KEY=VALUE")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    plans = [parse_plan(p) for p in args.plans]
+    model, ckpt = load_model(args.checkpoint)
+    train = train_config_of(ckpt)
+    sampler, readout = inference_settings(ckpt, overrides=parse_set(args.overrides))
+    sampler = for_unseen(sampler)
+    x, masks = tmdsprites_inputs(generator_config(args.n, args.seed, args.data), model.config.resolution)
+    print(f"{args.checkpoint}: {args.n} images of generator seed {args.seed} ({' '.join(args.data) or 'defaults'})")
+    for start, restarts, steps, settle in plans:
+        plan = replace(sampler, init=start, restarts=restarts, steps=steps, settle_steps=settle)
+        t = time.perf_counter()
+        out = extract(model, x, plan, readout, train.sigma, train.tv_norm, progress=False)
+        iou, dice = scores_at_target_size(out.soft_mask, masks)
+        seconds = time.perf_counter() - t
+        print(
+            f"{start}:{restarts}x{steps}x{settle} ({restarts * (steps + settle)} steps per image): "
+            f"IoU {100 * iou.mean():.1f} Dice {100 * dice.mean():.1f} ({seconds:.0f} s)",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

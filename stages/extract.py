@@ -1,0 +1,35 @@
+"""Stage extract@<folder dataset>: masks and cut-outs of your own images with the model trained on them,
+and a contact sheet. Reads the sampler and readout sections (profile files and params.yaml) and
+params.yaml's data.<dataset>.path; resumable (drc/extraction.py)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from drc.config import FolderConfig, check_inference, from_dict
+from drc.extraction import extract_folder
+from drc.params import data_values, load_params, resolve_section
+from drc.stagekit import REPORTS, model_path, stage
+
+
+@stage
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("dataset")
+    ap.add_argument("--profile", required=True)
+    args = ap.parse_args()
+    params = load_params()
+    sampler = resolve_section("sampler", args.dataset, args.profile, params)
+    readout = resolve_section("readout", args.dataset, args.profile, params)
+    check_inference(sampler, readout)
+    folder = from_dict(FolderConfig, data_values(args.dataset, args.profile, params), f"data.{args.dataset}")
+    source = Path(folder.path).expanduser()
+    sheet, out = REPORTS / "extract" / f"{args.dataset}_sheet.png", Path("data/extracted") / args.dataset
+    report = extract_folder(model_path(args.dataset, "all"), [source], out, sampler, readout, preview=sheet)
+    # Unreadable files were named one by one (the prepare stage skipped the same ones): not a failure here.
+    print(f"{report.written} written, {report.up_to_date} up to date, {len(report.failed)} unreadable (skipped)")
+
+
+if __name__ == "__main__":
+    main()
