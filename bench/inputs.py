@@ -45,5 +45,11 @@ def generator_config(n: int, seed: int, items: list[str]) -> TMDSpritesConfig:
 def tmdsprites_inputs(cfg: TMDSpritesConfig, res: int) -> tuple[torch.Tensor, np.ndarray]:
     """The images of ``cfg`` as N x 3 x r x r in [-1, 1] at the model's ``res`` px, and the N x 128 x 128
     ground-truth masks (scored as the pipeline does, with ``scores_at_target_size``)."""
+    x, masks, _ = tmdsprites_with_originals(cfg, res)
+    return x, masks
+
+
+def tmdsprites_with_originals(cfg: TMDSpritesConfig, res: int) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+    """``tmdsprites_inputs`` and the uint8 N x 128 x 128 x 3 originals (for work at the full size)."""
     images, masks, _ = generate(cfg)
-    return to_model_range(resize_images(images, res)), masks
+    return to_model_range(resize_images(images, res)), masks, images

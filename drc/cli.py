@@ -112,8 +112,9 @@ def extract(
     out: Annotated[Path, typer.Option(help="output folder: <relative path>_mask.png and _cutout.png per image")],
     preview: Annotated[Path | None, typer.Option(help="also write a contact sheet here (PNG)")] = None,
     refine: Annotated[
-        str, typer.Option(help="none | grabcut: redraw the mask's edges with GrabCut at full size")
-    ] = "none",
+        str | None,
+        typer.Option(help="none | grabcut: redraw the mask's edges with GrabCut at full size (readout.refine)"),
+    ] = None,
     params: Params = None,
     set_: Set = None,
 ) -> None:
@@ -126,8 +127,10 @@ def extract(
     """
     from drc.extraction import extract_folder
 
-    sampler, readout = _inference(checkpoint, params, set_)
-    report = extract_folder(checkpoint, inputs, out, sampler, readout, refine=refine, preview=preview)
+    sampler, readout = _inference(
+        checkpoint, params, [*(set_ or []), *([f"readout.refine={refine}"] if refine else [])]
+    )
+    report = extract_folder(checkpoint, inputs, out, sampler, readout, preview=preview)
     typer.echo(
         f"wrote masks and cut-outs of {report.written} image(s) to {out}; {report.up_to_date} already up to date"
         + (f"; wrote {preview}" if preview else "")

@@ -35,6 +35,7 @@ ChainStart = Literal["noise", "persistent", "encoder"]
 SettleWhich = Literal["kept", "every"]
 MaskSource = Literal["pi_f", "responsibility"]
 RestartCombination = Literal["lowest_energy", "mean_mask"]
+Refinement = Literal["none", "grabcut"]
 Shape = Literal["square", "circle", "triangle"]
 TextureColour = Literal["grey", "colour"]
 
@@ -255,6 +256,8 @@ class ReadoutConfig:
     combine: RestartCombination = "lowest_energy"  # lowest_energy: the mask of the restart with the lowest
     #   posterior energy; mean_mask: the mean of every restart's soft mask (the posterior mean over the modes
     #   the chains found). Renderings and z are the lowest-energy restart's either way
+    refine: Refinement = "none"  # grabcut: the mask, brought to the image's own size, seeds OpenCV's GrabCut
+    #   there (probable foreground / background), which redraws its edges (a deviation; paper: none)
 
     def __post_init__(self) -> None:
         check_types(self, "readout")

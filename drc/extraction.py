@@ -24,7 +24,6 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from drc.atomic import write_json
-from drc.baselines.grabcut import refine_with_grabcut
 from drc.checkpoint import load_model, train_config_of
 from drc.config import ReadoutConfig, SamplerConfig, check_inference, to_dict
 from drc.data.folder import UNREADABLE, read_image, read_mask, walk_images
@@ -37,7 +36,6 @@ from drc.reports.sheets import contact_sheet
 from drc.scoring import path_key
 
 MANIFEST = ".drc-extract.json"
-REFINEMENTS = ("none", "grabcut")
 PREVIEW_IMAGES = 24  # images on a contact sheet
 
 
@@ -103,14 +101,11 @@ def extract_folder(
     out: str | Path,
     sampler: SamplerConfig,
     readout: ReadoutConfig,
-    refine: str = "none",
     preview: Path | None = None,
     progress: bool = True,
 ) -> Report:
     """Masks and cut-outs of every image of ``inputs`` under ``out`` (see the module docstring)."""
     check_inference(sampler, readout)
-    if refine not in REFINEMENTS:
-        raise DRCError(f"refine must be one of {', '.join(REFINEMENTS)}, got {refine!r}")
     out = Path(out)
     jobs = plan(inputs)
     model, ckpt = load_model(checkpoint, resolve_device("auto"))
@@ -119,7 +114,6 @@ def extract_folder(
         "checkpoint_sha256": sha256_file(checkpoint),
         "sampler": to_dict(sampler),
         "readout": to_dict(readout),
-        "refine": refine,
     }
     done = _finished(out, settings)
     todo = [job for job in jobs if not _up_to_date(job, out, done)]
@@ -142,7 +136,7 @@ def extract_folder(
             result = extract(model, to_model_range(np.stack(small)), sampler, readout, train.sigma, train.tv_norm,
                              keys=keys, progress=False)  # fmt: skip
             for job, soft in zip(readable, result.soft_mask.numpy(), strict=True):
-                _write(job, out, soft, refine)
+                _write(job, out, soft, readout.refine)
                 done[job.name.as_posix()] = _signature(job.source)
                 report.written += 1
                 bar.update(1)
@@ -160,10 +154,7 @@ def _batches(jobs: list[Job], size: int) -> Iterator[list[Job]]:
 def _write(job: Job, out: Path, soft: np.ndarray, refine: str) -> None:
     """The image's mask and cut-out at its own size (its original is read again: only one is held)."""
     image = read_image(job.source)
-    mask, rgba = cutout(image, soft)
-    if refine == "grabcut":
-        mask = refine_with_grabcut(image, mask)
-        rgba = np.dstack([image, (mask * 255).astype(np.uint8)])
+    mask, rgba = cutout(image, soft, refine)
     mask_path, cutout_path = job.outputs(out)
     write_png(mask_path, (mask * 255).astype(np.uint8))
     write_png(cutout_path, rgba)

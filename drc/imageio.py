@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from drc.atomic import atomic_path
+from drc.baselines.grabcut import refine_with_grabcut
 from drc.data.prepared import resize_images
 from drc.errors import DRCError
 
@@ -15,6 +16,13 @@ from drc.errors import DRCError
 def resize_rgb(image: np.ndarray, resolution: int) -> np.ndarray:
     """H x W x 3 -> r x r x 3 with the filter the models were trained with (``resize_images``)."""
     return resize_images(image[None], resolution)[0]
+
+
+def resize_to(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """An H x W x 3 image at ``height`` x ``width`` (area filter; the image itself when it already is)."""
+    if image.shape[:2] == (height, width):
+        return image
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
 
 
 def write_png(path: Path, array: np.ndarray) -> None:
@@ -38,8 +46,20 @@ def soft_mask_at(soft_mask: np.ndarray, height: int, width: int) -> np.ndarray:
     return cv2.resize(soft_mask.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR) > 0.5
 
 
-def cutout(image: np.ndarray, soft_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Upsample the model's soft mask to the image's size; return (binary mask, RGBA cut-out)."""
+def mask_at(soft_mask: np.ndarray, image: np.ndarray, refine: str = "none") -> np.ndarray:
+    """bool mask at ``image``'s size: ``soft_mask_at``, then (``refine="grabcut"``, readout.refine) its
+    edges redrawn by GrabCut on the image there. Masks that are written and masks that are scored both
+    leave the model through this function."""
     mask = soft_mask_at(soft_mask, *image.shape[:2])
+    if refine == "grabcut":
+        return refine_with_grabcut(image, mask)
+    if refine != "none":
+        raise DRCError(f"readout.refine must be none | grabcut, got {refine!r}")
+    return mask
+
+
+def cutout(image: np.ndarray, soft_mask: np.ndarray, refine: str = "none") -> tuple[np.ndarray, np.ndarray]:
+    """The model's soft mask at the image's size (``mask_at``); returns (binary mask, RGBA cut-out)."""
+    mask = mask_at(soft_mask, image, refine)
     rgba = np.dstack([image, (mask * 255).astype(np.uint8)])
     return mask, rgba

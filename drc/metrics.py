@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from drc.imageio import soft_mask_at
+from drc.imageio import mask_at, resize_to, soft_mask_at
 
 ArrayLike = np.ndarray | torch.Tensor
 
@@ -35,16 +35,30 @@ def per_image_scores(pred: ArrayLike, target: ArrayLike) -> tuple[np.ndarray, np
     return iou, dice
 
 
-def scores_at_target_size(soft_mask: ArrayLike, targets: Sequence[ArrayLike]) -> tuple[np.ndarray, np.ndarray]:
+def scores_at_target_size(
+    soft_mask: ArrayLike,
+    targets: Sequence[ArrayLike],
+    images: Sequence[np.ndarray] | None = None,
+    refine: str = "none",
+) -> tuple[np.ndarray, np.ndarray]:
     """IoU and Dice of each image with the model's soft masks (N x r x r) brought to each ground-truth
-    mask's own size (``soft_mask_at``): scores at the resolution the ground truth was given in."""
+    mask's own size (``drc.imageio.mask_at``): scores at the resolution the ground truth was given in.
+    With ``refine`` (readout.refine) each mask is redrawn on its uint8 RGB image of ``images``, brought to
+    the ground truth's size first."""
     soft = soft_mask.detach().cpu().numpy() if isinstance(soft_mask, torch.Tensor) else np.asarray(soft_mask)
     if len(soft) != len(targets):
         raise ValueError(f"{len(soft)} predictions for {len(targets)} ground-truth masks")
-    scores = [
-        per_image_scores(soft_mask_at(p, *np.shape(t))[None], _as_bool(t)[None])
-        for p, t in zip(soft, targets, strict=True)
-    ]
+    if refine != "none" and (images is None or len(images) != len(targets)):
+        raise ValueError(f"readout.refine={refine} needs the {len(targets)} images the masks are redrawn on")
+    scores = []
+    for i, (p, t) in enumerate(zip(soft, targets, strict=True)):
+        height, width = np.shape(t)
+        mask = (
+            soft_mask_at(p, height, width)
+            if refine == "none"
+            else mask_at(p, resize_to(images[i], height, width), refine)
+        )
+        scores.append(per_image_scores(mask[None], _as_bool(t)[None]))
     return np.concatenate([s[0] for s in scores]), np.concatenate([s[1] for s in scores])
 
 

@@ -16,7 +16,7 @@ from drc.data.folder import SUFFIXES, UNREADABLE, mask_for, read_image, read_mas
 from drc.data.prepared import Prepared, PreparedDataset, to_model_range
 from drc.devices import resolve_device
 from drc.errors import DRCError
-from drc.imageio import resize_rgb
+from drc.imageio import resize_rgb, resize_to
 from drc.inference import Extraction, extract
 from drc.metrics import scores_at_target_size, summarize
 from drc.params import resolve_section
@@ -71,8 +71,10 @@ def evaluate_prepared(
     With ``sampler.init == "persistent"`` the chains start from the training run's persistent
     posterior chains (only for images the model was trained on); otherwise from N(0, I).
     Masks are scored at the prepared dataset's resolution (the paper's 128 px), whatever the model's:
-    each soft mask is resized there as ``drc extract`` does (``drc.metrics.scores_at_target_size``).
-    Returns (summary in percent, per-image IoU fractions, the extraction).
+    each soft mask is resized there as ``drc extract`` does (``drc.metrics.scores_at_target_size``), and
+    redrawn by GrabCut on the prepared image under ``readout.refine=grabcut`` (the summary then also
+    records the ``unrefined`` score, the model's own masks). Returns (summary in percent, per-image IoU
+    fractions, the extraction).
     """
     ckpt = read_checkpoint(checkpoint)
     res = model_config_of(ckpt).resolution
@@ -83,9 +85,10 @@ def evaluate_prepared(
     z_init = _persistent_init(ckpt, prepared, rows) if sampler.init == "persistent" else None
     out = extract_images(checkpoint, data.images, sampler, readout, z_init, keys=rows, progress=progress)
     masks = np.asarray(prepared.labelled_masks()[rows])
-    iou, dice = scores_at_target_size(out.soft_mask, masks)
+    originals = np.asarray(prepared.images[rows]) if readout.refine != "none" else None
+    iou, dice = scores_at_target_size(out.soft_mask, masks, originals, readout.refine)
     summary = {**summarize(iou, dice), "resolution": res, "mask_resolution": int(masks.shape[-1])}
-    return summary, iou, out
+    return {**summary, **_unrefined(out, masks, readout)}, iou, out
 
 
 def evaluate_folders(
@@ -104,13 +107,26 @@ def evaluate_folders(
     """
     res = model_config_of(read_checkpoint(checkpoint)).resolution
     paths, mask_paths = labelled_images(Path(image_dir), Path(mask_dir))
-    x = to_model_range(np.stack([resize_rgb(_readable(read_image, p), res) for p in paths]))
     masks = [_readable(read_mask, p) for p in mask_paths]
+    small, originals = [], []  # originals at their masks' sizes, held only to refine there
+    for path, mask in zip(paths, masks, strict=True):
+        image = _readable(read_image, path)
+        small.append(resize_rgb(image, res))
+        if readout.refine != "none":
+            originals.append(resize_to(image, *mask.shape[:2]))
+    x = to_model_range(np.stack(small))
     keys = [path_key(p.relative_to(image_dir)) for p in paths]
     out = extract_images(checkpoint, x, sampler, readout, keys=keys, progress=progress)
-    return summarize(*scores_at_target_size(out.soft_mask, masks)), folder_record(
-        paths, mask_paths, image_dir, mask_dir
-    )
+    summary = summarize(*scores_at_target_size(out.soft_mask, masks, originals, readout.refine))
+    return {**summary, **_unrefined(out, masks, readout)}, folder_record(paths, mask_paths, image_dir, mask_dir)
+
+
+def _unrefined(out: Extraction, masks: Sequence[np.ndarray], readout: ReadoutConfig) -> dict[str, Any]:
+    """{"unrefined": the score of the model's own masks} when the read-out refines them, else {}."""
+    if readout.refine == "none":
+        return {}
+    iou, dice = scores_at_target_size(out.soft_mask, masks)
+    return {"unrefined": {"iou": float(100 * iou.mean()), "dice": float(100 * dice.mean())}}
 
 
 def labelled_images(image_dir: Path, mask_dir: Path) -> tuple[list[Path], list[Path]]:

@@ -67,7 +67,7 @@ def test_evaluate_prints_scores_and_writes_them_with_what_made_them(checkpoint, 
     (record,) = scores["results"].values()
     assert printed == {k: record[k] for k in ("iou", "dice", "n_images")} and record["n_images"] == 3
     assert record["sampler"]["steps"] == 3 and record["sampler"]["init"] == "noise"  # the tiny profile's
-    assert record["readout"] == {"source": "pi_f", "threshold": 0.5, "combine": "lowest_energy"}
+    assert record["readout"] == {"source": "pi_f", "threshold": 0.5, "combine": "lowest_energy", "refine": "grabcut"}
     assert record["data"]["images"] == str(img_dir) and len(record["data"]["sha256"]) == 64
     assert scores["model"]["profile"] == "tiny" and scores["model"]["iteration"] == 2
     assert {"drc", "source_sha256", "git_commit", "git_dirty"} <= set(scores["code"])
@@ -86,7 +86,12 @@ def test_evaluate_takes_settings_through_set(checkpoint, image_folder, tmp_path)
     assert result.exit_code == 0, result.output
     (record,) = json.loads((tmp_path / "s.json").read_text())["results"].values()
     assert (record["sampler"]["steps"], record["sampler"]["restarts"], record["sampler"]["settle_steps"]) == (1, 2, 3)
-    assert record["readout"] == {"source": "responsibility", "threshold": 0.7, "combine": "mean_mask"}
+    assert record["readout"] == {
+        "source": "responsibility",
+        "threshold": 0.7,
+        "combine": "mean_mask",
+        "refine": "grabcut",
+    }
 
 
 def test_evaluate_scores_a_prepared_dataset(checkpoint, tmp_path):

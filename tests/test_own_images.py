@@ -106,4 +106,4 @@ def test_other_settings_redo_everything_and_grabcut_redraws_the_edges(trained, t
     refined = run("extract", root / "model.pt", root / "photos/a", "--out", out, "--refine", "grabcut")
     assert refined.exit_code == 0 and "2 image(s)" in refined.output and "0 already up to date" in refined.output
     bad = run("extract", root / "model.pt", root / "photos/a", "--out", out, "--refine", "magic")
-    assert bad.exit_code == 2 and "refine must be one of none, grabcut" in bad.output
+    assert bad.exit_code == 2 and "readout.refine must be none | grabcut" in bad.output

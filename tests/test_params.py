@@ -61,11 +61,20 @@ def test_paper_facts_per_dataset_and_for_variants(params):
 
 def test_the_cpu_profile_deviates_only_where_it_says(params):
     s = resolve_settings("tmdsprites", "cpu", params)
-    assert s.model.resolution == 32 and s.model.zb_dim == 3 and s.model.fg_mask_bias == -3.0
+    assert s.model.resolution == 32 and s.model.zb_dim == 3 and s.model.fg_mask_bias == -3.0 and s.model.start_encoder
     assert (s.train.max_images, s.train.iterations, s.train.sigma, s.train.lr_schedule) == (128, 800, 0.5, "cosine")
     assert s.train.ortho_reg == 1.0  # the paper's fact for TM-dSprites (params.yaml: null)
-    assert (s.sampler.steps, s.sampler.restarts, s.sampler.settle_steps, s.sampler.settle) == (80, 3, 20, "every")
-    assert s.readout == ReadoutConfig(source="responsibility", threshold=0.8, combine="mean_mask")
+    sampler = s.sampler
+    assert (sampler.init, sampler.steps, sampler.restarts, sampler.settle_steps, sampler.settle) == (
+        "encoder",
+        40,
+        3,
+        10,
+        "every",
+    )
+    assert s.readout == ReadoutConfig(source="responsibility", threshold=0.8, combine="mean_mask", refine="grabcut")
+    paper = resolve_settings("tmdsprites", "paper", params)
+    assert not paper.model.start_encoder and paper.sampler.init == "noise" and paper.readout.refine == "none"
 
 
 def test_layers_apply_in_order_and_null_keeps_the_layer_below(params):

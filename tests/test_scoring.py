@@ -46,7 +46,7 @@ def test_evaluate_from_persistent_chains_and_from_noise(trained):
 def test_inference_follows_the_profile_the_model_was_trained_under(trained):
     _, ckpt = trained
     sampler, readout = inference_settings(read_checkpoint(ckpt))
-    assert (sampler.steps, sampler.batch_size, readout) == (3, 64, ReadoutConfig())  # drc/profiles/tiny
+    assert (sampler.steps, sampler.batch_size, readout) == (3, 64, ReadoutConfig(refine="grabcut"))  # profiles/tiny
     sampler, _ = inference_settings(read_checkpoint(ckpt), overrides={"sampler": {"steps": 9}})
     assert sampler.steps == 9
 

@@ -103,7 +103,8 @@ class DRC(nn.Module):
         return self.lebm(z)[0] + 0.5 * z.square().sum(1)
 
     def posterior_energy(self, z: torch.Tensor, x: torch.Tensor, sigma: float, tv_weight: float) -> torch.Tensor:
-        """J(z) of posterior Langevin (SPEC §2.1), summed over the batch (``posterior_energies``).
+        """J(z) of posterior Langevin (eq. 12 negated, plus the TV-norm; Algorithm 1 step 4), summed over
+        the batch (``posterior_energies``).
 
         Samples are independent, so its gradient w.r.t. each row of z is that sample's own.
         """

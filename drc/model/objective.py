@@ -1,4 +1,4 @@
-"""The terms of DRC's objective (SPEC §1-2, paper §3 and supplementary C), as pure functions."""
+"""The terms of DRC's objective (paper §3, eqs. 5-12 and 21-24, and supplementary C), as pure functions."""
 
 from __future__ import annotations
 

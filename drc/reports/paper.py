@@ -1,4 +1,4 @@
-"""The paper's numbers (SPEC §4, Tables 1-4): IoU / Dice in percent; None where the paper has no entry."""
+"""The paper's numbers (the paper's Tables 1-4): IoU / Dice in percent; None where the paper has no entry."""
 
 from __future__ import annotations
 

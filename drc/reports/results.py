@@ -5,6 +5,8 @@ model (Table 1, generalisation) from the train-split model (Tables 3-4), which b
 ``<dataset>/train`` row; GrabCut and the colour threshold (``Colour``) train on nothing, so their
 train_data, model_split and profile are ``-``. ``source`` names the scores file a row comes from: it
 records everything that made the score (drc/provenance.py), and ``drc evaluate --from`` re-runs it.
+Where the read-out redraws DRC's masks with GrabCut (readout.refine), the model's own masks before that
+are a second row, method ``UNREFINED``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ METRICS = Path("reports/metrics")
 
 # drc_<ds>, drc_split_<ds>, generalise_<ds>; grabcut_<ds>, colour_<ds> and their *_heldout_<ds> (stages/)
 PREFIXES = ("drc_", "generalise_", "grabcut_", "colour_")
+UNREFINED = "DRC-unrefined"  # the same run's masks as the model gives them, before readout.refine
 
 
 def _rows(metrics: dict[str, Any], source: str) -> list[dict]:
@@ -32,20 +35,21 @@ def _rows(metrics: dict[str, Any], source: str) -> list[dict]:
     rows = []
     for key, score in metrics["results"].items():
         eval_data, _, split = key.rpartition("/")
-        rows.append(
-            {
-                "method": method,
-                "train_data": "-" if baseline else metrics["train_data"],
-                "model_split": "-" if baseline else metrics["model_split"],
-                "eval_data": eval_data,
-                "split": split,
-                "iou": score["iou"],
-                "dice": score["dice"],
-                "n_images": score["n_images"],
-                "profile": "-" if baseline else (metrics.get("model") or {}).get("profile") or "?",
-                "source": source,
-            }
-        )
+        row = {
+            "method": method,
+            "train_data": "-" if baseline else metrics["train_data"],
+            "model_split": "-" if baseline else metrics["model_split"],
+            "eval_data": eval_data,
+            "split": split,
+            "iou": score["iou"],
+            "dice": score["dice"],
+            "n_images": score["n_images"],
+            "profile": "-" if baseline else (metrics.get("model") or {}).get("profile") or "?",
+            "source": source,
+        }
+        rows.append(row)
+        if "unrefined" in score:
+            rows.append({**row, "method": UNREFINED, **{k: score["unrefined"][k] for k in ("iou", "dice")}})
     return rows
 
 
