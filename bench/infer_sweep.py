@@ -21,13 +21,11 @@ import numpy as np
 import torch
 
 from bench.inputs import add_data_options, generator_config, tmdsprites_with_originals
-from drc.baselines.grabcut import refine_with_grabcut
 from drc.checkpoint import load_model, train_config_of
 from drc.config import for_unseen, parse_set
 from drc.errors import DRCError, exit_cleanly
-from drc.imageio import cutout
 from drc.inference import extract
-from drc.metrics import per_image_scores, scores_at_target_size
+from drc.metrics import scores_at_target_size
 from drc.scoring import inference_settings
 
 
@@ -77,15 +75,8 @@ def main() -> None:
 
 
 def refined_iou(originals: np.ndarray, soft_masks: torch.Tensor, targets: np.ndarray) -> float:
-    """Mean IoU (%) of the masks as `drc extract --refine grabcut` writes them: each soft mask brought to
-    its original's size, thresholded, and redrawn by GrabCut there."""
-    refined = np.stack(
-        [
-            refine_with_grabcut(image, cutout(image, soft)[0])
-            for image, soft in zip(originals, soft_masks.numpy(), strict=True)
-        ]
-    )
-    return float(100 * per_image_scores(refined, targets)[0].mean())
+    """Mean IoU (%) of the masks as `drc extract --refine grabcut` writes them (readout.refine)."""
+    return float(100 * scores_at_target_size(soft_masks, targets, originals, "grabcut")[0].mean())
 
 
 if __name__ == "__main__":

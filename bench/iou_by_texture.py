@@ -6,7 +6,8 @@ Reads a per-image IoU table written by the evaluate stage (columns ``id``, ``iou
 the generator settings the prepared dataset was made with (its meta.json), recovers each image's grating with
 ``sample_layout`` (a pure function of the seed and the image index) and prints the mean IoU per
 texture index and for the fine (0-8), coarse (9-19) and six coarsest (14-19) gratings: the numbers
-the README's failure analysis quotes. The bank's periods grow with the index.
+the failure analysis in docs/cpu-profile.md (the report's iou_by_period figure draws them). The bank's
+periods grow with the index.
 """
 
 from __future__ import annotations
@@ -16,16 +17,11 @@ import argparse
 import numpy as np
 import pandas as pd
 
-from drc.config import TMDSpritesConfig, from_dict
 from drc.data.prepared import Prepared
-from drc.data.tmdsprites import sample_layout
 from drc.errors import DRCError, exit_cleanly
+from drc.reports.gratings import generator_config, textures_of
 
 GROUPS = {"fine 0-8": range(0, 9), "coarse 9-19": range(9, 20), "six coarsest 14-19": range(14, 20)}
-
-
-def textures_of(cfg: TMDSpritesConfig, ids: np.ndarray) -> np.ndarray:
-    return np.array([sample_layout(cfg, int(i)).texture for i in ids])
 
 
 @exit_cleanly
@@ -38,7 +34,9 @@ def main() -> None:
         table = pd.read_csv(args.table)
     except FileNotFoundError as err:
         raise DRCError(f"{args.table} does not exist; run the evaluate stage first (dvc repro)") from err
-    cfg = from_dict(TMDSpritesConfig, Prepared.open(args.dataset).meta["source"]["config"], "tmdsprites")
+    cfg = generator_config(Prepared.open(args.dataset))
+    if cfg is None:
+        raise DRCError(f"{args.dataset} was not made by the TM-dSprites generator")
     texture = textures_of(cfg, table["id"].to_numpy())
     iou = table["iou"].to_numpy()
     per = [iou[texture == t].mean() for t in range(cfg.n_textures)]

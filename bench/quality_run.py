@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from bench.inputs import add_data_options, generator_config, tmdsprites_inputs
+from bench.inputs import add_data_options, generator_config, tmdsprites_inputs, tmdsprites_with_originals
 from drc.config import Settings, for_unseen, parse_set, to_dict
 from drc.errors import exit_cleanly
 from drc.inference import extract
@@ -81,17 +81,23 @@ def main() -> None:
 
 
 def heldout_scores(trainer: Trainer, settings: Settings, args: argparse.Namespace) -> dict[str, float]:
-    """IoU/Dice of unseen images (another generator seed), inferred from N(0, I) with the profile's sampler."""
-    x, m = tmdsprites_inputs(generator_config(args.heldout, args.heldout_seed, args.data), settings.model.resolution)
+    """IoU/Dice of unseen images (another generator seed) with the profile's sampler and read-out (the
+    model's own masks as ``heldout_unrefined_iou`` when the read-out redraws them with GrabCut)."""
+    cfg = generator_config(args.heldout, args.heldout_seed, args.data)
+    x, m, originals = tmdsprites_with_originals(cfg, settings.model.resolution)
     t = time.time()
     sampler = for_unseen(settings.sampler)
     out = extract(
         trainer.model, x, sampler, settings.readout, settings.train.sigma, settings.train.tv_norm, progress=False
     )
-    iou, dice = scores_at_target_size(out.soft_mask, m)
+    iou, dice = scores_at_target_size(out.soft_mask, m, originals, settings.readout.refine)
+    unrefined = {}
+    if settings.readout.refine != "none":
+        unrefined = {"heldout_unrefined_iou": 100 * float(scores_at_target_size(out.soft_mask, m)[0].mean())}
     return {
         "heldout_iou": 100 * float(iou.mean()),
         "heldout_dice": 100 * float(dice.mean()),
+        **unrefined,
         "heldout_min": round((time.time() - t) / 60, 2),
         "heldout_sampler": to_dict(sampler),
     }

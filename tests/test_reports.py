@@ -11,16 +11,17 @@ import pytest
 import yaml
 from PIL import Image
 
-from drc.data.prepared import write_prepared
+from drc.config import TMDSpritesConfig
+from drc.data.prepared import Prepared
+from drc.data.tmdsprites import prepare_tmdsprites
 from drc.errors import DRCError
 from drc.reports import paper
 from drc.reports.ablations import SUMMARY, ablation_label, ablation_rows_from_exp_show
 from drc.reports.build import ABLATIONS, FIGURES, RESULTS, TABLES, build_reports, write_ablations
-from drc.reports.results import COLUMNS
-from tests.helpers import squares_on_stripes
+from drc.reports.results import COLUMNS, UNREFINED
 
 EXP_SHOW = Path(__file__).parent / "data" / "exp_show.json"  # from `dvc exp show --json` (DVC 3.67)
-FIGURE_KINDS = ["extractions", "worst", "iou_hist", "grabcut_vs_drc", "grabcut_margin", "training"]
+FIGURE_KINDS = ["extractions", "worst", "iou_hist", "grabcut_vs_drc", "grabcut_margin", "training", "iou_by_period"]
 DEFAULT_KNOBS = {"pseudo_label": 0.1, "tv_norm": 0.01, "ortho_reg": None, "persistent_chains": True}
 
 
@@ -46,16 +47,9 @@ def write_json(path: Path, obj: dict) -> None:
 def write_pipeline_outputs(root: Path, n: int = 20, res: int = 16) -> None:
     """What the prepare/evaluate/grabcut/train stages would leave for TM-dSprites (and a Birds split model)."""
     rng = np.random.default_rng(0)
-    images, masks = squares_on_stripes(n, 32)
-    write_prepared(
-        root / "data/prepared/tmdsprites",
-        name="tmdsprites",
-        images=images,
-        masks=masks,
-        ids=[f"im{i}" for i in range(n)],
-        splits={"eval": range(n)},
-        source={},
-    )
+    cfg = TMDSpritesConfig(n_images=n, eval_size=n, resolution=64)
+    prepare_tmdsprites(cfg, root / "data/prepared/tmdsprites")
+    masks = Prepared.open(root / "data/prepared/tmdsprites").masks
     drc_run = {"resolution": res, "split": "eval", "sampler": {"steps": 3}, "readout": {}, "data": {}}
     model = {"model": {"profile": "tiny"}}
 
@@ -64,11 +58,15 @@ def write_pipeline_outputs(root: Path, n: int = 20, res: int = 16) -> None:
 
     write_json(
         root / "reports/metrics/drc_tmdsprites.json",
-        drc("tmdsprites", "all", {"tmdsprites/train": score(45.678, **drc_run)}),
+        drc("tmdsprites", "all", {"tmdsprites/train": score(45.678, **drc_run, unrefined={"iou": 30.0, "dice": 40.0})}),
     )
     write_json(
         root / "reports/metrics/generalise_tmdsprites.json",
-        drc("tmdsprites", "all", {"tmdsprites-heldout/test": score(40.0, 10, **drc_run)}),
+        drc(
+            "tmdsprites",
+            "all",
+            {"tmdsprites-heldout/test": score(40.0, 10, **drc_run, unrefined={"iou": 25.0, "dice": 35.0})},
+        ),
     )
     write_json(
         root / "reports/metrics/grabcut_tmdsprites.json",
@@ -95,7 +93,9 @@ def write_pipeline_outputs(root: Path, n: int = 20, res: int = 16) -> None:
     for name in ("drc_tmdsprites", "grabcut_tmdsprites", "colour_tmdsprites"):
         path = root / f"reports/per_image/{name}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame({"id": [f"im{i}" for i in range(n)], "iou": 100 * rng.uniform(0, 1, n)}).to_csv(path, index=False)
+        pd.DataFrame({"id": [f"{i:05d}" for i in range(n)], "iou": 100 * rng.uniform(0, 1, n)}).to_csv(
+            path, index=False
+        )
     (root / "data/eval").mkdir(parents=True)
     np.savez_compressed(
         root / "data/eval/drc_tmdsprites.npz",
@@ -110,7 +110,7 @@ def write_pipeline_outputs(root: Path, n: int = 20, res: int = 16) -> None:
         root / "data/eval/grabcut_tmdsprites.npz",
         positions=keep,
         rows=keep,
-        mask=masks[keep],
+        mask=np.asarray(masks[keep]),
         iou=rng.uniform(0, 1, 16),
     )
     (root / "reports/grabcut").mkdir(parents=True)
@@ -136,7 +136,12 @@ def test_results_csv_has_one_row_per_score(built: tuple[Path, list[str]]) -> Non
     root, _ = built
     results = pd.read_csv(root / RESULTS)
     assert list(results.columns) == COLUMNS
-    assert len(results) == 8
+    assert len(results) == 10
+    unrefined = results[results.method == UNREFINED]  # the model's own masks, before readout.refine
+    assert unrefined[["eval_data", "iou", "n_images"]].values.tolist() == [
+        ["tmdsprites", 30.0, 20],
+        ["tmdsprites-heldout", 25.0, 10],
+    ]
     drc = results[(results.method == "DRC") & (results.model_split == "all") & (results.eval_data == "tmdsprites")]
     assert drc[["train_data", "split", "n_images"]].values.tolist() == [["tmdsprites", "train", 20]]
     assert drc.iou.item() == pytest.approx(45.678)
@@ -157,6 +162,7 @@ def test_summary_is_the_headline_scores(built: tuple[Path, list[str]]) -> None:
     summary = json.loads((root / SUMMARY).read_text())
     assert summary["tmdsprites"]["drc"] == {"iou": 45.678, "dice": 55.718}
     assert summary["tmdsprites"]["grabcut"]["iou"] == 61.26
+    assert summary["tmdsprites"]["drc-unrefined"]["iou"] == 30.0
     assert summary["tmdsprites-heldout"]["drc_test"]["iou"] == 40.0
     assert summary["dogs"]["drc_split_test"]["iou"] == 33.3
 
@@ -171,7 +177,12 @@ def test_table1_sets_paper_rows_beside_this_run(built: tuple[Path, list[str]]) -
     assert "| DRC (this run, profile tiny) | not run | not run | not run | not run | 45.7 / 55.7 |" in text
     assert "| Colour threshold (this run) | not run | not run | not run | not run | 100.0 / 110.0 |" in text
     assert (
-        "Images never trained on: DRC trained on TM-dSprites scores 40.0 / 50.0 on the 10 images of "
+        "| DRC, before GrabCut redraws its edges (this run) | not run | not run | not run | not run | 30.0 / 40.0 |"
+        in text
+    )
+    assert (
+        "Images never trained on: DRC trained on TM-dSprites scores 40.0 / 50.0 (25.0 / 35.0 before GrabCut's "
+        "edges) on the 10 images of "
         "tmdsprites-heldout (GrabCut 58.0 / 68.0, Colour threshold not run)."
     ) in text
     table = pd.read_csv(root / TABLES / "table1.csv")
@@ -211,7 +222,7 @@ def test_missing_inputs_give_not_run_tables_and_no_figures(tmp_path: Path) -> No
     """Nothing has run yet: the tables say so (no profile is known) and no figure is drawn."""
     write_params(tmp_path)
     skipped = build_reports(tmp_path)
-    assert len(skipped) == len(FIGURE_KINDS)
+    assert len(skipped) == len(FIGURE_KINDS) + 1  # and Table 1's bars
     assert list((tmp_path / FIGURES).iterdir()) == []
     assert pd.read_csv(tmp_path / RESULTS).empty
     table1 = (tmp_path / TABLES / "table1.md").read_text()

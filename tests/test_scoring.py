@@ -43,6 +43,16 @@ def test_evaluate_from_persistent_chains_and_from_noise(trained):
     assert torch.equal(out.z, again.z)
 
 
+def test_a_refined_score_records_the_models_own_masks_beside_it(trained):
+    data, ckpt = trained
+    noise = SamplerConfig(steps=2, batch_size=4)
+    plain, plain_iou, _ = evaluate_prepared(ckpt, data, "train", noise, ReadoutConfig(), progress=False)
+    refined, _, _ = evaluate_prepared(ckpt, data, "train", noise, ReadoutConfig(refine="grabcut"), progress=False)
+    assert "unrefined" not in plain
+    assert refined["unrefined"] == {"iou": pytest.approx(plain["iou"]), "dice": pytest.approx(plain["dice"])}
+    assert refined["n_images"] == plain["n_images"] == len(plain_iou)
+
+
 def test_inference_follows_the_profile_the_model_was_trained_under(trained):
     _, ckpt = trained
     sampler, readout = inference_settings(read_checkpoint(ckpt))

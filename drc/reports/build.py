@@ -4,7 +4,7 @@ Reads (relative to the project root): params.yaml (datasets, the ablation knobs,
 reports/metrics/*.json, reports/per_image/{drc,grabcut,colour}_<ds>.csv, reports/grabcut/<ds>_margins.csv,
 reports/training/<ds>-{all,train}/live/plots/metrics/monitor/iou.tsv, data/eval/{drc,grabcut}_<ds>.npz
 and data/prepared/<ds>. Writes reports/results.csv, reports/summary.json (the DVC metric), reports/tables/
-and reports/figures/, each atomically.
+and reports/figures/, each atomically, and the results block of README.md (drc/reports/readme.py).
 """
 
 from __future__ import annotations
@@ -20,9 +20,12 @@ import pandas as pd
 from drc.atomic import atomic_path, write_json, write_text
 from drc.data.prepared import Prepared
 from drc.params import load_params
-from drc.reports import figures
+from drc.provenance import read_scores
+from drc.reports import figures, gratings, paper
 from drc.reports.ablations import SUMMARY, RunRow, ablation_label, ablation_rows_from_exp_show, table2
-from drc.reports.results import collect_results, lookup, summary
+from drc.reports.paper import Score
+from drc.reports.readme import headline, update_readme
+from drc.reports.results import UNREFINED, collect_results, lookup, summary
 from drc.reports.tables import Table, display, table1, table3, table4
 
 RESULTS = Path("reports/results.csv")
@@ -44,14 +47,16 @@ def build_reports(root: Path = Path(".")) -> list[str]:
         "table2": table2(current_run(results, params)),
         "table3": table3(results),
         "table4": table4(results),
+        "headline": headline(results),
     }
     with atomic_path(root / TABLES) as tmp:
         tmp.mkdir()
         for name, table in tables.items():
             write_table(table, tmp / f"{name}.md")
+    update_readme(root / "README.md", tables["headline"])
     with atomic_path(root / FIGURES) as tmp:
         tmp.mkdir()
-        return draw_figures(root, params, tmp)
+        return draw_figures(root, params, tmp, results)
 
 
 def write_ablations(root: Path, exp_show_json: str) -> Path:
@@ -84,12 +89,20 @@ def current_run(results: pd.DataFrame, params: Mapping[str, Any]) -> RunRow:
     return RunRow(ablation_label(params, dataset), dataset, profile, lookup(results, **key), "workspace")
 
 
-def draw_figures(root: Path, params: Mapping[str, Any], out: Path) -> list[str]:
+def draw_figures(root: Path, params: Mapping[str, Any], out: Path, results: pd.DataFrame) -> list[str]:
     """Every figure whose inputs exist, into ``out``; returns '<figure>: <missing input>' for the rest."""
     skipped = []
     margin = (params.get("grabcut") or {}).get("margin")
-    for dataset in params.get("datasets") or []:
-        inputs = DatasetInputs(root, str(dataset))
+    datasets = [str(d) for d in params.get("datasets") or []]
+    bars = table1_scores(results, datasets)
+    if bars.drop(columns="DRC (paper)", errors="ignore").notna().any().any():
+        figures.table1_bars(
+            bars, "Table 1: IoU on the training data, this run beside the paper", out / "table1_bars.png"
+        )
+    else:
+        skipped.append("table1_bars.png: no scores")
+    for dataset in datasets:
+        inputs = DatasetInputs(root, dataset, results)
         drawers: dict[str, Callable[[Path], None]] = {
             "extractions": inputs.extractions,
             "worst": inputs.worst,
@@ -97,6 +110,7 @@ def draw_figures(root: Path, params: Mapping[str, Any], out: Path) -> list[str]:
             "grabcut_vs_drc": inputs.comparison,
             "grabcut_margin": functools.partial(inputs.margins, chosen=margin),
             "training": inputs.training,
+            "iou_by_period": inputs.periods,
         }
         for kind, draw in drawers.items():
             name = f"{kind}_{dataset}.png"
@@ -107,6 +121,27 @@ def draw_figures(root: Path, params: Mapping[str, Any], out: Path) -> list[str]:
     return skipped
 
 
+def table1_scores(results: pd.DataFrame, datasets: list[str]) -> pd.DataFrame:
+    """IoU per dataset (rows, display names) and method (columns): this run's DRC (and its masks before
+    GrabCut's edges, when the read-out redraws them), both baselines, the paper's DRC; NaN where missing."""
+
+    def all_data(method: str, d: str) -> Score | None:
+        return lookup(results, method=method, train_data=d, model_split="all", eval_data=d, split="train")
+
+    methods: dict[str, Callable[[str], Score | None]] = {
+        "DRC (this run)": functools.partial(all_data, "DRC"),
+        "DRC, model's masks": functools.partial(all_data, UNREFINED),
+        "GrabCut (this run)": lambda d: lookup(results, method="GrabCut", eval_data=d, split="train"),
+        "colour threshold": lambda d: lookup(results, method="Colour", eval_data=d, split="train"),
+        "DRC (paper)": lambda d: paper.TABLE1["DRC"].get(d),
+    }
+    frame = pd.DataFrame(
+        {name: [np.nan if (s := score(d)) is None else s[0] for d in datasets] for name, score in methods.items()},
+        index=[display(d) for d in datasets],
+    )
+    return frame.dropna(axis=1, how="all")
+
+
 class MissingInput(Exception):
     """A figure's input has not been produced (its dataset or stage was not run)."""
 
@@ -114,8 +149,8 @@ class MissingInput(Exception):
 class DatasetInputs:
     """The pipeline outputs of one dataset, loaded on first use; each figure method draws one PNG."""
 
-    def __init__(self, root: Path, dataset: str) -> None:
-        self.root, self.dataset, self.name = root, dataset, display(dataset)
+    def __init__(self, root: Path, dataset: str, results: pd.DataFrame) -> None:
+        self.root, self.dataset, self.name, self.results = root, dataset, display(dataset), results
 
     def _path(self, relative: str) -> Path:
         path = self.root / relative
@@ -130,18 +165,25 @@ class DatasetInputs:
     def _prepared(self) -> Prepared:
         return Prepared.open(self._path(f"data/prepared/{self.dataset}"))
 
+    def _refine(self) -> str:
+        """The read-out's refinement of the scored DRC masks (readout.refine in their scores file)."""
+        scores = read_scores(self._path(f"reports/metrics/drc_{self.dataset}.json"))
+        return next(iter(scores["results"].values()), {}).get("readout", {}).get("refine", "none")
+
     def _per_image(self, method: str) -> np.ndarray:
         return pd.read_csv(self._path(f"reports/per_image/{method}_{self.dataset}.csv"))["iou"].to_numpy()
 
     def extractions(self, path: Path) -> None:
         drc = self._npz("drc")
         order = np.argsort(drc["positions"], kind="stable")[:N_FIRST]
-        figures.extraction_grid(drc, self._prepared(), order, f"DRC on {self.name}: first images", path)
+        title = f"DRC on {self.name}: first images"
+        figures.extraction_grid(drc, self._prepared(), order, self._refine(), title, path)
 
     def worst(self, path: Path) -> None:
         drc = self._npz("drc")
         order = np.argsort(drc["iou"], kind="stable")[:N_WORST]
-        figures.extraction_grid(drc, self._prepared(), order, f"DRC on {self.name}: lowest IoU", path)
+        title = f"DRC on {self.name}: lowest IoU"
+        figures.extraction_grid(drc, self._prepared(), order, self._refine(), title, path)
 
     def histogram(self, path: Path) -> None:
         scores = {}
@@ -162,25 +204,46 @@ class DatasetInputs:
         if not shown:
             raise MissingInput("GrabCut and DRC stored extractions of no common image")
         g = [grabcut_index[int(drc["rows"][i])] for i in shown]
+        prepared, rows = self._prepared(), drc["rows"][shown]
         figures.comparison_grid(
-            self._prepared(),
-            drc["rows"][shown],
+            prepared,
+            rows,
             (grabcut["mask"][g], grabcut["iou"][g]),
-            (drc["soft_mask"][shown] > 0.5, drc["iou"][shown]),
+            (figures.scored_masks(prepared, rows, drc["soft_mask"][shown], self._refine()), drc["iou"][shown]),
             f"GrabCut vs DRC on {self.name} (IoU % under each image)",
             path,
         )
+
+    def periods(self, path: Path) -> None:
+        cfg = gratings.generator_config(self._prepared())
+        if cfg is None:
+            raise MissingInput(f"{self.dataset} is not a TM-dSprites dataset (no gratings)")
+        curves = {}
+        for method, label in (("drc", "DRC"), ("grabcut", "GrabCut"), ("colour", "colour threshold")):
+            path_csv = self.root / f"reports/per_image/{method}_{self.dataset}.csv"
+            if path_csv.is_file():
+                table = pd.read_csv(path_csv, dtype={"id": str})
+                curves[label] = gratings.iou_by_texture(cfg, table["id"].to_numpy(), table["iou"].to_numpy())
+        if not curves:
+            raise MissingInput(f"no reports/per_image/{{drc,grabcut,colour}}_{self.dataset}.csv")
+        periods = gratings.bank_periods(cfg) * 128 / cfg.resolution
+        figures.iou_by_period(periods, curves, f"IoU by grating period on {self.name}", path)
 
     def margins(self, path: Path, chosen: float | None) -> None:
         sweep = pd.read_csv(self._path(f"reports/grabcut/{self.dataset}_margins.csv"))
         figures.margin_curve(sweep, chosen, f"GrabCut on {self.name}: IoU against the margin", path)
 
     def training(self, path: Path) -> None:
-        curves = {}
-        for split, label in (("all", "all data"), ("train", "train split")):
+        curves, scored = {}, {}
+        for split, label, scored_split in (("all", "all data", "train"), ("train", "train split", "test")):
             tsv = self.root / f"reports/training/{self.dataset}-{split}/live/plots/metrics/monitor/iou.tsv"
             if tsv.is_file():
-                curves[f"model on {label}"] = pd.read_csv(tsv, sep="\t")
+                curves[label] = curve = pd.read_csv(tsv, sep="\t")
+                key = {"train_data": self.dataset, "model_split": split, "eval_data": self.dataset}
+                score = lookup(self.results, method="DRC", split=scored_split, **key)
+                if score is not None:
+                    scored[label] = (int(curve["step"].iloc[-1]), score[0])
         if not curves:
             raise MissingInput(f"no reports/training/{self.dataset}-*/live/plots/metrics/monitor/iou.tsv")
-        figures.training_curves(curves, f"Training on {self.name}: persistent-chain IoU", path)
+        paper_iou = (paper.TABLE1["DRC"].get(self.dataset) or (None,))[0]
+        figures.training_curves(curves, scored, paper_iou, f"Training on {self.name}", path)

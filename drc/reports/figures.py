@@ -1,42 +1,67 @@
-"""The report's figures as PNG files (matplotlib, Agg canvas: no display and no global pyplot state).
+"""The report's figures as PNG (200 dpi) and PDF files (matplotlib, Agg canvas: no display and no pyplot
+state; the style is set for each figure and restored after it).
 
-Each function draws one figure from arrays already loaded and writes it to ``path``.
+Each function draws one figure from arrays already loaded and writes it to ``path`` (and its PDF beside
+it). Image grids are drawn at the scoring resolution: the 128 px images and ground truth, the model's
+renderings resized smoothly to that size, and each mask as it was scored there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import ParamSpec
 
+import matplotlib
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from drc.data.prepared import Prepared, resize_images, resize_masks, to_model_range
+from drc.data.prepared import Prepared, to_model_range
+from drc.imageio import mask_at
 from drc.reports.grids import extraction_rows, tile, to_uint8
 
 EXTRACTION_ROWS = ["observed", "composite", "masked fg", "background", "GT mask", "inferred mask"]
-PAD = 2  # pixels between tiles, as grids.tile draws them
+PAD = 4  # pixels between tiles, as grids.tile draws them
+DPI = 200
+STYLE = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 10,
+         "xtick.labelsize": 10, "ytick.labelsize": 10}  # fmt: skip
+P = ParamSpec("P")
+
+
+def styled(draw: Callable[P, None]) -> Callable[P, None]:
+    """Draw under the report's style (readable at print size); matplotlib's settings are restored after."""
+
+    @functools.wraps(draw)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        with matplotlib.rc_context(STYLE):
+            draw(*args, **kwargs)
+
+    return wrapper
 
 
 def _save(fig: Figure, path: Path) -> None:
     FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    fig.savefig(path.with_suffix(".pdf"), bbox_inches="tight")
 
 
+@styled
 def grid_figure(
     rows: Sequence[np.ndarray], row_labels: Sequence[str], column_labels: Sequence[str], title: str, path: Path
 ) -> None:
     """Rows of equally sized uint8 images, one label per row (left) and per column (below)."""
     picture = tile(rows, PAD)
     n, h, w, _ = rows[0].shape
-    fig = Figure(figsize=(1.0 * n + 1.5, 1.0 * len(rows) + 0.8))
+    fig = Figure(figsize=(1.25 * n + 1.8, 1.25 * len(rows) + 1.0))
     ax = fig.add_subplot()
     ax.imshow(picture, interpolation="nearest")
     ax.set_yticks([PAD + i * (h + PAD) + h / 2 for i in range(len(rows))], list(row_labels))
-    ax.set_xticks([PAD + j * (w + PAD) + w / 2 for j in range(n)], list(column_labels), fontsize=8)
+    ax.set_xticks([PAD + j * (w + PAD) + w / 2 for j in range(n)], list(column_labels))
     ax.tick_params(length=0)
     for spine in ax.spines.values():
         spine.set_visible(False)
@@ -44,23 +69,31 @@ def grid_figure(
     _save(fig, path)
 
 
-def observed_and_masks(prepared: Prepared, rows: np.ndarray, resolution: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The prepared images (N x 3 x r x r in [-1, 1]) and ground-truth masks (N x r x r) of some rows."""
-    images = to_model_range(resize_images(np.asarray(prepared.images[rows]), resolution))
-    masks = torch.from_numpy(resize_masks(np.asarray(prepared.masks[rows]), resolution))
-    return images, masks
+def scored_masks(prepared: Prepared, rows: np.ndarray, soft_masks: np.ndarray, refine: str) -> np.ndarray:
+    """bool N x R x R: the model's soft masks as they were scored, at the ground truth's R px (``mask_at``:
+    resized, binarised, and redrawn by GrabCut on the image there when the read-out did so)."""
+    images = np.asarray(prepared.images[rows])
+    return np.stack([mask_at(soft, image, refine) for soft, image in zip(soft_masks, images, strict=True)])
+
+
+def _smooth(images: torch.Tensor, size: int) -> torch.Tensor:
+    return F.interpolate(images.float(), size=(size, size), mode="bilinear", align_corners=False)
 
 
 def extraction_grid(
-    evaluation: Mapping[str, np.ndarray], prepared: Prepared, order: np.ndarray, title: str, path: Path
+    evaluation: Mapping[str, np.ndarray], prepared: Prepared, order: np.ndarray, refine: str, title: str, path: Path
 ) -> None:
-    """The paper's Fig. 3 layout for the stored extractions ``order``, each column labelled by its IoU."""
-    soft_mask = torch.from_numpy(evaluation["soft_mask"][order])
-    observed, gt = observed_and_masks(prepared, evaluation["rows"][order], soft_mask.shape[-1])
-    parts = {key: torch.from_numpy(evaluation[key][order]) for key in ("composite", "fg", "bg")}
-    rows = extraction_rows(observed, parts["composite"], parts["fg"], parts["bg"], soft_mask, gt)
+    """The paper's Fig. 3 layout for the stored extractions ``order`` at the scoring resolution, each column
+    labelled by its IoU: renderings resized smoothly, the mask as scored."""
+    rows = evaluation["rows"][order]
+    observed = to_model_range(np.asarray(prepared.images[rows]))
+    size = observed.shape[-1]
+    gt = torch.from_numpy(np.asarray(prepared.labelled_masks()[rows]))
+    mask = torch.from_numpy(scored_masks(prepared, rows, evaluation["soft_mask"][order], refine)).float()
+    parts = {key: _smooth(torch.from_numpy(evaluation[key][order]), size) for key in ("composite", "fg", "bg")}
+    pictures = extraction_rows(observed, parts["composite"], parts["fg"], parts["bg"], mask, gt)
     labels = [f"IoU {100 * v:.1f}" for v in evaluation["iou"][order]]
-    grid_figure(rows, EXTRACTION_ROWS, labels, title, path)
+    grid_figure(pictures, EXTRACTION_ROWS, labels, title, path)
 
 
 def comparison_grid(
@@ -71,20 +104,19 @@ def comparison_grid(
     title: str,
     path: Path,
 ) -> None:
-    """Image, ground truth, GrabCut mask and DRC mask per column; ``grabcut``/``drc`` = (masks, IoU fractions).
-
-    Everything is shown at the DRC masks' resolution.
-    """
+    """Image, ground truth, GrabCut mask and DRC mask per column, all at the ground truth's resolution;
+    ``grabcut``/``drc`` = (bool masks there, as scored; IoU fractions)."""
     drc_masks, drc_iou = drc
     grabcut_masks, grabcut_iou = grabcut
-    resolution = drc_masks.shape[-1]
-    observed, gt = observed_and_masks(prepared, rows, resolution)
-    grabcut_small = torch.from_numpy(resize_masks(grabcut_masks, resolution))
-    pictures = [to_uint8(observed), *(to_uint8(m.float()) for m in (gt, grabcut_small, torch.from_numpy(drc_masks)))]
+    observed = to_model_range(np.asarray(prepared.images[rows]))
+    gt = np.asarray(prepared.labelled_masks()[rows])
+    masks = (torch.from_numpy(np.asarray(m, np.float32)) for m in (gt, grabcut_masks, drc_masks))
+    pictures = [to_uint8(observed), *(to_uint8(m) for m in masks)]
     labels = [f"GC {100 * g:.0f}\nDRC {100 * d:.0f}" for g, d in zip(grabcut_iou, drc_iou, strict=True)]
     grid_figure(pictures, ["image", "GT mask", "GrabCut", "DRC"], labels, title, path)
 
 
+@styled
 def iou_histogram(scores: Mapping[str, np.ndarray], title: str, path: Path) -> None:
     """Per-image IoU (percent) of each method, overlaid, with each method's mean in the legend."""
     fig = Figure(figsize=(6, 4))
@@ -99,6 +131,7 @@ def iou_histogram(scores: Mapping[str, np.ndarray], title: str, path: Path) -> N
     _save(fig, path)
 
 
+@styled
 def margin_curve(sweep: pd.DataFrame, chosen: float | None, title: str, path: Path) -> None:
     """GrabCut IoU and Dice against the margin of its initial rectangle (fraction of the side)."""
     fig = Figure(figsize=(6, 4))
@@ -114,14 +147,64 @@ def margin_curve(sweep: pd.DataFrame, chosen: float | None, title: str, path: Pa
     _save(fig, path)
 
 
-def training_curves(curves: Mapping[str, pd.DataFrame], title: str, path: Path) -> None:
-    """Monitor IoU of the persistent chains against the training iteration, one line per run."""
-    fig = Figure(figsize=(6, 4))
+@styled
+def training_curves(
+    curves: Mapping[str, pd.DataFrame],
+    scored: Mapping[str, tuple[int, float]],
+    paper_iou: float | None,
+    title: str,
+    path: Path,
+) -> None:
+    """The persistent chains' IoU (pi_f > 0.5 on the training images, logged while training) against the
+    iteration, one line per run; each run's scored IoU (its profile's sampler and read-out on the
+    evaluation images) as a marker at its last iteration; the paper's number as a line."""
+    fig = Figure(figsize=(7, 4.5))
     ax = fig.add_subplot()
     for label, curve in curves.items():
-        ax.plot(curve["step"], curve["iou"], marker=".", label=label)
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("monitor IoU (%)")
+        ax.plot(curve["step"], curve["iou"], marker=".", label=f"{label}: persistent chains, pi_f > 0.5")
+    for label, (iteration, iou) in scored.items():
+        ax.plot([iteration], [iou], marker="*", markersize=14, linestyle="none", label=f"{label}: scored ({iou:.1f})")
+    if paper_iou is not None:
+        ax.axhline(paper_iou, color="grey", linestyle="--", label=f"paper ({paper_iou:.1f}, 10K iterations)")
+    ax.set_xlabel("training iteration")
+    ax.set_ylabel("IoU (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    _save(fig, path)
+
+
+@styled
+def table1_bars(scores: pd.DataFrame, title: str, path: Path) -> None:
+    """Table 1 as grouped bars: one group per dataset (index), one bar per method (columns), IoU in percent;
+    a missing score leaves its bar out."""
+    fig = Figure(figsize=(1.6 + 1.9 * len(scores), 4.5))
+    ax = fig.add_subplot()
+    width = 0.8 / max(1, len(scores.columns))
+    x = np.arange(len(scores))
+    for j, method in enumerate(scores.columns):
+        values = scores[method].to_numpy(float)
+        bars = ax.bar(x + (j - (len(scores.columns) - 1) / 2) * width, values, width, label=method)
+        ax.bar_label(bars, labels=["" if np.isnan(v) else f"{v:.0f}" for v in values], fontsize=10)
+    ax.set_xticks(x, list(scores.index))
+    ax.set_ylabel("IoU (%)")
+    ax.set_ylim(0, 105)
+    ax.set_title(title)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    _save(fig, path)
+
+
+@styled
+def iou_by_period(periods: np.ndarray, curves: Mapping[str, np.ndarray], title: str, path: Path) -> None:
+    """Mean IoU per grating of the texture bank against its period (pixels at 128 px), one line per method."""
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.add_subplot()
+    for label, means in curves.items():
+        ax.plot(periods, means, marker="o", label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("grating period (pixels at 128 px)")
+    ax.set_ylabel("mean IoU per image (%)")
+    ax.set_ylim(0, 100)
     ax.set_title(title)
     ax.legend()
     _save(fig, path)

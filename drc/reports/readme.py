@@ -1,0 +1,80 @@
+"""The README's results table: written by the report stage between two markers, from results.csv only.
+
+The README never holds a number typed by hand: ``headline`` renders the table from the results, the
+report stage writes it to reports/tables/headline.md and between ``BEGIN`` and ``END`` in README.md,
+and a test compares the README with reports/results.csv.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from drc.atomic import write_text
+from drc.reports import paper
+from drc.reports.results import UNREFINED, lookup
+from drc.reports.tables import Table, cell, display
+
+BEGIN = "<!-- results: written by `dvc repro` (drc/reports/readme.py) from reports/results.csv; do not edit -->"
+END = "<!-- /results -->"
+# The images each all-data model is scored on: its evaluation images, then those it never saw.
+SCORED = (("", "train", "evaluation images"), ("-heldout", "test", "held out (another seed)"),
+          ("-robust", "test", "robustness set (second generator)"))  # fmt: skip
+COLUMNS = ["data", "images", "DRC (this run)", "DRC, model's masks", "GrabCut", "colour threshold", "DRC (paper)"]
+
+
+def headline(results: pd.DataFrame) -> Table:
+    """IoU / Dice of every all-data DRC model on the images it is scored on, beside both baselines."""
+    models = results[(results.method == "DRC") & (results.model_split == "all")]
+    rows = []
+    for dataset in dict.fromkeys(models.train_data):
+        for suffix, split, what in SCORED:
+            data = dataset + suffix
+            hit = models[(models.train_data == dataset) & (models.eval_data == data) & (models.split == split)]
+            if hit.empty:
+                continue
+            reported = paper.TABLE1["DRC"].get(dataset) if not suffix else None
+            rows.append(
+                [
+                    f"{display(dataset)}, {what}",
+                    str(int(hit.n_images.iloc[0])),
+                    cell((float(hit.iou.iloc[0]), float(hit.dice.iloc[0]))),
+                    cell(_score(results, UNREFINED, data, split, dataset), "-"),
+                    cell(_score(results, "GrabCut", data, split), "-"),
+                    cell(_score(results, "Colour", data, split), "-"),
+                    cell(reported, "-"),
+                ]
+            )
+    profiles = ", ".join(sorted(set(models.profile))) or "-"
+    notes = [
+        f'IoU / Dice in percent at the 128 px ground truth, profile {profiles}. "DRC, model\'s masks": the same '
+        "run's masks before GrabCut redraws their edges (readout.refine; '-' where the profile does not)."
+    ]
+    return Table("Results of this run", pd.DataFrame(rows, columns=COLUMNS), notes)
+
+
+def _score(results: pd.DataFrame, method: str, data: str, split: str, train: str | None = None):
+    key = {"method": method, "eval_data": data, "split": split}
+    if train is not None:
+        key |= {"train_data": train, "model_split": "all"}
+    return lookup(results, **key)
+
+
+def block(table: Table) -> str:
+    """The table as it stands between the markers (markers included)."""
+    return "\n".join([BEGIN, table.to_markdown().split("\n", 2)[2].strip(), END])
+
+
+def update_readme(path: Path, table: Table) -> bool:
+    """Rewrite the marked block of the README at ``path``; False (and nothing written) without markers."""
+    if not path.is_file():
+        return False
+    text = path.read_text()
+    start, end = text.find(BEGIN), text.find(END)
+    if start < 0 or end < start:
+        return False
+    new = text[:start] + block(table) + text[end + len(END) :]
+    if new != text:
+        write_text(path, new)
+    return True

@@ -1,0 +1,30 @@
+"""bench.infer_sweep: its plans, and the refined score it prints is the one `drc extract --refine` writes."""
+
+import numpy as np
+import pytest
+import torch
+
+from bench.infer_sweep import parse_plan, refined_iou
+from drc.errors import DRCError
+from drc.imageio import cutout
+
+
+def test_a_plan_reads_start_restarts_steps_and_settling():
+    assert parse_plan("encoder:3x40x10") == ("encoder", 3, 40, 10)
+    with pytest.raises(DRCError, match="START:RxSxT"):
+        parse_plan("noise:3x40")
+    with pytest.raises(DRCError, match="noise or encoder"):
+        parse_plan("persistent:3x40x10")
+
+
+def test_the_refined_score_is_that_of_the_written_masks():
+    rng = np.random.default_rng(0)
+    images = np.full((2, 32, 32, 3), 100, np.uint8)
+    images[:, 8:24, 8:24] = (230, 20, 20)
+    truth = np.zeros((2, 32, 32), bool)
+    truth[:, 8:24, 8:24] = True
+    soft = torch.from_numpy(rng.uniform(0.3, 0.7, (2, 8, 8)).astype(np.float32))
+    soft[:, 2:6, 2:6] = 1.0
+    written = np.stack([cutout(image, s, "grabcut")[0] for image, s in zip(images, soft.numpy(), strict=True)])
+    expected = 100 * np.mean([(w & t).sum() / (w | t).sum() for w, t in zip(written, truth, strict=True)])
+    assert refined_iou(images, soft, truth) == pytest.approx(expected)
