@@ -124,8 +124,13 @@ def test_dvc_status_marks_exactly_what_an_edit_changes(repo: Path):
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     scoring = {
         f"{stage}@{ds}"
-        for stage, key in (("evaluate", "datasets"), ("generalise", "generalise_datasets"))
-        for ds in params[key]
+        for stage, key in (
+            ("evaluate", "datasets"),
+            ("generalise", "generalise_datasets"),
+            ("extract", "folder_datasets"),  # another test of this module may have left a folder dataset on
+            ("score_folder", "folder_datasets"),
+        )
+        for ds in params.get(key) or []
     }
     assert changed_stages(repo) == scoring
     (repo / "params.yaml").write_text(saved)
@@ -133,7 +138,8 @@ def test_dvc_status_marks_exactly_what_an_edit_changes(repo: Path):
     sampler_code = repo / "drc/langevin.py"  # the sampler's code: training and every score
     code = sampler_code.read_text()
     sampler_code.write_text(code + "\n# edited\n")
-    assert changed_stages(repo) == scoring | {f"train@{ds}" for ds in params["datasets"]}
+    training = {f"train@{ds}" for ds in params["datasets"]} | {f"train_folder@{ds}" for ds in params["folder_datasets"]}
+    assert changed_stages(repo) == scoring | training
     sampler_code.write_text(code)
     assert changed_stages(repo) == set()
 
