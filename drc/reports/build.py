@@ -165,35 +165,37 @@ class DatasetInputs:
     def _prepared(self) -> Prepared:
         return Prepared.open(self._path(f"data/prepared/{self.dataset}"))
 
+    @functools.cached_property
     def _refine(self) -> str:
         """The read-out's refinement of the scored DRC masks (readout.refine in their scores file)."""
         scores = read_scores(self._path(f"reports/metrics/drc_{self.dataset}.json"))
         return next(iter(scores["results"].values()), {}).get("readout", {}).get("refine", "none")
 
-    def _per_image(self, method: str) -> np.ndarray:
-        return pd.read_csv(self._path(f"reports/per_image/{method}_{self.dataset}.csv"))["iou"].to_numpy()
+    def _per_image(self) -> dict[str, pd.DataFrame]:
+        """Per-image IoU tables (columns id, iou) of each method that was scored, by its label."""
+        tables = {}
+        for method, label in (("drc", "DRC"), ("grabcut", "GrabCut"), ("colour", "colour threshold")):
+            path = self.root / f"reports/per_image/{method}_{self.dataset}.csv"
+            if path.is_file():
+                tables[label] = pd.read_csv(path, dtype={"id": str})
+        if not tables:
+            raise MissingInput(f"no reports/per_image/{{drc,grabcut,colour}}_{self.dataset}.csv")
+        return tables
 
     def extractions(self, path: Path) -> None:
         drc = self._npz("drc")
         order = np.argsort(drc["positions"], kind="stable")[:N_FIRST]
         title = f"DRC on {self.name}: first images"
-        figures.extraction_grid(drc, self._prepared(), order, self._refine(), title, path)
+        figures.extraction_grid(drc, self._prepared(), order, self._refine, title, path)
 
     def worst(self, path: Path) -> None:
         drc = self._npz("drc")
         order = np.argsort(drc["iou"], kind="stable")[:N_WORST]
         title = f"DRC on {self.name}: lowest IoU"
-        figures.extraction_grid(drc, self._prepared(), order, self._refine(), title, path)
+        figures.extraction_grid(drc, self._prepared(), order, self._refine, title, path)
 
     def histogram(self, path: Path) -> None:
-        scores = {}
-        for method, label in (("drc", "DRC"), ("grabcut", "GrabCut"), ("colour", "colour threshold")):
-            try:
-                scores[label] = self._per_image(method)
-            except MissingInput:
-                continue
-        if not scores:
-            raise MissingInput(f"no reports/per_image/{{drc,grabcut,colour}}_{self.dataset}.csv")
+        scores = {label: table["iou"].to_numpy() for label, table in self._per_image().items()}
         figures.iou_histogram(scores, f"Per-image IoU on {self.name}", path)
 
     def comparison(self, path: Path) -> None:
@@ -209,7 +211,7 @@ class DatasetInputs:
             prepared,
             rows,
             (grabcut["mask"][g], grabcut["iou"][g]),
-            (figures.scored_masks(prepared, rows, drc["soft_mask"][shown], self._refine()), drc["iou"][shown]),
+            (figures.scored_masks(prepared, rows, drc["soft_mask"][shown], self._refine), drc["iou"][shown]),
             f"GrabCut vs DRC on {self.name} (IoU % under each image)",
             path,
         )
@@ -218,14 +220,10 @@ class DatasetInputs:
         cfg = gratings.generator_config(self._prepared())
         if cfg is None:
             raise MissingInput(f"{self.dataset} is not a TM-dSprites dataset (no gratings)")
-        curves = {}
-        for method, label in (("drc", "DRC"), ("grabcut", "GrabCut"), ("colour", "colour threshold")):
-            path_csv = self.root / f"reports/per_image/{method}_{self.dataset}.csv"
-            if path_csv.is_file():
-                table = pd.read_csv(path_csv, dtype={"id": str})
-                curves[label] = gratings.iou_by_texture(cfg, table["id"].to_numpy(), table["iou"].to_numpy())
-        if not curves:
-            raise MissingInput(f"no reports/per_image/{{drc,grabcut,colour}}_{self.dataset}.csv")
+        curves = {
+            label: gratings.iou_by_texture(cfg, table["id"].to_numpy(), table["iou"].to_numpy())
+            for label, table in self._per_image().items()
+        }
         periods = gratings.bank_periods(cfg) * 128 / cfg.resolution
         figures.iou_by_period(periods, curves, f"IoU by grating period on {self.name}", path)
 
