@@ -6,7 +6,8 @@
 A plan is START:RxSxT: R restarts from START (noise or encoder) of S noisy steps and T settling steps
 each; everything else is the model's profile's sampler and read-out, changed by --set. Prints one line
 per plan: IoU / Dice at the 128 px ground truth (the pipeline's protocol), steps per image, seconds;
-with --refine also the IoU after `drc extract --refine grabcut` (the mask redrawn by GrabCut at 128 px).
+with --refine also the IoU after `drc extract --refine grabcut` (the mask redrawn by GrabCut at 128 px);
+with --csv PATH also appends one row per plan there (what `python -m bench.budget_figure` draws).
 Settings chosen here are chosen on the validation seed (grey 2, coloured 12), never on the pipeline's
 evaluation, held-out or robustness images.
 """
@@ -14,8 +15,10 @@ evaluation, held-out or robustness images.
 from __future__ import annotations
 
 import argparse
+import csv
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -49,6 +52,7 @@ def main() -> None:
     ap.add_argument("--set", dest="overrides", action="append", default=[], help="SECTION.KEY=VALUE")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--refine", action="store_true", help="also score the masks refined by GrabCut at 128 px")
+    ap.add_argument("--csv", type=Path, help="append one row per plan to this CSV file")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     plans = [parse_plan(p) for p in args.plans]
@@ -66,12 +70,42 @@ def main() -> None:
         out = extract(model, x, plan, readout, train.sigma, train.tv_norm, progress=False)
         iou, dice = scores_at_target_size(out.soft_mask, masks)
         seconds = time.perf_counter() - t
-        refined = f", refined by GrabCut {refined_iou(originals, out.soft_mask, masks):.1f}" if args.refine else ""
+        refined = refined_iou(originals, out.soft_mask, masks) if args.refine else None
+        row = {
+            "checkpoint": args.checkpoint,
+            "images": args.n,
+            "generator_seed": args.seed,
+            "data": " ".join(args.data) or "defaults",
+            "start": start,
+            "restarts": restarts,
+            "steps": steps,
+            "settle_steps": settle,
+            "steps_per_image": restarts * (steps + settle),
+            "iou": round(100 * float(iou.mean()), 2),
+            "dice": round(100 * float(dice.mean()), 2),
+            "iou_refined": None if refined is None else round(refined, 2),
+            "seconds": round(seconds, 1),
+            "threads": args.threads,
+        }
         print(
-            f"{start}:{restarts}x{steps}x{settle} ({restarts * (steps + settle)} steps per image): "
-            f"IoU {100 * iou.mean():.1f} Dice {100 * dice.mean():.1f} ({seconds:.0f} s){refined}",
+            f"{start}:{restarts}x{steps}x{settle} ({row['steps_per_image']} steps per image): "
+            f"IoU {row['iou']:.1f} Dice {row['dice']:.1f} ({seconds:.0f} s)"
+            + (f", refined by GrabCut {refined:.1f}" if refined is not None else ""),
             flush=True,
         )
+        if args.csv:
+            append_row(args.csv, row)
+
+
+def append_row(path: Path, row: dict) -> None:
+    """Append ``row`` to a CSV file, writing the header when the file is new."""
+    new = not path.is_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
 
 
 def refined_iou(originals: np.ndarray, soft_masks: torch.Tensor, targets: np.ndarray) -> float:

@@ -20,6 +20,17 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
         torch.save({"format": FORMAT, **payload}, tmp)
 
 
+def snapshot_path(directory: str | Path, iteration: int) -> Path:
+    """Where the copy of a run's checkpoint at ``iteration`` is kept (``train.snapshot_every``)."""
+    return Path(directory) / f"iteration_{iteration:07d}.pt"
+
+
+def snapshots(directory: str | Path) -> list[tuple[int, Path]]:
+    """(iteration, path) of every snapshot kept in ``directory``, earliest first."""
+    found = [(int(p.stem.removeprefix("iteration_")), p) for p in Path(directory).glob("iteration_*.pt")]
+    return sorted(found)
+
+
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():

@@ -190,6 +190,8 @@ class TrainConfig:
     encoder_prior_steps: int = 30  # prior Langevin steps from N(0, I) for those samples (step prior_step_size)
     seed: int = 0
     checkpoint_every: int = 500  # iterations between atomic checkpoints (an interrupt also writes one)
+    snapshot_every: int = 1000  # iterations between kept copies of the checkpoint, which the progress stage
+    #   scores to draw IoU against iterations (0 = none)
     log_every: int = 10  # iterations between DVCLive metric steps
     image_every: int = 500  # iterations between sample grids (0 = never)
     monitor_every: int = 250  # iterations between persistent-chain IoU on the monitor images (0 = never)

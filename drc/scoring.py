@@ -58,6 +58,11 @@ def extract_images(
     return extract(model, images, sampler, readout, train.sigma, train.tv_norm, z_init, keys, progress)
 
 
+def evaluation_split(prepared: Prepared, wanted: str) -> str:
+    """The evaluation subset when the dataset defines one (TM-dSprites, CLEVR6), else ``wanted``."""
+    return "eval" if wanted == "all" and "eval" in prepared.meta["splits"] else wanted
+
+
 def evaluate_prepared(
     checkpoint: str | Path,
     dataset_dir: str | Path,
@@ -65,8 +70,9 @@ def evaluate_prepared(
     sampler: SamplerConfig,
     readout: ReadoutConfig,
     progress: bool = True,
+    limit: int | None = None,
 ) -> tuple[dict[str, Any], np.ndarray, Extraction]:
-    """Score a checkpoint on a split of a prepared dataset.
+    """Score a checkpoint on a split of a prepared dataset (its first ``limit`` images, if given).
 
     With ``sampler.init == "persistent"`` the chains start from the training run's persistent
     posterior chains (only for images the model was trained on); otherwise from N(0, I).
@@ -80,7 +86,7 @@ def evaluate_prepared(
     res = model_config_of(ckpt).resolution
     prepared = Prepared.open(dataset_dir)
     prepared.labelled_masks()  # before minutes of inference: a dataset without masks cannot be scored
-    rows = prepared.split(split)
+    rows = prepared.split(split)[:limit]
     data = PreparedDataset(prepared, rows, resolution=res)
     z_init = _persistent_init(ckpt, prepared, rows) if sampler.init == "persistent" else None
     out = extract_images(checkpoint, data.images, sampler, readout, z_init, keys=rows, progress=progress)

@@ -19,5 +19,10 @@ def model_path(dataset: str, split: str) -> Path:
     return MODELS / dataset / split / "model.pt"
 
 
+def snapshot_dir(dataset: str, split: str) -> Path:
+    """Where training keeps copies of its checkpoint along the way (``train.snapshot_every``)."""
+    return MODELS / dataset / split / "snapshots"
+
+
 # A stage's main(): a DRCError prints one line naming the fix and exits with status 2.
 stage = exit_cleanly

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from drc import perf
-from drc.checkpoint import read_checkpoint, save_checkpoint
+from drc.checkpoint import read_checkpoint, save_checkpoint, snapshot_path
 from drc.config import ModelConfig, TrainConfig, to_dict
 from drc.devices import resolve_device
 from drc.errors import DRCError, Interrupted
@@ -386,8 +386,10 @@ class Trainer:
         checkpoint_path: str | Path | None = None,
         log: Logger | None = None,
         progress: bool = True,
+        snapshot_dir: str | Path | None = None,
     ) -> None:
-        """Train until iteration ``until`` (default: config.iterations), checkpointing on the way.
+        """Train until iteration ``until`` (default: config.iterations), checkpointing on the way, and
+        keeping a copy of the checkpoint in ``snapshot_dir`` every ``config.snapshot_every`` iterations.
 
         SIGINT / SIGTERM end the loop after the current iteration: the checkpoint is written there and
         ``Interrupted`` raised (a second Ctrl-C stops at once, without a checkpoint).
@@ -408,6 +410,8 @@ class Trainer:
                 due = self.iteration % c.checkpoint_every == 0 or self.iteration == until
                 if checkpoint_path and (due or signum is not None):
                     self.save(checkpoint_path)
+                if snapshot_dir and c.snapshot_every and self.iteration % c.snapshot_every == 0:
+                    self.save(snapshot_path(snapshot_dir, self.iteration))
                 if signum is not None:
                     saved = (
                         f"checkpoint written to {checkpoint_path}" if checkpoint_path else "no checkpoint path given"

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from drc.checkpoint import read_checkpoint
+from drc.checkpoint import read_checkpoint, snapshots
 from drc.config import ModelConfig, TrainConfig, to_dict
 from drc.data.prepared import Prepared, PreparedDataset
 from drc.reports.grids import sample_grid
@@ -64,8 +64,12 @@ def train_model(
     monitor_split: str | None = "eval",
     resume: bool = True,
     progress: bool = True,
+    snapshot_dir: str | Path | None = None,
 ) -> Trainer:
     """Train DRC on ``split`` of a prepared dataset; resumes from ``checkpoint`` when it exists.
+
+    Snapshots (``train.snapshot_every``) go to ``snapshot_dir``; a run that starts afresh first removes
+    those of an earlier run there.
 
     The persistent-chain IoU of the ``monitor_split`` images that are also training images is
     logged every ``train.monitor_every`` iterations (a cheap learning curve; no extra sampling),
@@ -75,6 +79,8 @@ def train_model(
         dataset_dir, split, model, train, checkpoint, resume, profile
     )
     checkpoint = Path(checkpoint)
+    if snapshot_dir is not None:
+        _clear_snapshots(snapshot_dir, after=trainer.iteration)
     monitor = _monitor_positions(prepared, rows, monitor_split if prepared.masks is not None else None)
     monitor_masks = np.asarray(prepared.masks[rows[monitor]]) if len(monitor) else None  # at the data's resolution
     live = _open_live(live_dir, resumed)
@@ -96,7 +102,7 @@ def train_model(
         live.make_summary()
 
     try:
-        trainer.run(checkpoint_path=checkpoint, log=log, progress=progress)
+        trainer.run(checkpoint_path=checkpoint, log=log, progress=progress, snapshot_dir=snapshot_dir)
     finally:  # an interrupted run keeps the curves it logged, for the run that resumes it
         if live is not None:
             live.end()
@@ -107,7 +113,23 @@ def train_model(
 
 # Settings that may change between a checkpoint and its continuation without changing the run
 # ("perf" changes how the math executes, not the math; checkpoints older than the field lack it).
-RESUME_FREE = {"iterations", "checkpoint_every", "log_every", "image_every", "monitor_every", "device", "perf"}
+RESUME_FREE = {
+    "iterations",
+    "checkpoint_every",
+    "snapshot_every",
+    "log_every",
+    "image_every",
+    "monitor_every",
+    "device",
+    "perf",
+}
+
+
+def _clear_snapshots(directory: str | Path, after: int) -> None:
+    """Remove the snapshots past iteration ``after``: they belong to another run than the one continued."""
+    for iteration, path in snapshots(directory):
+        if iteration > after:
+            path.unlink()
 
 
 def _resumable(ckpt: dict[str, Any], trainer: Trainer) -> bool:

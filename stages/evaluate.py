@@ -19,15 +19,10 @@ from drc.config import ReadoutConfig, SamplerConfig, check_inference, for_unseen
 from drc.data.prepared import Prepared
 from drc.params import load_params, resolve_section
 from drc.provenance import drc_scores, prepared_record, score_record
-from drc.scoring import evaluate_prepared
+from drc.scoring import evaluate_prepared, evaluation_split
 from drc.stagekit import REPORTS, model_path, prepared_dir, stage
 
 N_VISUAL = 16  # images kept for figures: the first N and the worst N by IoU
-
-
-def evaluation_split(prepared: Prepared, wanted: str) -> str:
-    """The evaluation subset when the dataset defines one (TM-dSprites, CLEVR6), else ``wanted``."""
-    return "eval" if wanted == "all" and "eval" in prepared.meta["splits"] else wanted
 
 
 def score(model: str, dataset: str, split: str, sampler: SamplerConfig, readout: ReadoutConfig) -> dict:

@@ -13,7 +13,7 @@ from drc.atomic import write_json
 from drc.config import to_dict
 from drc.params import load_params, resolve_section
 from drc.runinfo import code_version
-from drc.stagekit import REPORTS, model_path, prepared_dir, stage
+from drc.stagekit import REPORTS, model_path, prepared_dir, snapshot_dir, stage
 from drc.trainrun import train_model
 
 
@@ -39,6 +39,7 @@ def main() -> None:
         model_path(args.dataset, args.split),
         live_dir=REPORTS / "training" / run / "live",
         profile=args.profile,
+        snapshot_dir=snapshot_dir(args.dataset, args.split),
     )
 
 

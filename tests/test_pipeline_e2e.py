@@ -97,6 +97,9 @@ def test_the_smoke_profile_writes_every_report(repo: Path):
     table1 = (repo / "reports/tables/table1.md").read_text()
     assert "DRC (this run, profile tiny)" in table1 and "78.8 / 87.5" in table1 and "not run" in table1
     assert "| Colour threshold (this run) |" in table1 and "TM-dSprites, coloured gratings" in table1
+    progress = pd.read_csv(repo / "reports/progress/tmdsprites.csv")  # the scored IoU along the training run
+    assert progress.iteration.tolist() == [6, 12] and progress.images.tolist() == [64, 64]
+    assert (repo / "models/tmdsprites/all/snapshots/iteration_0000006.pt").is_file()
     scores = json.loads((repo / "reports/metrics/drc_tmdsprites.json").read_text())
     steps = yaml.safe_load((repo / "params.yaml").read_text())["sampler"].get("steps") or 3  # else the profile's
     assert scores["model"]["profile"] == "tiny" and scores["results"]["tmdsprites/train"]["sampler"]["steps"] == steps
@@ -126,6 +129,7 @@ def test_dvc_status_marks_exactly_what_an_edit_changes(repo: Path):
         f"{stage}@{ds}"
         for stage, key in (
             ("evaluate", "datasets"),
+            ("progress", "datasets"),
             ("generalise", "generalise_datasets"),
             ("extract", "folder_datasets"),  # another test of this module may have left a folder dataset on
             ("score_folder", "folder_datasets"),

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from drc.checkpoint import read_checkpoint
+from drc.checkpoint import read_checkpoint, snapshots
 from drc.trainrun import train_model
 from tests.helpers import tiny_model_config, tiny_train_config, write_squares
 
@@ -37,6 +37,31 @@ def test_train_logs_curves_and_resumes_when_iterations_grow(dataset, tmp_path, c
     assert trainer.iteration == 7  # another execution path of the same math continues the run
     trainer = train_model(dataset, "all", MODEL, train_config(iterations=3, lr_generator=5e-4), ckpt, progress=False)
     assert trainer.iteration == 3 and "training afresh" in capsys.readouterr().out
+
+
+def test_snapshots_are_kept_along_the_way_and_a_fresh_start_clears_them(dataset, tmp_path):
+    ckpt, kept = tmp_path / "m.pt", tmp_path / "snapshots"
+    train_model(dataset, "all", MODEL, train_config(iterations=4, snapshot_every=2), ckpt, snapshot_dir=kept)
+    assert [i for i, _ in snapshots(kept)] == [2, 4]
+    last, final = read_checkpoint(snapshots(kept)[-1][1]), read_checkpoint(ckpt)
+    assert last["iteration"] == 4 and all(torch.equal(last["model"][k], v) for k, v in final["model"].items())
+    train_model(dataset, "all", MODEL, train_config(iterations=6, snapshot_every=2), ckpt, snapshot_dir=kept)
+    assert [i for i, _ in snapshots(kept)] == [2, 4, 6]  # the resumed run keeps the earlier ones
+    other = train_config(iterations=2, snapshot_every=2, lr_generator=5e-4)
+    train_model(dataset, "all", MODEL, other, ckpt, snapshot_dir=kept, progress=False)
+    assert [i for i, _ in snapshots(kept)] == [2]  # another run's snapshots are gone
+    assert read_checkpoint(snapshots(kept)[0][1])["train_config"]["lr_generator"] == 5e-4
+
+
+def test_keeping_snapshots_leaves_the_run_unchanged(dataset, tmp_path):
+    plain = train_model(dataset, "all", MODEL, train_config(iterations=3), tmp_path / "a.pt", progress=False)
+    kept = train_model(
+        dataset, "all", MODEL, train_config(iterations=3, snapshot_every=1), tmp_path / "b.pt",
+        snapshot_dir=tmp_path / "s", progress=False,
+    )  # fmt: skip
+    assert len(snapshots(tmp_path / "s")) == 3
+    for key, value in plain.model.state_dict().items():
+        assert torch.equal(value, kept.model.state_dict()[key]), key
 
 
 def test_a_finished_run_is_left_untouched(dataset, tmp_path):

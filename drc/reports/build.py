@@ -2,9 +2,10 @@
 
 Reads (relative to the project root): params.yaml (datasets, the ablation knobs, grabcut.margin),
 reports/metrics/*.json, reports/per_image/{drc,grabcut,colour}_<ds>.csv, reports/grabcut/<ds>_margins.csv,
-reports/training/<ds>-{all,train}/live/plots/metrics/monitor/iou.tsv, data/eval/{drc,grabcut}_<ds>.npz
-and data/prepared/<ds>. Writes reports/results.csv, reports/summary.json (the DVC metric), reports/tables/
-and reports/figures/, each atomically, and the results block of README.md (drc/reports/readme.py).
+reports/training/<ds>-{all,train}/live/plots/metrics/monitor/iou.tsv, reports/progress/<ds>.csv,
+data/eval/{drc,grabcut}_<ds>.npz and data/prepared/<ds>. Writes reports/results.csv, reports/summary.json
+(the DVC metric), reports/tables/ and reports/figures/, each atomically, and the results block of README.md
+(drc/reports/readme.py).
 """
 
 from __future__ import annotations
@@ -243,5 +244,7 @@ class DatasetInputs:
                     scored[label] = (int(curve["step"].iloc[-1]), score[0])
         if not curves:
             raise MissingInput(f"no reports/training/{self.dataset}-*/live/plots/metrics/monitor/iou.tsv")
+        progress_csv = self.root / f"reports/progress/{self.dataset}.csv"
+        progress = pd.read_csv(progress_csv) if progress_csv.is_file() else None
         paper_iou = (paper.TABLE1["DRC"].get(self.dataset) or (None,))[0]
-        figures.training_curves(curves, scored, paper_iou, f"Training on {self.name}", path)
+        figures.training_curves(curves, progress, scored, paper_iou, f"Training on {self.name}", path)

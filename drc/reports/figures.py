@@ -150,18 +150,31 @@ def margin_curve(sweep: pd.DataFrame, chosen: float | None, title: str, path: Pa
 @styled
 def training_curves(
     curves: Mapping[str, pd.DataFrame],
+    progress: pd.DataFrame | None,
     scored: Mapping[str, tuple[int, float]],
     paper_iou: float | None,
     title: str,
     path: Path,
 ) -> None:
-    """The persistent chains' IoU (pi_f > 0.5 on the training images, logged while training) against the
-    iteration, one line per run; each run's scored IoU (its profile's sampler and read-out on the
-    evaluation images) as a marker at its last iteration; the paper's number as a line."""
-    fig = Figure(figsize=(7, 4.5))
+    """IoU against the training iteration: the scored read-out of the run's snapshots on the first
+    evaluation images (``progress``: iteration, iou, iou_unrefined, images; the progress stage), the
+    persistent chains' pi_f > 0.5 on the training images (logged while training), one line per run; each
+    run's score on all its evaluation images as a marker at its last iteration; the paper's number as a line."""
+    fig = Figure(figsize=(7.5, 4.8))
     ax = fig.add_subplot()
+    if progress is not None and len(progress):
+        n = int(progress["images"].iloc[0])
+        ax.plot(progress["iteration"], progress["iou"], marker="o", label=f"scored read-out, first {n} images")
+        if not np.allclose(progress["iou_unrefined"], progress["iou"]):
+            ax.plot(
+                progress["iteration"],
+                progress["iou_unrefined"],
+                marker="o",
+                linestyle="--",
+                label=f"model's own masks, first {n} images",
+            )
     for label, curve in curves.items():
-        ax.plot(curve["step"], curve["iou"], marker=".", label=f"{label}: persistent chains, pi_f > 0.5")
+        ax.plot(curve["step"], curve["iou"], marker=".", alpha=0.7, label=f"{label}: persistent chains, pi_f > 0.5")
     for label, (iteration, iou) in scored.items():
         ax.plot([iteration], [iou], marker="*", markersize=14, linestyle="none", label=f"{label}: scored ({iou:.1f})")
     if paper_iou is not None:
@@ -170,7 +183,7 @@ def training_curves(
     ax.set_ylabel("IoU (%)")
     ax.set_ylim(0, 100)
     ax.set_title(title)
-    ax.legend(loc="lower right")
+    ax.legend(loc="lower right", fontsize=10)
     _save(fig, path)
 
 
@@ -207,4 +220,54 @@ def iou_by_period(periods: np.ndarray, curves: Mapping[str, np.ndarray], title: 
     ax.set_ylim(0, 100)
     ax.set_title(title)
     ax.legend()
+    _save(fig, path)
+
+
+@styled
+def seed_spread(table: pd.DataFrame, title: str, path: Path) -> None:
+    """One panel per dataset: each training seed's IoU (points) and their mean (bar) on each scored set,
+    the scored read-out beside the model's own masks (``table``: dataset, set, seed, iou, iou_unrefined)."""
+    datasets = list(dict.fromkeys(table["dataset"]))
+    fig = Figure(figsize=(4.2 * len(datasets), 4.5))
+    axes = fig.subplots(1, len(datasets), squeeze=False, sharey=True)[0]
+    kinds = [("iou", "scored read-out"), ("iou_unrefined", "model's own masks")]
+    for ax, dataset in zip(axes, datasets, strict=True):
+        rows = table[table["dataset"] == dataset]
+        sets = list(dict.fromkeys(rows["set"]))
+        for j, (column, label) in enumerate(kinds):
+            x = np.arange(len(sets)) + (j - 0.5) * 0.38
+            means = [rows.loc[rows["set"] == s, column].mean() for s in sets]
+            ax.bar(x, means, 0.36, alpha=0.45, color=f"C{j}", label=f"{label}, mean")
+            for i, s in enumerate(sets):
+                values = rows.loc[rows["set"] == s, column].to_numpy(float)
+                ax.plot(np.full(len(values), x[i]), values, "o", color=f"C{j}", markeredgecolor="black")
+        counts = rows.groupby("set")["seed"].nunique()
+        ax.set_xticks(np.arange(len(sets)), [f"{s}\n({counts[s]} seeds)" for s in sets])
+        ax.set_title(dataset)
+        ax.set_ylim(0, 100)
+    axes[0].set_ylabel("IoU (%)")
+    axes[0].legend(loc="lower left", fontsize=10)
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+@styled
+def budget_curves(table: pd.DataFrame, title: str, path: Path) -> None:
+    """IoU against test-time Langevin steps per image (restarts x steps), one line per data and chain start,
+    the GrabCut-refined read-out solid and the model's own masks dashed (``table``: label, start,
+    steps_per_image, iou, iou_refined)."""
+    fig = Figure(figsize=(7.5, 4.8))
+    ax = fig.add_subplot()
+    for i, ((label, start), rows) in enumerate(table.groupby(["label", "start"], sort=False)):
+        rows = rows.sort_values("steps_per_image")
+        colour = f"C{i}"
+        name = f"{label}, from {'the encoder' if start == 'encoder' else 'N(0, I)'}"
+        if rows["iou_refined"].notna().all():
+            ax.plot(rows["steps_per_image"], rows["iou_refined"], "o-", color=colour, label=f"{name}, GrabCut edges")
+        ax.plot(rows["steps_per_image"], rows["iou"], "s--", color=colour, label=f"{name}, own masks")
+    ax.set_xlabel("test-time posterior Langevin steps per image (restarts x steps)")
+    ax.set_ylabel("IoU (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=9)
     _save(fig, path)

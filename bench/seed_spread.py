@@ -1,0 +1,170 @@
+"""How much DRC's scores move with the training seed, under the pipeline's own settings.
+
+    python -m bench.seed_spread --datasets tmdsprites tmdsprites_colour --seeds 1 2
+
+For each dataset and ``train.seed``: trains the all-data model as train@<dataset> does (the pipeline's
+prepared data, profile, params.yaml and ``threads``; only the seed differs), then scores it as
+generalise@<dataset> does, on the held-out and robustness sets (images no model trained on). The
+pipeline's own model (params.yaml's train.seed) is read from reports/metrics/generalise_<dataset>.json,
+not trained again; it must have been trained with the same settings but the seed. Writes
+bench/results/seed_spread.csv (one row per dataset, set and seed: the scored IoU and the model's own
+masks' IoU), a figure beside it (.png, .pdf) and a Markdown table of mean and spread (.md). A seed
+already in the CSV is not trained again; a stopped training run resumes from its checkpoint. Run it
+alone on the machine: about 15 minutes per seed and dataset on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from drc.atomic import atomic_path, write_text
+from drc.config import check_inference, for_unseen, to_dict
+from drc.data.prepared import Prepared
+from drc.errors import exit_cleanly
+from drc.params import load_params, resolve_section
+from drc.reports import figures
+from drc.scoring import evaluate_prepared
+from drc.stagekit import REPORTS, prepared_dir
+from drc.trainrun import RESUME_FREE, train_model
+
+RESULTS = Path("bench/results")
+SETS = {"heldout": "held out (another seed)", "robust": "robustness set (second generator)"}
+
+
+@exit_cleanly
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--datasets", nargs="+", default=["tmdsprites", "tmdsprites_colour"])
+    ap.add_argument("--seeds", nargs="+", type=int, default=[1, 2], help="training seeds besides the pipeline's")
+    ap.add_argument("--models", type=Path, default=Path("models/seed_spread"), help="where the models are kept")
+    ap.add_argument("--out", type=Path, default=RESULTS / "seed_spread", help="CSV / figure / table path stem")
+    args = ap.parse_args()
+    params = load_params()
+    profile = params["profile"]
+    torch.set_num_threads(params.get("threads") or torch.get_num_threads())
+    csv = args.out.with_suffix(".csv")
+    table = pd.read_csv(csv) if csv.is_file() else pd.DataFrame()
+    for dataset in args.datasets:
+        table = _merge(table, _pipeline_rows(dataset, profile, params))
+        for seed in args.seeds:
+            if len(table) and ((table.dataset == dataset) & (table.seed == seed)).any():
+                print(f"{dataset}, train.seed {seed}: in {csv} already")
+                continue
+            table = _merge(table, _seed_rows(dataset, seed, profile, params, args.models))
+            _write_table(table, csv)
+    _write_table(table, csv)
+    spread = summarise(table)
+    write_text(args.out.with_suffix(".md"), _markdown(spread, profile) + "\n")
+    figures.seed_spread(table, f"DRC over training seeds (profile {profile})", args.out.with_suffix(".png"))
+    print(_markdown(spread, profile))
+
+
+def _seed_rows(dataset: str, seed: int, profile: str, params: dict, models: Path) -> pd.DataFrame:
+    model = resolve_section("model", dataset, profile, params)
+    train = resolve_section("train", dataset, profile, params, {"train": {"seed": seed}})
+    checkpoint = models / f"{dataset}_seed{seed}.pt"
+    print(f"{dataset}, train.seed {seed}: training {checkpoint}", flush=True)
+    train_model(prepared_dir(dataset), "all", model, train, checkpoint, profile=profile)
+    return _scores(dataset, seed, checkpoint, profile, params)
+
+
+def _scores(dataset: str, seed: int, checkpoint: Path, profile: str, params: dict) -> pd.DataFrame:
+    sampler = for_unseen(resolve_section("sampler", dataset, profile, params))
+    readout = resolve_section("readout", dataset, profile, params)
+    check_inference(sampler, readout)
+    rows = []
+    for kind in SETS:
+        other = prepared_dir(f"{dataset}-{kind}")
+        split = "test" if "test" in Prepared.open(other).meta["splits"] else "all"
+        summary, _, _ = evaluate_prepared(checkpoint, other, split, sampler, readout)
+        rows.append(_row(dataset, kind, seed, summary, str(checkpoint)))
+    return pd.DataFrame(rows)
+
+
+def _pipeline_rows(dataset: str, profile: str, params: dict) -> pd.DataFrame:
+    """The pipeline's model's scores (generalise@<dataset>) when it was trained as this benchmark trains
+    (settings that do not change the run, such as checkpoint intervals, aside); else none, said in a line."""
+    path = REPORTS / "metrics" / f"generalise_{dataset}.json"
+    if not path.is_file():
+        print(f"{path} is missing (dvc repro generalise@{dataset}): the pipeline's seed is left out")
+        return pd.DataFrame()
+    record = json.loads(path.read_text())
+    wanted = to_dict(resolve_section("train", dataset, profile, params))
+    trained = record["model"]["train"]
+    differ = sorted(k for k in wanted if k not in RESUME_FREE and k != "seed" and trained.get(k) != wanted[k])
+    if differ:
+        print(f"{path} scores a model trained otherwise ({', '.join(differ)}): the pipeline's seed is left out")
+        return pd.DataFrame()
+    results = record["results"]
+    seed = int(trained["seed"])
+    model = record["model"]["path"]
+    return pd.DataFrame([_row(dataset, kind, seed, results[f"{dataset}-{kind}/test"], model) for kind in SETS])
+
+
+def _row(dataset: str, kind: str, seed: int, summary: dict, model: str) -> dict:
+    unrefined = summary.get("unrefined", summary)
+    return {
+        "dataset": dataset,
+        "set": kind,
+        "seed": seed,
+        "iou": round(float(summary["iou"]), 2),
+        "iou_unrefined": round(float(unrefined["iou"]), 2),
+        "images": int(summary["n_images"]),
+        "model": model,
+    }
+
+
+def _merge(table: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with ``rows`` in place of any row of the same dataset, set and seed."""
+    if not len(rows):
+        return table
+    if not len(table):
+        return rows.reset_index(drop=True)
+    key = ["dataset", "set", "seed"]
+    kept = table.merge(rows[key], on=key, how="left", indicator=True)["_merge"] == "left_only"
+    return pd.concat([table[kept.to_numpy()], rows], ignore_index=True).sort_values(key, ignore_index=True)
+
+
+def _write_table(table: pd.DataFrame, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False)
+
+
+def summarise(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean, sample standard deviation, min and max over seeds, per dataset and set, for both masks."""
+    grouped = table.groupby(["dataset", "set"])
+    out = grouped.agg(
+        seeds=("seed", "nunique"),
+        iou_mean=("iou", "mean"),
+        iou_std=("iou", "std"),
+        iou_min=("iou", "min"),
+        iou_max=("iou", "max"),
+        own_mean=("iou_unrefined", "mean"),
+        own_std=("iou_unrefined", "std"),
+    )
+    return out.reset_index()
+
+
+def _markdown(spread: pd.DataFrame, profile: str) -> str:
+    lines = [
+        f"DRC over training seeds, profile `{profile}` (`python -m bench.seed_spread`; per seed:"
+        " bench/results/seed_spread.csv). IoU %, mean ± sample standard deviation [min, max].",
+        "",
+        "| data | set | seeds | DRC | model's own masks |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for r in spread.itertuples():
+        lines.append(
+            f"| {r.dataset} | {SETS[r.set]} | {r.seeds} | {r.iou_mean:.1f} ± {r.iou_std:.1f} "
+            f"[{r.iou_min:.1f}, {r.iou_max:.1f}] | {r.own_mean:.1f} ± {r.own_std:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""Stage progress@<dataset>: the scored read-out's IoU against training iterations.
+
+Scores every snapshot the all-data training run kept (train.snapshot_every), and the final model, on
+the first `progress.images` evaluation images with the evaluation's sampler and read-out: the curve
+ends at the model that evaluate@<dataset> scores on all of them. Reads the sampler and readout
+sections (profile files and params.yaml) and `progress`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import pandas as pd
+
+from drc.atomic import atomic_path, write_json
+from drc.checkpoint import read_checkpoint, snapshots
+from drc.config import check_inference
+from drc.data.prepared import Prepared
+from drc.errors import DRCError
+from drc.params import load_params, resolve_section
+from drc.provenance import checkpoint_record, prepared_record, score_record
+from drc.scoring import evaluate_prepared, evaluation_split
+from drc.stagekit import REPORTS, model_path, prepared_dir, snapshot_dir, stage
+
+
+@stage
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("dataset")
+    ap.add_argument("--profile", required=True)
+    args = ap.parse_args()
+    params = load_params()
+    images = int(params.get("progress", {}).get("images", 64))
+    if images < 1:
+        raise DRCError(f"progress.images must be >= 1, got {images}; set it in params.yaml")
+    sampler = resolve_section("sampler", args.dataset, args.profile, params)
+    readout = resolve_section("readout", args.dataset, args.profile, params)
+    check_inference(sampler, readout)
+    prepared = Prepared.open(prepared_dir(args.dataset))
+    split = evaluation_split(prepared, "all")
+    final = model_path(args.dataset, "all")
+    checkpoints = dict(snapshots(snapshot_dir(args.dataset, "all")))
+    checkpoints.setdefault(int(read_checkpoint(final)["iteration"]), final)
+    rows, records = [], []
+    for iteration, path in sorted(checkpoints.items()):
+        summary, _, _ = evaluate_prepared(path, prepared.root, split, sampler, readout, progress=False, limit=images)
+        unrefined = summary.get("unrefined", {})
+        rows.append(
+            {
+                "iteration": iteration,
+                "iou": summary["iou"],
+                "dice": summary["dice"],
+                "iou_unrefined": unrefined.get("iou", summary["iou"]),
+                "dice_unrefined": unrefined.get("dice", summary["dice"]),
+                "images": summary["n_images"],
+            }
+        )
+        data = prepared_record(prepared, split) | {"limit": images}
+        ckpt = read_checkpoint(path)
+        records.append(score_record(summary, data, sampler, readout) | {"model": checkpoint_record(path, ckpt)})
+        n = summary["n_images"]
+        print(f"iteration {iteration}: IoU {summary['iou']:.1f} on the first {n} {split} images", flush=True)
+    with atomic_path(REPORTS / "progress" / f"{args.dataset}.csv") as tmp:
+        pd.DataFrame(rows).to_csv(tmp, index=False, float_format="%.3f")
+    write_json(REPORTS / "progress" / f"{args.dataset}.json", {"dataset": args.dataset, "scores": records})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""The benchmarks that write committed results: seed spread (bench.seed_spread) and the test-time budget
+(bench.infer_sweep --csv, bench.budget_figure)."""
+
+import csv
+
+import pandas as pd
+import pytest
+
+from bench.budget_figure import data_label
+from bench.infer_sweep import append_row
+from bench.seed_spread import _merge, summarise
+from drc.reports import figures
+
+
+def rows(*values):
+    return pd.DataFrame(
+        [{"dataset": d, "set": s, "seed": seed, "iou": i, "iou_unrefined": u} for d, s, seed, i, u in values]
+    )
+
+
+def test_a_seed_scored_again_replaces_its_rows_and_the_spread_is_over_seeds():
+    table = rows(("grey", "heldout", 0, 80.0, 70.0), ("grey", "heldout", 1, 70.0, 60.0))
+    table = _merge(table, rows(("grey", "heldout", 1, 90.0, 80.0), ("grey", "heldout", 2, 85.0, 75.0)))
+    assert sorted(table.seed) == [0, 1, 2] and table.loc[table.seed == 1, "iou"].item() == 90.0
+    spread = summarise(table).iloc[0]
+    assert spread.seeds == 3 and spread.iou_mean == pytest.approx(85.0) and spread.iou_std == pytest.approx(5.0)
+    assert (spread.iou_min, spread.iou_max, spread.own_mean) == (80.0, 90.0, pytest.approx(75.0))
+    assert _merge(table, pd.DataFrame()).equals(table)
+
+
+def test_sweep_rows_append_under_one_header(tmp_path):
+    path = tmp_path / "sweep.csv"
+    append_row(path, {"plan": "a", "iou": 1.0})
+    append_row(path, {"plan": "b", "iou": 2.0})
+    assert list(csv.DictReader(path.open())) == [{"plan": "a", "iou": "1.0"}, {"plan": "b", "iou": "2.0"}]
+
+
+def test_the_figures_are_drawn(tmp_path):
+    table = rows(("grey", "heldout", 0, 80.0, 70.0), ("grey", "robust", 0, 75.0, 65.0))
+    figures.seed_spread(table, "seeds", tmp_path / "seeds.png")
+    sweep = pd.DataFrame(
+        {
+            "label": [data_label("defaults", 2)] * 2 + [data_label("texture_colour=colour", 12)] * 2,
+            "start": ["encoder", "encoder", "noise", "noise"],
+            "steps_per_image": [50, 150, 50, 150],
+            "iou": [70.0, 77.0, 50.0, 55.0],
+            "iou_refined": [88.0, 92.0, 70.0, 74.0],
+        }
+    )
+    figures.budget_curves(sweep, "budget", tmp_path / "budget.png")
+    assert all((tmp_path / f"{name}.{ext}").is_file() for name in ("seeds", "budget") for ext in ("png", "pdf"))
+    assert data_label("defaults", 2) == "grey gratings (seed 2)"
