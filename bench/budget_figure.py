@@ -16,9 +16,13 @@ from pathlib import Path
 import pandas as pd
 
 from drc.errors import DRCError, exit_cleanly
+from drc.params import resolve_section
 from drc.reports import figures
 
-COLUMNS = {"data", "generator_seed", "start", "steps_per_image", "iou", "iou_refined", "images"}
+COLUMNS = {"data", "generator_seed", "start", "restarts", "steps", "settle_steps", "steps_per_image"} | {
+    "iou",
+    "iou_refined",
+}
 
 
 def data_label(data: str, seed: int) -> str:
@@ -31,6 +35,7 @@ def data_label(data: str, seed: int) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("csv", type=Path)
+    ap.add_argument("--profile", default="cpu", help="the profile whose test-time budget is marked")
     args = ap.parse_args()
     if not args.csv.is_file():
         raise DRCError(f"{args.csv} does not exist; write it with python -m bench.infer_sweep ... --csv {args.csv}")
@@ -41,7 +46,9 @@ def main() -> None:
     table["label"] = [data_label(d, s) for d, s in zip(table["data"], table["generator_seed"], strict=True)]
     n = int(table["images"].min())
     title = f"IoU against the test-time budget ({n} validation images each)"
-    figures.budget_curves(table, title, args.csv.with_suffix(".png"))
+    sampler = resolve_section("sampler", "tmdsprites", args.profile)
+    chosen = sampler.restarts * (sampler.steps + sampler.settle_steps)
+    figures.budget_curves(table, chosen, title, args.csv.with_suffix(".png"))
     print(f"wrote {args.csv.with_suffix('.png')} and .pdf")
 
 

@@ -42,11 +42,14 @@ def test_the_figures_are_drawn(tmp_path):
         {
             "label": [data_label("defaults", 2)] * 2 + [data_label("texture_colour=colour", 12)] * 2,
             "start": ["encoder", "encoder", "noise", "noise"],
+            "restarts": [1, 3, 1, 3],
+            "steps": [40] * 4,
+            "settle_steps": [10] * 4,
             "steps_per_image": [50, 150, 50, 150],
             "iou": [70.0, 77.0, 50.0, 55.0],
             "iou_refined": [88.0, 92.0, 70.0, 74.0],
         }
     )
-    figures.budget_curves(sweep, "budget", tmp_path / "budget.png")
+    figures.budget_curves(sweep, 100, "budget", tmp_path / "budget.png")
     assert all((tmp_path / f"{name}.{ext}").is_file() for name in ("seeds", "budget") for ext in ("png", "pdf"))
     assert data_label("defaults", 2) == "grey gratings (seed 2)"

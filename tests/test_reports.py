@@ -17,7 +17,7 @@ from drc.data.tmdsprites import prepare_tmdsprites
 from drc.errors import DRCError
 from drc.reports import paper
 from drc.reports.ablations import SUMMARY, ablation_label, ablation_rows_from_exp_show
-from drc.reports.build import ABLATIONS, FIGURES, RESULTS, TABLES, build_reports, write_ablations
+from drc.reports.build import ABLATIONS, FIGURES, FIGURES_PDF, RESULTS, TABLES, build_reports, write_ablations
 from drc.reports.results import COLUMNS, UNREFINED
 
 EXP_SHOW = Path(__file__).parent / "data" / "exp_show.json"  # from `dvc exp show --json` (DVC 3.67)
@@ -216,6 +216,8 @@ def test_every_figure_is_a_png(built: tuple[Path, list[str]]) -> None:
         with Image.open(path) as image:
             assert image.format == "PNG"
             image.verify()
+        assert (root / FIGURES_PDF / f"{kind}_tmdsprites.pdf").read_bytes().startswith(b"%PDF")
+    assert not list((root / FIGURES).glob("*.pdf"))  # dvc plots show renders reports/figures: PNG only
 
 
 def test_missing_inputs_give_not_run_tables_and_no_figures(tmp_path: Path) -> None:

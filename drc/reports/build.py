@@ -4,13 +4,14 @@ Reads (relative to the project root): params.yaml (datasets, the ablation knobs,
 reports/metrics/*.json, reports/per_image/{drc,grabcut,colour}_<ds>.csv, reports/grabcut/<ds>_margins.csv,
 reports/training/<ds>-{all,train}/live/plots/metrics/monitor/iou.tsv, reports/progress/<ds>.csv,
 data/eval/{drc,grabcut}_<ds>.npz and data/prepared/<ds>. Writes reports/results.csv, reports/summary.json
-(the DVC metric), reports/tables/ and reports/figures/, each atomically, and the results block of README.md
-(drc/reports/readme.py).
+(the DVC metric), reports/tables/, reports/figures/ (PNG) and reports/figures_pdf/, each atomically, and
+the results block of README.md (drc/reports/readme.py).
 """
 
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,8 @@ from drc.reports.tables import Table, display, table1, table3, table4
 
 RESULTS = Path("reports/results.csv")
 TABLES = Path("reports/tables")
-FIGURES = Path("reports/figures")
+FIGURES = Path("reports/figures")  # PNG: what `dvc plots show` renders (it reads no PDF)
+FIGURES_PDF = Path("reports/figures_pdf")  # the same figures as PDF
 ABLATIONS = Path("reports/ablations.md")  # outside the report stage's outputs: see write_ablations
 N_FIRST, N_WORST = 8, 16
 
@@ -55,9 +57,13 @@ def build_reports(root: Path = Path(".")) -> list[str]:
         for name, table in tables.items():
             write_table(table, tmp / f"{name}.md")
     update_readme(root / "README.md", tables["headline"])
-    with atomic_path(root / FIGURES) as tmp:
+    with atomic_path(root / FIGURES) as tmp, atomic_path(root / FIGURES_PDF) as pdf_tmp:
         tmp.mkdir()
-        return draw_figures(root, params, tmp, results)
+        pdf_tmp.mkdir()
+        skipped = draw_figures(root, params, tmp, results)
+        for pdf in tmp.glob("*.pdf"):
+            os.replace(pdf, pdf_tmp / pdf.name)
+        return skipped
 
 
 def write_ablations(root: Path, exp_show_json: str) -> Path:

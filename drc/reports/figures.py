@@ -176,7 +176,14 @@ def training_curves(
     for label, curve in curves.items():
         ax.plot(curve["step"], curve["iou"], marker=".", alpha=0.7, label=f"{label}: persistent chains, pi_f > 0.5")
     for label, (iteration, iou) in scored.items():
-        ax.plot([iteration], [iou], marker="*", markersize=14, linestyle="none", label=f"{label}: scored ({iou:.1f})")
+        ax.plot(
+            [iteration],
+            [iou],
+            marker="*",
+            markersize=14,
+            linestyle="none",
+            label=f"{label}: scored, every evaluation image ({iou:.1f})",
+        )
     if paper_iou is not None:
         ax.axhline(paper_iou, color="grey", linestyle="--", label=f"paper ({paper_iou:.1f}, 10K iterations)")
     ax.set_xlabel("training iteration")
@@ -252,22 +259,29 @@ def seed_spread(table: pd.DataFrame, title: str, path: Path) -> None:
 
 
 @styled
-def budget_curves(table: pd.DataFrame, title: str, path: Path) -> None:
-    """IoU against test-time Langevin steps per image (restarts x steps), one line per data and chain start,
-    the GrabCut-refined read-out solid and the model's own masks dashed (``table``: label, start,
-    steps_per_image, iou, iou_refined)."""
-    fig = Figure(figsize=(7.5, 4.8))
+def budget_curves(table: pd.DataFrame, chosen: int | None, title: str, path: Path) -> None:
+    """IoU against test-time Langevin steps per image, one tick per measured budget (evenly spaced, with
+    its restarts x (noisy + settling steps) under it), one line per data and chain start, the
+    GrabCut-refined read-out solid and the model's own masks dashed (``table``: label, start, restarts,
+    steps, settle_steps, steps_per_image, iou, iou_refined); ``chosen``, a profile's budget, dotted."""
+    fig = Figure(figsize=(10, 5))
     ax = fig.add_subplot()
+    plans = table.drop_duplicates("steps_per_image").sort_values("steps_per_image")
+    position = {budget: i for i, budget in enumerate(plans["steps_per_image"])}
     for i, ((label, start), rows) in enumerate(table.groupby(["label", "start"], sort=False)):
         rows = rows.sort_values("steps_per_image")
-        colour = f"C{i}"
+        x = rows["steps_per_image"].map(position)
         name = f"{label}, from {'the encoder' if start == 'encoder' else 'N(0, I)'}"
         if rows["iou_refined"].notna().all():
-            ax.plot(rows["steps_per_image"], rows["iou_refined"], "o-", color=colour, label=f"{name}, GrabCut edges")
-        ax.plot(rows["steps_per_image"], rows["iou"], "s--", color=colour, label=f"{name}, own masks")
-    ax.set_xlabel("test-time posterior Langevin steps per image (restarts x steps)")
+            ax.plot(x, rows["iou_refined"], "o-", color=f"C{i}", label=f"{name}, GrabCut edges")
+        ax.plot(x, rows["iou"], "s--", color=f"C{i}", label=f"{name}, own masks")
+    ticks = [f"{r.steps_per_image}\n{r.restarts} x ({r.steps} + {r.settle_steps})" for r in plans.itertuples()]
+    ax.set_xticks(range(len(plans)), ticks)
+    if chosen in position:
+        ax.axvline(position[chosen], color="grey", linestyle=":", label=f"the profile's budget ({chosen} steps)")
+    ax.set_xlabel("test-time posterior Langevin steps per image: restarts x (noisy + settling steps)")
     ax.set_ylabel("IoU (%)")
     ax.set_ylim(0, 100)
     ax.set_title(title)
-    ax.legend(loc="lower right", fontsize=9)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=10)
     _save(fig, path)
