@@ -68,8 +68,8 @@ def train_model(
 ) -> Trainer:
     """Train DRC on ``split`` of a prepared dataset; resumes from ``checkpoint`` when it exists.
 
-    Snapshots (``train.snapshot_every``) go to ``snapshot_dir``; a run that starts afresh first removes
-    those of an earlier run there.
+    Snapshots (``train.snapshot_every``) go to ``snapshot_dir``, which is created even when none is due
+    (a pipeline output); a run that starts afresh first removes those of an earlier run there.
 
     The persistent-chain IoU of the ``monitor_split`` images that are also training images is
     logged every ``train.monitor_every`` iterations (a cheap learning curve; no extra sampling),
@@ -80,6 +80,7 @@ def train_model(
     )
     checkpoint = Path(checkpoint)
     if snapshot_dir is not None:
+        Path(snapshot_dir).mkdir(parents=True, exist_ok=True)
         _clear_snapshots(snapshot_dir, after=trainer.iteration)
     monitor = _monitor_positions(prepared, rows, monitor_split if prepared.masks is not None else None)
     monitor_masks = np.asarray(prepared.masks[rows[monitor]]) if len(monitor) else None  # at the data's resolution

@@ -30,9 +30,9 @@ def main() -> None:
     ap.add_argument("--profile", required=True)
     args = ap.parse_args()
     params = load_params()
-    images = int(params.get("progress", {}).get("images", 64))
-    if images < 1:
-        raise DRCError(f"progress.images must be >= 1, got {images}; set it in params.yaml")
+    images = (params.get("progress") or {}).get("images", 64)
+    if not isinstance(images, int) or isinstance(images, bool) or images < 1:
+        raise DRCError(f"progress.images must be a whole number >= 1, got {images!r}; set it in params.yaml")
     sampler = resolve_section("sampler", args.dataset, args.profile, params)
     readout = resolve_section("readout", args.dataset, args.profile, params)
     check_inference(sampler, readout)

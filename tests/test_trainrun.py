@@ -50,6 +50,9 @@ def test_snapshots_are_kept_along_the_way_and_a_fresh_start_clears_them(dataset,
     other = train_config(iterations=2, snapshot_every=2, lr_generator=5e-4)
     train_model(dataset, "all", MODEL, other, ckpt, snapshot_dir=kept, progress=False)
     assert [i for i, _ in snapshots(kept)] == [2]  # another run's snapshots are gone
+    none_due = tmp_path / "none"
+    train_model(dataset, "all", MODEL, train_config(iterations=1, snapshot_every=2), ckpt, snapshot_dir=none_due)
+    assert none_due.is_dir() and snapshots(none_due) == []  # the folder exists: it is a pipeline output
     assert read_checkpoint(snapshots(kept)[0][1])["train_config"]["lr_generator"] == 5e-4
 
 
