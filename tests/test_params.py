@@ -68,7 +68,7 @@ def test_the_cpu_profile_deviates_only_where_it_says(params):
     assert (sampler.init, sampler.steps, sampler.restarts, sampler.settle_steps, sampler.settle) == (
         "encoder",
         40,
-        3,
+        2,
         10,
         "every",
     )
