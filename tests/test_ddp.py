@@ -36,7 +36,14 @@ import torch.multiprocessing as mp
 
 from drc.checkpoint import read_checkpoint
 from drc.training import Trainer, batch_indices
-from tests.helpers import images_to_tensor, squares_on_stripes, tiny_model_config, tiny_train_config, write_squares
+from tests.helpers import (
+    images_to_tensor,
+    squares_on_stripes,
+    tiny_model_config,
+    tiny_train_config,
+    torch_threads,
+    write_squares,
+)
 
 ITERATIONS = 4
 WORLD = 2
@@ -85,12 +92,12 @@ def _worker(rank: int, tmp: str) -> None:
 def runs(tmp_path_factory):
     tmp = str(tmp_path_factory.mktemp("ddp"))
     mp.spawn(_worker, args=(tmp,), nprocs=WORLD, join=True)
-    torch.set_num_threads(1)
-    one = Trainer(*settings())
-    z0 = one.z_post.clone()
-    logs = one.step()
-    several = Trainer(*settings(FROZEN_LR))
-    several.run(progress=False)
+    with torch_threads(1):  # as each rank runs
+        one = Trainer(*settings())
+        z0 = one.z_post.clone()
+        logs = one.step()
+        several = Trainer(*settings(FROZEN_LR))
+        several.run(progress=False)
     return {
         "z0": z0,
         "first": {"grads": grads(one), "logs": logs, "z_post": one.z_post},

@@ -95,13 +95,15 @@ def test_local_file_skips_download(http_server, tmp_path):
         _fetch(None, tmp_path / "a.bin", None, local_file=tmp_path / "missing.bin")
 
 
-def test_offline_names_the_param_to_set(tmp_path):
+def test_offline_names_the_param_to_set_without_waiting_on_retries(tmp_path, monkeypatch):
     with socket.socket() as sock:  # a port with nothing listening
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+    waits = []
+    monkeypatch.setattr("drc.data.download.time.sleep", waits.append)
     with pytest.raises(DRCError, match=r"cannot download .*set data\.test\.archive_file to its path"):
-        _fetch(f"http://127.0.0.1:{port}/a.bin", tmp_path / "a.bin", None, retries=1)
-    assert list(tmp_path.iterdir()) == []
+        _fetch(f"http://127.0.0.1:{port}/a.bin", tmp_path / "a.bin", None, retries=4)
+    assert list(tmp_path.iterdir()) == [] and waits == []  # refused before any byte: no back-off
 
 
 def test_http_error_and_missing_url(http_server, tmp_path):

@@ -30,6 +30,8 @@ def trained(tmp_path_factory):
         "prepare", root / "photos", "--out", root / "prepared", "--resolution", "32", "--masks", root / "masks"
     )
     assert prepared.exit_code == 0, prepared.output
+    unlabelled = run("prepare", root / "photos", "--out", root / "unlabelled", "--resolution", "32", "--fit", "pad")
+    assert unlabelled.exit_code == 0 and "without masks" in unlabelled.output
     args = [
         "--dataset",
         root / "prepared",
@@ -49,8 +51,7 @@ def test_prepare_counts_what_it_kept_and_skipped(trained):
     root, seen = trained
     meta = json.loads((root / "prepared/meta.json").read_text())
     assert meta["stats"]["kept"] == len(seen) - 1 and meta["stats"]["skipped"] == 3  # broken, empty, no mask
-    unlabelled = run("prepare", root / "photos", "--out", root / "unlabelled", "--resolution", "32", "--fit", "pad")
-    assert unlabelled.exit_code == 0 and "without masks" in unlabelled.output
+    assert json.loads((root / "unlabelled/meta.json").read_text())["stats"]["skipped"] == 2  # broken, empty
     assert run("prepare", root / "photos", "--out", root / "x", "--fit", "stretch").exit_code == 2
 
 

@@ -13,16 +13,13 @@ from drc.langevin import GraphedLangevin, frozen, langevin
 from drc.model.drc import DRC
 from drc.model.networks import UpBlock
 from drc.training import Trainer
-from tests.helpers import images_to_tensor, squares_on_stripes, tiny_model_config, tiny_train_config
+from tests.helpers import images_to_tensor, squares_on_stripes, tiny_model_config, tiny_train_config, torch_threads
 
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    """Tiny tensors: 1 thread is fastest, and 2 OpenMP threads on a busy 2-core machine can be 50x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        yield
 
 
 def model_and_batch(**overrides):

@@ -12,7 +12,7 @@ import torch
 
 from drc.checkpoint import read_checkpoint, snapshots
 from drc.trainrun import train_model
-from tests.helpers import tiny_model_config, tiny_train_config, write_squares
+from tests.helpers import tiny_model_config, tiny_train_config, torch_threads, write_squares
 
 MODEL = tiny_model_config()
 
@@ -129,13 +129,9 @@ def test_a_signal_checkpoints_the_last_iteration_and_the_run_resumes_exactly(dat
     assert "Traceback" not in err
 
     config = tiny_train_config(iterations=stopped + 2, checkpoint_every=1000)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as the signalled process ran: the thread count changes float rounding
-    try:
+    with torch_threads(1):  # as the signalled process ran: the thread count changes float rounding
         resumed = train_model(dataset, "all", MODEL, config, ckpt, monitor_split=None, progress=False)
         fresh = train_model(dataset, "all", MODEL, config, tmp_path / "fresh.pt", monitor_split=None, progress=False)
-    finally:
-        torch.set_num_threads(threads)
     assert resumed.iteration == fresh.iteration == stopped + 2
     for (name, a), b in zip(fresh.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
         assert torch.equal(a, b), name

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import socket
 import tarfile
 import time
 import urllib.error
@@ -33,6 +34,8 @@ from drc.errors import DRCError
 
 USER_AGENT = "drc-data/0.1 (python urllib)"
 _TRANSIENT = (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError)
+# No server answers, or the name does not resolve: what an offline machine sees, not worth waiting on.
+_UNREACHABLE = (ConnectionRefusedError, socket.gaierror)
 
 
 @dataclass(frozen=True)
@@ -137,8 +140,9 @@ def _verify_existing(dest: Path, sha256: str | None) -> str | None:
 def _download(
     url: str, part: Path, *, param: str, dest: Path, retries: int, backoff_s: float, timeout_s: float
 ) -> None:
-    """Fill ``part`` with the whole body of ``url``, resuming after interruptions."""
-    failures = 0
+    """Fill ``part`` with the whole body of ``url``, resuming after interruptions. A host that cannot be
+    reached before any byte has arrived fails at once rather than after the retries' back-off."""
+    failures, received = 0, False
     while True:
         before = part.stat().st_size if part.exists() else 0
         try:
@@ -154,9 +158,13 @@ def _download(
             problem = f"HTTP {exc.code}"
         except _TRANSIENT as exc:
             problem = str(getattr(exc, "reason", exc))
+            unreachable = isinstance(getattr(exc, "reason", exc), _UNREACHABLE) and not received
+        else:
+            unreachable = False
         after = part.stat().st_size if part.exists() else 0
+        received = received or after > before
         failures = 0 if after > before else failures + 1
-        if failures > retries:
+        if failures > retries or unreachable:
             raise DRCError(
                 f"cannot download {url} ({problem}); if this machine is offline, fetch the file elsewhere "
                 f"and set {param}_file to its path (or copy it to {dest})"
