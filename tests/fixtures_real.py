@@ -38,6 +38,7 @@ class FileServer:
     files: dict[str, bytes] = field(default_factory=dict)
     truncate_next: dict[str, int] = field(default_factory=dict)  # name -> bytes sent before closing
     ignore_range: set[str] = field(default_factory=set)  # names answered 200 even to a Range request
+    fail_next: dict[str, int] = field(default_factory=dict)  # name -> HTTP status answered once instead
     requests: list[tuple[str, str | None]] = field(default_factory=list)  # (name, Range header)
 
     def add(self, name: str, data: bytes) -> str:
@@ -58,6 +59,9 @@ class _Handler(BaseHTTPRequestHandler):
         state.requests.append((name, range_header))
         if name not in state.files:
             self.send_error(404)
+            return
+        if name in state.fail_next:
+            self.send_error(state.fail_next.pop(name))
             return
         data = state.files[name]
         start = 0

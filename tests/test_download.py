@@ -37,6 +37,13 @@ def test_truncated_download_is_resumed(http_server, tmp_path):
     assert not (tmp_path / "a.bin.part").exists()
 
 
+def test_a_server_error_is_retried(http_server, tmp_path):
+    url = http_server.add("a.bin", PAYLOAD)
+    http_server.fail_next["a.bin"] = 503
+    got = _fetch(url, tmp_path / "a.bin", sha256(PAYLOAD))
+    assert got.path.read_bytes() == PAYLOAD and http_server.requests == [("a.bin", None), ("a.bin", None)]
+
+
 def test_partial_file_from_an_earlier_run_is_resumed(http_server, tmp_path):
     url = http_server.add("a.bin", PAYLOAD)
     (tmp_path / "a.bin.part").write_bytes(PAYLOAD[:1000])

@@ -145,6 +145,7 @@ def _download(
     failures, received = 0, False
     while True:
         before = part.stat().st_size if part.exists() else 0
+        unreachable = False
         try:
             if _download_once(url, part, timeout_s):
                 return
@@ -159,8 +160,6 @@ def _download(
         except _TRANSIENT as exc:
             problem = str(getattr(exc, "reason", exc))
             unreachable = isinstance(getattr(exc, "reason", exc), _UNREACHABLE) and not received
-        else:
-            unreachable = False
         after = part.stat().st_size if part.exists() else 0
         received = received or after > before
         failures = 0 if after > before else failures + 1
