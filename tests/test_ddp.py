@@ -20,9 +20,10 @@ differences, so the comparison is built around that:
   empty shards, the gather into the checkpoint, and that every rank's RNG stream stayed equal to
   the single process's.
 
-Observed on the 2-core dev machine: one-iteration gradients 3e-4, chains 5e-5; chains after 4
-frozen iterations 3e-5, prior chains 1e-8 (relative L2). Deliberate bugs give 1e-1..1: noise rows
-given to the wrong chains 0.6 / 1.3; a missing 1/global-batch loss scale 1.4 (gradients).
+Observed on 2-core dev machines: one-iteration gradients 3e-4 on one CPU, 3.5e-3 on another (an
+AMD EPYC: other kernels, other rounding), chains 5e-5 on both; chains after 4 frozen iterations
+3e-5, prior chains 1e-8 (relative L2). Deliberate bugs give 1e-1..1: noise rows given to the wrong
+chains 0.6 / 1.3; a missing 1/global-batch loss scale 1.4 (gradients).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from tests.helpers import (
 
 ITERATIONS = 4
 WORLD = 2
-GRAD_TOL = 2e-3  # relative L2 over all parameters' gradients after one iteration
+GRAD_TOL = 1e-2  # relative L2 over all parameters' gradients after one iteration
 CHAIN_TOL = 1e-3  # relative L2 of the chains' change from their initial state
 FROZEN_LR = 1e-9
 
