@@ -23,10 +23,10 @@ import pandas as pd
 import torch
 
 from drc.atomic import atomic_path, write_text
-from drc.config import check_inference, for_unseen, to_dict
+from drc.config import for_unseen, to_dict
 from drc.data.prepared import Prepared
 from drc.errors import exit_cleanly
-from drc.params import load_params, resolve_section
+from drc.params import load_params, resolve_inference, resolve_section
 from drc.reports import figures
 from drc.scoring import evaluate_prepared
 from drc.stagekit import REPORTS, prepared_dir
@@ -74,9 +74,8 @@ def _seed_rows(dataset: str, seed: int, profile: str, params: dict, models: Path
 
 
 def _scores(dataset: str, seed: int, checkpoint: Path, profile: str, params: dict) -> pd.DataFrame:
-    sampler = for_unseen(resolve_section("sampler", dataset, profile, params))
-    readout = resolve_section("readout", dataset, profile, params)
-    check_inference(sampler, readout)
+    sampler, readout = resolve_inference(dataset, profile, params)
+    sampler = for_unseen(sampler)
     rows = []
     for kind in SETS:
         other = prepared_dir(f"{dataset}-{kind}")

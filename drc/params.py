@@ -24,9 +24,12 @@ from drc.config import (
     PAPER_FACTS,
     SECTIONS,
     HeldoutConfig,
+    ReadoutConfig,
     RobustConfig,
+    SamplerConfig,
     Settings,
     TMDSpritesConfig,
+    check_inference,
     dataset_kind,
     from_dict,
 )
@@ -100,6 +103,20 @@ def resolve_section(
         raise DRCError(f"unknown settings section {section!r}; known: {', '.join(SECTIONS)}")
     values = section_values(section, dataset, profile, params, overrides)
     return from_dict(SECTIONS[section], values, section)
+
+
+def resolve_inference(
+    dataset: str,
+    profile: str,
+    params: Mapping[str, Any] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> tuple[SamplerConfig, ReadoutConfig]:
+    """The sampler and readout sections of a run that extracts masks, checked as a pair before any model
+    or image is read."""
+    sampler = resolve_section("sampler", dataset, profile, params, overrides)
+    readout = resolve_section("readout", dataset, profile, params, overrides)
+    check_inference(sampler, readout)
+    return sampler, readout
 
 
 def resolve_settings(

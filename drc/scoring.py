@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from drc.checkpoint import load_model, model_config_of, read_checkpoint, train_config_of
-from drc.config import ReadoutConfig, SamplerConfig, check_inference, from_dict
+from drc.config import ReadoutConfig, SamplerConfig, from_dict
 from drc.data.folder import SUFFIXES, UNREADABLE, mask_for, read_image, read_mask, walk_images
 from drc.data.prepared import Prepared, PreparedDataset, to_model_range
 from drc.devices import resolve_device
@@ -19,7 +19,7 @@ from drc.errors import DRCError
 from drc.imageio import resize_rgb, resize_to
 from drc.inference import Extraction, extract
 from drc.metrics import scores_at_target_size, summarize
-from drc.params import resolve_section
+from drc.params import resolve_inference
 from drc.provenance import check_checkpoint, check_prepared, folder_record, read_scores
 
 
@@ -32,10 +32,7 @@ def inference_settings(
     when it names none) for its dataset, then a params file's sections and ``--set`` overrides."""
     dataset = str(ckpt.get("dataset", {}).get("name", ""))
     profile = ckpt.get("profile") or "paper"
-    sampler = resolve_section("sampler", dataset, profile, params, overrides)
-    readout = resolve_section("readout", dataset, profile, params, overrides)
-    check_inference(sampler, readout)
-    return sampler, readout
+    return resolve_inference(dataset, profile, params, overrides)
 
 
 def extract_images(

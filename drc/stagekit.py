@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from drc.errors import exit_cleanly
@@ -9,6 +10,14 @@ from drc.errors import exit_cleanly
 PREPARED = Path("data/prepared")
 MODELS = Path("models")
 REPORTS = Path("reports")
+
+
+def dataset_parser(description: str | None, dataset_help: str = "the dataset") -> argparse.ArgumentParser:
+    """The arguments dvc.yaml gives every per-dataset stage: the dataset, and the profile as --profile."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("dataset", help=dataset_help)
+    parser.add_argument("--profile", required=True)
+    return parser
 
 
 def prepared_dir(dataset: str) -> Path:

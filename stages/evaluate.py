@@ -8,19 +8,17 @@ Writes a scores file with everything that made each score (drc/provenance.py).
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import pandas as pd
 
 from drc.atomic import atomic_path, write_json
 from drc.checkpoint import read_checkpoint
-from drc.config import ReadoutConfig, SamplerConfig, check_inference, for_unseen
+from drc.config import ReadoutConfig, SamplerConfig, for_unseen
 from drc.data.prepared import Prepared
-from drc.params import load_params, resolve_section
+from drc.params import load_params, resolve_inference
 from drc.provenance import drc_scores, prepared_record, score_record
 from drc.scoring import evaluate_prepared, evaluation_split
-from drc.stagekit import REPORTS, model_path, prepared_dir, stage
+from drc.stagekit import REPORTS, dataset_parser, model_path, prepared_dir, stage
 
 N_VISUAL = 16  # images kept for figures: the first N and the worst N by IoU
 
@@ -61,9 +59,7 @@ def write_outputs(name: str, result: dict) -> None:
 
 @stage
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("dataset", help="dataset the model was trained on")
-    ap.add_argument("--profile", required=True)
+    ap = dataset_parser(__doc__, dataset_help="dataset the model was trained on")
     ap.add_argument("--model-split", default="all", choices=["all", "train"])
     ap.add_argument("--train-data", action="store_true", help="score the model's own training images")
     ap.add_argument("--on", nargs="*", default=[], help="also score these prepared datasets (never trained on)")
@@ -82,9 +78,7 @@ def main() -> None:
         return
     # Inference follows params.yaml and the profile, not the checkpoint, so that `dvc exp run -S
     # ++sampler.steps=500` re-scores the same model with 500 steps.
-    sampler = resolve_section("sampler", args.dataset, args.profile, params)
-    readout = resolve_section("readout", args.dataset, args.profile, params)
-    check_inference(sampler, readout)
+    sampler, readout = resolve_inference(args.dataset, args.profile, params)
     results = []
     if args.train_data:  # Table 1 / Table 3 "train": the training data itself
         split = "all" if args.model_split == "all" else "train"

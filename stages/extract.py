@@ -4,25 +4,19 @@ params.yaml's data.<dataset>.path; resumable (drc/extraction.py)."""
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from drc.config import FolderConfig, check_inference, from_dict
+from drc.config import FolderConfig, from_dict
 from drc.extraction import extract_folder
-from drc.params import data_values, load_params, resolve_section
-from drc.stagekit import REPORTS, model_path, stage
+from drc.params import data_values, load_params, resolve_inference
+from drc.stagekit import REPORTS, dataset_parser, model_path, stage
 
 
 @stage
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("dataset")
-    ap.add_argument("--profile", required=True)
-    args = ap.parse_args()
+    args = dataset_parser(__doc__).parse_args()
     params = load_params()
-    sampler = resolve_section("sampler", args.dataset, args.profile, params)
-    readout = resolve_section("readout", args.dataset, args.profile, params)
-    check_inference(sampler, readout)
+    sampler, readout = resolve_inference(args.dataset, args.profile, params)
     folder = from_dict(FolderConfig, data_values(args.dataset, args.profile, params), f"data.{args.dataset}")
     source = Path(folder.path).expanduser()
     sheet, out = REPORTS / "extract" / f"{args.dataset}_sheet.png", Path("data/extracted") / args.dataset

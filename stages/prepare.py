@@ -5,20 +5,17 @@ from the second generator). Reads the profile's data settings and params.yaml's 
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from drc.config import FolderConfig, dataset_kind, from_dict
 from drc.errors import DRCError
 from drc.params import data_values, load_params, tmdsprites_sets
-from drc.stagekit import prepared_dir, stage
+from drc.stagekit import dataset_parser, prepared_dir, stage
 
 
 @stage
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("dataset")
-    ap.add_argument("--profile", required=True)
+    ap = dataset_parser(__doc__)
     ap.add_argument("--heldout", action="store_true", help="the held-out sets of a generated dataset")
     args = ap.parse_args()
     params = load_params()

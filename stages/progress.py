@@ -8,34 +8,26 @@ sections (profile files and params.yaml) and `progress`.
 
 from __future__ import annotations
 
-import argparse
-
 import pandas as pd
 
 from drc.atomic import atomic_path, write_json
 from drc.checkpoint import read_checkpoint, snapshots
-from drc.config import check_inference
 from drc.data.prepared import Prepared
 from drc.errors import DRCError
-from drc.params import load_params, resolve_section
+from drc.params import load_params, resolve_inference
 from drc.provenance import checkpoint_record, prepared_record, score_record
 from drc.scoring import evaluate_prepared, evaluation_split
-from drc.stagekit import REPORTS, model_path, prepared_dir, snapshot_dir, stage
+from drc.stagekit import REPORTS, dataset_parser, model_path, prepared_dir, snapshot_dir, stage
 
 
 @stage
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("dataset")
-    ap.add_argument("--profile", required=True)
-    args = ap.parse_args()
+    args = dataset_parser(__doc__).parse_args()
     params = load_params()
     images = (params.get("progress") or {}).get("images", 64)
     if not isinstance(images, int) or isinstance(images, bool) or images < 1:
         raise DRCError(f"progress.images must be a whole number >= 1, got {images!r}; set it in params.yaml")
-    sampler = resolve_section("sampler", args.dataset, args.profile, params)
-    readout = resolve_section("readout", args.dataset, args.profile, params)
-    check_inference(sampler, readout)
+    sampler, readout = resolve_inference(args.dataset, args.profile, params)
     prepared = Prepared.open(prepared_dir(args.dataset))
     split = evaluation_split(prepared, "all")
     final = model_path(args.dataset, "all")

@@ -5,24 +5,20 @@ Reads the model and train sections only (profile files and params.yaml), and `th
 
 from __future__ import annotations
 
-import argparse
-
 import torch
 
 from drc.atomic import write_json
 from drc.config import to_dict
 from drc.params import load_params, resolve_section
 from drc.runinfo import code_version
-from drc.stagekit import REPORTS, model_path, prepared_dir, snapshot_dir, stage
+from drc.stagekit import REPORTS, dataset_parser, model_path, prepared_dir, snapshot_dir, stage
 from drc.trainrun import train_model
 
 
 @stage
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("dataset")
+    ap = dataset_parser(__doc__)
     ap.add_argument("split", choices=["all", "train"])
-    ap.add_argument("--profile", required=True)
     args = ap.parse_args()
     params = load_params()
     model = resolve_section("model", args.dataset, args.profile, params)

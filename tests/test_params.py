@@ -16,7 +16,15 @@ from drc.config import (
     parse_set,
 )
 from drc.errors import DRCError
-from drc.params import data_values, load_params, profile_names, resolve_section, resolve_settings, tmdsprites_sets
+from drc.params import (
+    data_values,
+    load_params,
+    profile_names,
+    resolve_inference,
+    resolve_section,
+    resolve_settings,
+    tmdsprites_sets,
+)
 
 
 @pytest.fixture()
@@ -122,6 +130,13 @@ def test_a_setting_that_would_be_ignored_is_rejected():
     with pytest.raises(DRCError, match="sampler.settle=kept would be ignored"):
         Settings(sampler=SamplerConfig(restarts=3, settle_steps=5), readout=ReadoutConfig(combine="mean_mask"))
     check_inference(SamplerConfig(restarts=1, settle_steps=5), ReadoutConfig(combine="mean_mask"))  # one chain
+    sampler, readout = resolve_inference("tmdsprites", "cpu", params := load_params("params.yaml"))
+    assert (sampler, readout) == (
+        resolve_section("sampler", "tmdsprites", "cpu", params),
+        resolve_section("readout", "tmdsprites", "cpu", params),
+    )
+    with pytest.raises(DRCError, match="sampler.settle=kept would be ignored"):  # the pair, as the stages resolve it
+        resolve_inference("tmdsprites", "cpu", params, {"sampler": {"settle": "kept"}})
     with pytest.raises(DRCError, match="sampler.restarts > 1 needs chains from N"):
         SamplerConfig(init="persistent", restarts=2)
 
