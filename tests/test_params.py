@@ -124,13 +124,13 @@ def test_yaml_exponent_strings_become_floats_and_lists_tuples():
     assert ModelConfig(up_channels=[8, 8], classifier_channels=[4, 4]).up_channels == (8, 8)
 
 
-def test_a_setting_that_would_be_ignored_is_rejected():
+def test_a_setting_that_would_be_ignored_is_rejected(params):
     with pytest.raises(DRCError, match="sampler.settle=kept would be ignored"):
         check_inference(SamplerConfig(restarts=3, settle_steps=5), ReadoutConfig(combine="mean_mask"))
     with pytest.raises(DRCError, match="sampler.settle=kept would be ignored"):
         Settings(sampler=SamplerConfig(restarts=3, settle_steps=5), readout=ReadoutConfig(combine="mean_mask"))
     check_inference(SamplerConfig(restarts=1, settle_steps=5), ReadoutConfig(combine="mean_mask"))  # one chain
-    sampler, readout = resolve_inference("tmdsprites", "cpu", params := load_params("params.yaml"))
+    sampler, readout = resolve_inference("tmdsprites", "cpu", params)
     assert (sampler, readout) == (
         resolve_section("sampler", "tmdsprites", "cpu", params),
         resolve_section("readout", "tmdsprites", "cpu", params),
