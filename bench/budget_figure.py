@@ -26,9 +26,10 @@ COLUMNS = {"data", "generator_seed", "start", "restarts", "steps", "settle_steps
 
 
 def data_label(data: str, seed: int) -> str:
-    """A reader's name for a TM-dSprites generator setting (infer_sweep's ``--data``) and seed."""
+    """A reader's name for a TM-dSprites generator setting (infer_sweep's ``data`` column) and seed."""
     kind = "coloured gratings" if "texture_colour=colour" in data else "grey gratings"
-    return f"{kind} (seed {seed})"
+    generator = "second generator, " if data.startswith("robust ") else ""
+    return f"{generator}{kind} (seed {seed})"
 
 
 @exit_cleanly

@@ -8,8 +8,8 @@ each; everything else is the model's profile's sampler and read-out, changed by 
 per plan: IoU / Dice at the 128 px ground truth (the pipeline's protocol), steps per image, seconds;
 with --refine also the IoU after `drc extract --refine grabcut` (the mask redrawn by GrabCut at 128 px);
 with --csv PATH also appends one row per plan there (what `python -m bench.budget_figure` draws).
-Settings chosen here are chosen on the validation seed (grey 2, coloured 12), never on the pipeline's
-evaluation, held-out or robustness images.
+Settings chosen here are chosen on the validation seed (grey 2, coloured 12; with --robust, images of the
+second generator, grey 6, coloured 16), never on the pipeline's evaluation, held-out or robustness images.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def parse_plan(text: str) -> tuple[str, int, int, int]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoint")
-    add_data_options(ap, seed=2)
+    add_data_options(ap, seed=2, robust=True)
     ap.add_argument("--plans", nargs="+", default=["noise:3x80x20"], help="START:RxSxT")
     ap.add_argument("--set", dest="overrides", action="append", default=[], help="SECTION.KEY=VALUE")
     ap.add_argument("--threads", type=int, default=1)
@@ -61,9 +61,10 @@ def main() -> None:
     sampler, readout = inference_settings(ckpt, overrides=parse_set(args.overrides))
     sampler = for_unseen(sampler)
     x, masks, originals = tmdsprites_with_originals(
-        generator_config(args.n, args.seed, args.data), model.config.resolution
+        generator_config(args.n, args.seed, args.data, args.robust), model.config.resolution
     )
-    print(f"{args.checkpoint}: {args.n} images of generator seed {args.seed} ({' '.join(args.data) or 'defaults'})")
+    generator = "the second generator's" if args.robust else "generator"
+    print(f"{args.checkpoint}: {args.n} images of {generator} seed {args.seed} ({' '.join(args.data) or 'defaults'})")
     for start, restarts, steps, settle in plans:
         plan = replace(sampler, init=start, restarts=restarts, steps=steps, settle_steps=settle)
         t = time.perf_counter()
@@ -75,7 +76,7 @@ def main() -> None:
             "checkpoint": args.checkpoint,
             "images": args.n,
             "generator_seed": args.seed,
-            "data": " ".join(args.data) or "defaults",
+            "data": ("robust " if args.robust else "") + (" ".join(args.data) or "defaults"),
             "start": start,
             "restarts": restarts,
             "steps": steps,

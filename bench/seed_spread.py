@@ -8,14 +8,18 @@ generalise@<dataset> does, on the held-out and robustness sets (images no model 
 pipeline's own model (params.yaml's train.seed) is read from reports/metrics/generalise_<dataset>.json,
 not trained again; it must have been trained with the same settings but the seed. Writes
 bench/results/seed_spread.csv (one row per dataset, set and seed: the scored IoU and the model's own
-masks' IoU), a figure beside it (.png, .pdf) and a Markdown table of mean and spread (.md). A seed
-already in the CSV is not trained again; a stopped training run resumes from its checkpoint. Run it
-alone on the machine: about 15 minutes per seed and dataset on 2 cores.
+masks' IoU, and ``settings``, a digest of the model, training and inference settings but the seed), a
+figure beside it (.png, .pdf) and a Markdown table of mean and spread (.md). A seed already in the CSV
+under today's settings is not scored again; one scored under other settings (say, after a change of the
+profile's sampler) is scored again, from its kept model if that was trained as today's settings train
+(else trained again); a stopped training run resumes from its checkpoint. Run it alone on the machine:
+about 10 minutes per seed and dataset on 2 cores.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from pathlib import Path
 
@@ -49,13 +53,16 @@ def main() -> None:
     torch.set_num_threads(params.get("threads") or torch.get_num_threads())
     csv = args.out.with_suffix(".csv")
     table = pd.read_csv(csv) if csv.is_file() else pd.DataFrame()
+    if len(table) and "settings" not in table:
+        table["settings"] = ""  # rows written before settings were recorded: all scored again
     for dataset in args.datasets:
-        table = _merge(table, _pipeline_rows(dataset, profile, params))
+        settings = settings_digest(dataset, profile, params)
+        table = _merge(table, _pipeline_rows(dataset, profile, params, settings))
         for seed in args.seeds:
-            if len(table) and ((table.dataset == dataset) & (table.seed == seed)).any():
+            if len(table) and ((table.dataset == dataset) & (table.seed == seed) & (table.settings == settings)).any():
                 print(f"{dataset}, train.seed {seed}: in {csv} already")
                 continue
-            table = _merge(table, _seed_rows(dataset, seed, profile, params, args.models))
+            table = _merge(table, _seed_rows(dataset, seed, profile, params, args.models, settings))
             _write_table(table, csv)
     _write_table(table, csv)
     spread = summarise(table)
@@ -64,16 +71,37 @@ def main() -> None:
     print(_markdown(spread, profile))
 
 
-def _seed_rows(dataset: str, seed: int, profile: str, params: dict, models: Path) -> pd.DataFrame:
+def settings_digest(dataset: str, profile: str, params: dict) -> str:
+    """A digest of what a row's score depends on besides ``train.seed``: the model, the training settings
+    that change the run, and the test-time sampler (as for unseen images) and read-out."""
+    model = to_dict(resolve_section("model", dataset, profile, params))
+    train = _run_settings(resolve_section("train", dataset, profile, params))
+    sampler, readout = _inference(dataset, profile, params)
+    blob = json.dumps([model, train, sampler, readout], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def _run_settings(train: object) -> dict:
+    """The training settings that change the trained model, but the seed (a run resumed to more iterations
+    is another model, so ``iterations`` stays)."""
+    return {k: v for k, v in to_dict(train).items() if k == "iterations" or (k not in RESUME_FREE and k != "seed")}
+
+
+def _inference(dataset: str, profile: str, params: dict) -> tuple[dict, dict]:
+    sampler, readout = resolve_inference(dataset, profile, params)
+    return to_dict(for_unseen(sampler)), to_dict(readout)
+
+
+def _seed_rows(dataset: str, seed: int, profile: str, params: dict, models: Path, settings: str) -> pd.DataFrame:
     model = resolve_section("model", dataset, profile, params)
     train = resolve_section("train", dataset, profile, params, {"train": {"seed": seed}})
     checkpoint = models / f"{dataset}_seed{seed}.pt"
     print(f"{dataset}, train.seed {seed}: training {checkpoint}", flush=True)
     train_model(prepared_dir(dataset), "all", model, train, checkpoint, profile=profile)
-    return _scores(dataset, seed, checkpoint, profile, params)
+    return _scores(dataset, seed, checkpoint, profile, params, settings)
 
 
-def _scores(dataset: str, seed: int, checkpoint: Path, profile: str, params: dict) -> pd.DataFrame:
+def _scores(dataset: str, seed: int, checkpoint: Path, profile: str, params: dict, settings: str) -> pd.DataFrame:
     sampler, readout = resolve_inference(dataset, profile, params)
     sampler = for_unseen(sampler)
     rows = []
@@ -81,31 +109,41 @@ def _scores(dataset: str, seed: int, checkpoint: Path, profile: str, params: dic
         other = prepared_dir(f"{dataset}-{kind}")
         split = "test" if "test" in Prepared.open(other).meta["splits"] else "all"
         summary, _, _ = evaluate_prepared(checkpoint, other, split, sampler, readout)
-        rows.append(_row(dataset, kind, seed, summary, str(checkpoint)))
+        rows.append(_row(dataset, kind, seed, summary, str(checkpoint), settings))
     return pd.DataFrame(rows)
 
 
-def _pipeline_rows(dataset: str, profile: str, params: dict) -> pd.DataFrame:
-    """The pipeline's model's scores (generalise@<dataset>) when it was trained as this benchmark trains
-    (settings that do not change the run, such as checkpoint intervals, aside); else none, said in a line."""
+def _pipeline_rows(dataset: str, profile: str, params: dict, settings: str) -> pd.DataFrame:
+    """The pipeline's model's scores (generalise@<dataset>) when it was trained and scored as this benchmark
+    trains and scores (settings that do not change the run, such as checkpoint intervals, aside); else
+    none, said in a line."""
     path = REPORTS / "metrics" / f"generalise_{dataset}.json"
     if not path.is_file():
         print(f"{path} is missing (dvc repro generalise@{dataset}): the pipeline's seed is left out")
         return pd.DataFrame()
     record = json.loads(path.read_text())
-    wanted = to_dict(resolve_section("train", dataset, profile, params))
+    wanted = _run_settings(resolve_section("train", dataset, profile, params))
     trained = record["model"]["train"]
-    differ = sorted(k for k in wanted if k not in RESUME_FREE and k != "seed" and trained.get(k) != wanted[k])
-    if differ:
-        print(f"{path} scores a model trained otherwise ({', '.join(differ)}): the pipeline's seed is left out")
-        return pd.DataFrame()
+    differ = sorted(k for k in wanted if trained.get(k) != wanted[k])
+    if record["model"]["model"] != to_dict(resolve_section("model", dataset, profile, params)):
+        differ.append("model")
     results = record["results"]
+    sampler, readout = _inference(dataset, profile, params)
+    scored = [results[f"{dataset}-{kind}/test"] for kind in SETS]
+    differ += sorted(
+        {name for r in scored for name, now in (("sampler", sampler), ("readout", readout)) if r[name] != now}
+    )
+    if differ:
+        print(
+            f"{path} scores a model trained or scored otherwise ({', '.join(differ)}): the pipeline's seed is left out"
+        )
+        return pd.DataFrame()
     seed = int(trained["seed"])
     model = record["model"]["path"]
-    return pd.DataFrame([_row(dataset, kind, seed, results[f"{dataset}-{kind}/test"], model) for kind in SETS])
+    return pd.DataFrame([_row(dataset, kind, seed, r, model, settings) for kind, r in zip(SETS, scored, strict=True)])
 
 
-def _row(dataset: str, kind: str, seed: int, summary: dict, model: str) -> dict:
+def _row(dataset: str, kind: str, seed: int, summary: dict, model: str, settings: str) -> dict:
     unrefined = summary.get("unrefined", summary)
     return {
         "dataset": dataset,
@@ -115,6 +153,7 @@ def _row(dataset: str, kind: str, seed: int, summary: dict, model: str) -> dict:
         "iou_unrefined": round(float(unrefined["iou"]), 2),
         "images": int(summary["n_images"]),
         "model": model,
+        "settings": settings,
     }
 
 

@@ -1,6 +1,7 @@
 """The benchmarks that write committed results: seed spread (bench.seed_spread) and the test-time budget
 (bench.infer_sweep --csv, bench.budget_figure)."""
 
+import copy
 import csv
 
 import pandas as pd
@@ -8,7 +9,8 @@ import pytest
 
 from bench.budget_figure import data_label
 from bench.infer_sweep import append_row
-from bench.seed_spread import _merge, summarise
+from bench.seed_spread import _merge, settings_digest, summarise
+from drc.params import load_params
 from drc.reports import figures
 
 
@@ -26,6 +28,24 @@ def test_a_seed_scored_again_replaces_its_rows_and_the_spread_is_over_seeds():
     assert spread.seeds == 3 and spread.iou_mean == pytest.approx(85.0) and spread.iou_std == pytest.approx(5.0)
     assert (spread.iou_min, spread.iou_max, spread.own_mean) == (80.0, 90.0, pytest.approx(75.0))
     assert _merge(table, pd.DataFrame()).equals(table)
+
+
+def test_a_row_is_scored_again_when_a_setting_but_the_training_seed_changes():
+    params = load_params("params.yaml")
+    digest = settings_digest("tmdsprites", "cpu", params)
+
+    def changed(section: str, key: str, value: object) -> str:
+        other = copy.deepcopy(params)
+        other.setdefault(section, {})[key] = value
+        return settings_digest("tmdsprites", "cpu", other)
+
+    assert changed("train", "seed", 7) == digest
+    assert changed("train", "checkpoint_every", 7) == digest  # resume-free: the same run
+    assert changed("sampler", "steps", 7) != digest
+    assert changed("readout", "threshold", 0.5) != digest
+    assert changed("train", "iterations", 7) != digest
+    assert changed("model", "zb_dim", 2) != digest
+    assert settings_digest("tmdsprites", "cpu", params) == digest  # params left as they were
 
 
 def test_sweep_rows_append_under_one_header(tmp_path):
@@ -53,3 +73,4 @@ def test_the_figures_are_drawn(tmp_path):
     figures.budget_curves(sweep, 100, "budget", tmp_path / "budget.png")
     assert all((tmp_path / f"{name}.{ext}").is_file() for name in ("seeds", "budget") for ext in ("png", "pdf"))
     assert data_label("defaults", 2) == "grey gratings (seed 2)"
+    assert data_label("robust texture_colour=colour", 16) == "second generator, coloured gratings (seed 16)"

@@ -1,10 +1,15 @@
-"""bench.infer_sweep: its plans, and the refined score it prints is the one `drc extract --refine` writes."""
+"""bench.infer_sweep: its plans, its images, and the refined score it prints is the one `drc extract --refine`
+writes."""
 
 import numpy as np
 import pytest
 import torch
 
 from bench.infer_sweep import parse_plan, refined_iou
+from bench.inputs import generator_config, tmdsprites_with_originals
+from drc.config import RobustConfig
+from drc.data.prepared import Prepared
+from drc.data.tmdsprites_robust import prepare_robust
 from drc.errors import DRCError
 from drc.imageio import cutout
 
@@ -28,3 +33,14 @@ def test_the_refined_score_is_that_of_the_written_masks():
     written = np.stack([cutout(image, s, "grabcut")[0] for image, s in zip(images, soft.numpy(), strict=True)])
     expected = 100 * np.mean([(w & t).sum() / (w | t).sum() for w, t in zip(written, truth, strict=True)])
     assert refined_iou(images, soft, truth) == pytest.approx(expected)
+
+
+def test_robust_validation_images_are_drawn_as_the_robustness_set_is(tmp_path):
+    """--robust scores images of the second generator exactly as prepare_heldout draws the robustness set."""
+    cfg = generator_config(3, 6, ["texture_colour=colour"], robust=True)
+    assert cfg == RobustConfig(seed=6, n_images=3, texture_colour="colour")
+    x, masks, originals = tmdsprites_with_originals(cfg, 32)
+    prepared = Prepared.open(prepare_robust(cfg, tmp_path, "robust"))
+    np.testing.assert_array_equal(originals, prepared.images)
+    np.testing.assert_array_equal(masks, prepared.masks)
+    assert x.shape == (3, 3, 32, 32) and x.min() >= -1 and x.max() <= 1
