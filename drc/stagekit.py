@@ -1,4 +1,4 @@
-"""What every DVC stage script shares: params loading, dataset folders, clean failure."""
+"""What every DVC stage script shares: its dataset arguments, the data and model folders, clean failure."""
 
 from __future__ import annotations
 
