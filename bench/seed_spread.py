@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 
 from drc.atomic import atomic_path, write_text
-from drc.config import for_unseen, to_dict
+from drc.config import ReadoutConfig, SamplerConfig, for_unseen, to_dict
 from drc.data.prepared import Prepared
 from drc.errors import exit_cleanly
 from drc.params import load_params, resolve_inference, resolve_section
@@ -87,9 +87,15 @@ def _run_settings(train: object) -> dict:
     return {k: v for k, v in to_dict(train).items() if k == "iterations" or (k not in RESUME_FREE and k != "seed")}
 
 
-def _inference(dataset: str, profile: str, params: dict) -> tuple[dict, dict]:
+def _unseen_inference(dataset: str, profile: str, params: dict) -> tuple[SamplerConfig, ReadoutConfig]:
+    """The sampler and read-out generalise@<dataset> scores images no model trained on with."""
     sampler, readout = resolve_inference(dataset, profile, params)
-    return to_dict(for_unseen(sampler)), to_dict(readout)
+    return for_unseen(sampler), readout
+
+
+def _inference(dataset: str, profile: str, params: dict) -> tuple[dict, dict]:
+    sampler, readout = _unseen_inference(dataset, profile, params)
+    return to_dict(sampler), to_dict(readout)
 
 
 def _seed_rows(dataset: str, seed: int, profile: str, params: dict, models: Path, settings: str) -> pd.DataFrame:
@@ -102,8 +108,7 @@ def _seed_rows(dataset: str, seed: int, profile: str, params: dict, models: Path
 
 
 def _scores(dataset: str, seed: int, checkpoint: Path, profile: str, params: dict, settings: str) -> pd.DataFrame:
-    sampler, readout = resolve_inference(dataset, profile, params)
-    sampler = for_unseen(sampler)
+    sampler, readout = _unseen_inference(dataset, profile, params)
     rows = []
     for kind in SETS:
         other = prepared_dir(f"{dataset}-{kind}")
