@@ -11,7 +11,7 @@ import yaml
 from drc.config import RobustConfig, TMDSpritesConfig, from_dict
 from drc.data.prepared import resize_images, to_model_range
 from drc.data.tmdsprites import generate
-from drc.data.tmdsprites_robust import render
+from drc.data.tmdsprites_robust import robust_images
 from drc.errors import DRCError
 
 
@@ -66,9 +66,7 @@ def tmdsprites_with_originals(
 ) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
     """``tmdsprites_inputs`` and the uint8 N x 128 x 128 x 3 originals (for work at the full size)."""
     if isinstance(cfg, RobustConfig):
-        rendered = [render(cfg, i) for i in range(cfg.n_images)]
-        images = np.stack([image for image, _ in rendered])
-        masks = np.stack([labels > 0 for _, labels in rendered])
+        images, masks = robust_images(cfg)
     else:
         images, masks, _ = generate(cfg)
     return to_model_range(resize_images(images, res)), masks, images

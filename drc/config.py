@@ -183,6 +183,8 @@ class TrainConfig:
     pseudo_label: float = 0.1  # weight of each region's pseudo-label loss; 0 = ablation "w/o pseudo label"
     persistent_chains: bool = True  # false = ablation "short-run chain" (z from N(0, I) each iteration)
     hflip: bool = True  # random horizontal flips (paper)
+    saturation_jitter: float = 0.0  # each visit scales an image's HSV saturation by U(1 - this, 1) (paper: 0)
+    value_jitter: float = 0.0  # ... and its HSV value (brightness) by U(1 - this, 1) (paper: 0); drc/augment.py
     generator_loglik_scaled: bool = True  # True: 1/(2 sigma^2) in the generator loss (paper Listing 3);
     #   False: plain L1 there, as the official code
     encoder_lr: float = 1e-3  # Adam lr of model.start_encoder (constant), when the model has one
@@ -206,6 +208,11 @@ class TrainConfig:
             raise DRCError(f"train.max_images must be >= 1 or null (all), got {self.max_images}")
         if self.sigma <= 0:
             raise DRCError(f"train.sigma must be positive, got {self.sigma}")
+        if not (0 <= self.saturation_jitter <= 1 and 0 <= self.value_jitter <= 1):
+            raise DRCError(
+                "train.saturation_jitter and train.value_jitter must be in [0, 1], got "
+                f"{self.saturation_jitter}, {self.value_jitter}"
+            )
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Learning DRC by EM with persistent Langevin chains (paper Algorithm 1).
 
-Every source of randomness is torch's global generator (Langevin noise, flips) or a generator
+Every source of randomness is torch's global generator (Langevin noise, flips, colour jitter) or a generator
 seeded from (seed, epoch) (batch order), so a run resumed from a checkpoint continues exactly
 as the uninterrupted run would have. SIGINT / SIGTERM stop the loop after the current iteration
 and write a checkpoint there (``drc.stopping``), so an interrupted run resumes where it stopped.
@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from drc import perf
+from drc.augment import scale_saturation_value
 from drc.checkpoint import read_checkpoint, save_checkpoint, snapshot_path
 from drc.config import ModelConfig, TrainConfig, to_dict
 from drc.devices import resolve_device
@@ -224,6 +225,10 @@ class Trainer:
         if c.hflip:
             flip = (torch.rand(n_batch) < 0.5)[pos]
             x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+        if c.saturation_jitter or c.value_jitter:
+            spans = torch.tensor([c.saturation_jitter, c.value_jitter])[:, None]
+            saturation, value = 1 - spans * torch.rand(2, n_batch)[:, pos]
+            x = scale_saturation_value(x, saturation, value)
         x = x.to(dev)
         if c.persistent_chains:
             z_post0, z_prior0 = self.z_post[rows], self.z_prior[rows]

@@ -138,13 +138,19 @@ def render(cfg: RobustConfig, index: int) -> tuple[np.ndarray, np.ndarray]:
     return image, labels
 
 
-def prepare_robust(cfg: RobustConfig, out_dir: str | Path, name: str) -> Path:
-    """Generate the robustness set and write it in the prepared format (every image evaluated)."""
+def robust_images(cfg: RobustConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Every image of ``cfg``: (uint8 N x R x R x 3 images, bool N x R x R foreground masks)."""
     images = np.empty((cfg.n_images, cfg.resolution, cfg.resolution, 3), np.uint8)
     masks = np.empty((cfg.n_images, cfg.resolution, cfg.resolution), bool)
     for i in range(cfg.n_images):
         images[i], labels = render(cfg, i)
         masks[i] = labels > 0
+    return images, masks
+
+
+def prepare_robust(cfg: RobustConfig, out_dir: str | Path, name: str) -> Path:
+    """Generate the robustness set and write it in the prepared format (every image evaluated)."""
+    images, masks = robust_images(cfg)
     width = len(str(cfg.n_images - 1))
     return write_prepared(
         out_dir,
