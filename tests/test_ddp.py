@@ -18,23 +18,31 @@ differences, so the comparison is built around that:
   chains move by their noise, so nothing amplifies) and
   checks the bookkeeping across iterations: which rank owns which chain, write-back, uneven and
   empty shards, the gather into the checkpoint, and that every rank's RNG stream stayed equal to
-  the single process's.
+  the single process's. This run also flips and jitters (train.saturation_jitter, value_jitter),
+  and test 3 checks that every rank trained on exactly (bit for bit) its rows of the single
+  process's augmented batches. Test 1 runs without jitter: with it, even one process with 1 vs 2
+  threads gave one-iteration gradients 2.6e-2 apart (chains 8e-4), above any tolerance that
+  still catches a bug, while the augmented images themselves were identical.
 
 Observed on 2-core dev machines: one-iteration gradients 3e-4 on one CPU, 3.5e-3 on another (an
 AMD EPYC: other kernels, other rounding), chains 5e-5 on both; chains after 4 frozen iterations
 3e-5, prior chains 1e-8 (relative L2). Deliberate bugs give 1e-1..1: noise rows given to the wrong
-chains 0.6 / 1.3; a missing 1/global-batch loss scale 1.4 (gradients).
+chains 0.6 / 1.3; a missing 1/global-batch loss scale 1.4 (gradients); jitter factors taken
+from the wrong rows of the global draw fail test 3 (and test 2).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+import drc.training
 from drc.checkpoint import read_checkpoint
 from drc.training import Trainer, batch_indices
 from tests.helpers import (
@@ -58,18 +66,38 @@ def settings(lr: float | None = None):
 
     Test 1 uses posterior step 0.02 (paper 0.1): the sharp Laplace posterior with its |g - x| kinks
     makes s = 0.1 chaotic enough to grow rounding differences to 1e-2 within a few steps. Test 2
-    (``lr``) freezes the weights and uses step 1e-3, where the chains move by their noise.
+    (``lr``) freezes the weights, uses step 1e-3, where the chains move by their noise, and jitters
+    the images' saturation and value.
     """
     images, _ = squares_on_stripes(n=10)
     extra = {"posterior_step_size": 0.02}
     if lr is not None:
         extra = {"lr_generator": lr, "lr_lebm": lr, "posterior_step_size": 1e-3}
+        extra |= {"saturation_jitter": 0.5, "value_jitter": 0.5}
     train = tiny_train_config(iterations=ITERATIONS, batch_size=4, checkpoint_every=ITERATIONS, hflip=True, **extra)
     return tiny_model_config(), train, images_to_tensor(images)
 
 
 def grads(trainer: Trainer) -> dict[str, torch.Tensor]:
     return {n: p.grad.clone() for n, p in trainer.model.named_parameters() if p.grad is not None}
+
+
+@contextmanager
+def recording_jittered_batches() -> Iterator[list[torch.Tensor]]:
+    """The images each training step trains on after flips and jitter, in order of iterations."""
+    seen: list[torch.Tensor] = []
+    real = drc.training.scale_saturation_value
+
+    def spy(x: torch.Tensor, saturation: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+        out = real(x, saturation, value)
+        seen.append(out.clone())
+        return out
+
+    drc.training.scale_saturation_value = spy
+    try:
+        yield seen
+    finally:
+        drc.training.scale_saturation_value = real
 
 
 def _worker(rank: int, tmp: str) -> None:
@@ -84,7 +112,9 @@ def _worker(rank: int, tmp: str) -> None:
         if rank == 0:
             torch.save({"grads": grads(trainer), "logs": logs, "z_post": z_post}, os.path.join(tmp, "first.pt"))
         trainer = DistributedTrainer(*settings(FROZEN_LR))
-        trainer.run(checkpoint_path=os.path.join(tmp, "ddp.pt"), progress=False)
+        with recording_jittered_batches() as batches:
+            trainer.run(checkpoint_path=os.path.join(tmp, "ddp.pt"), progress=False)
+        torch.save(batches, os.path.join(tmp, f"batches{rank}.pt"))
     finally:
         dist.destroy_process_group()
 
@@ -98,7 +128,8 @@ def runs(tmp_path_factory):
         z0 = one.z_post.clone()
         logs = one.step()
         several = Trainer(*settings(FROZEN_LR))
-        several.run(progress=False)
+        with recording_jittered_batches() as batches:
+            several.run(progress=False)
     return {
         "z0": z0,
         "first": {"grads": grads(one), "logs": logs, "z_post": one.z_post},
@@ -106,6 +137,8 @@ def runs(tmp_path_factory):
         "several": several,
         "rng_after": torch.get_rng_state(),
         "ddp": read_checkpoint(os.path.join(tmp, "ddp.pt")),
+        "batches": batches,
+        "ddp_batches": [torch.load(os.path.join(tmp, f"batches{r}.pt")) for r in range(WORLD)],
     }
 
 
@@ -147,6 +180,17 @@ def test_chains_rng_and_checkpoint_across_iterations(runs):
     untouched = (single.z_post == z0).all(1)  # rows never in a batch are bit-identical
     assert torch.equal(ckpt["z_post"][untouched], z0[untouched])
     assert torch.equal(ckpt["rng"]["torch"], runs["rng_after"])  # every rank's RNG == one process's
+
+
+def test_every_rank_trains_on_its_rows_of_the_augmented_batch(runs):
+    _, train, images = settings(FROZEN_LR)
+    single, per_rank = runs["batches"], runs["ddp_batches"]
+    assert len(single) == ITERATIONS and all(len(b) == ITERATIONS for b in per_rank)
+    assert not torch.equal(single[0], images[batch_indices(len(images), train.batch_size, train.seed, 0)])
+    for it in range(ITERATIONS):
+        idx = batch_indices(len(images), train.batch_size, train.seed, it)
+        for rank, batches in enumerate(per_rank):
+            assert torch.equal(batches[it], single[it][idx % WORLD == rank]), (it, rank)
 
 
 def test_distributed_checkpoint_resumes_in_one_process(runs, tmp_path):
