@@ -36,6 +36,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from unittest import mock
 
 import pytest
 import torch
@@ -93,11 +94,8 @@ def recording_jittered_batches() -> Iterator[list[torch.Tensor]]:
         seen.append(out.clone())
         return out
 
-    drc.training.scale_saturation_value = spy
-    try:
+    with mock.patch.object(drc.training, "scale_saturation_value", spy):
         yield seen
-    finally:
-        drc.training.scale_saturation_value = real
 
 
 def _worker(rank: int, tmp: str) -> None:
