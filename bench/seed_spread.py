@@ -4,16 +4,18 @@
 
 For each dataset and ``train.seed``: trains the all-data model as train@<dataset> does (the pipeline's
 prepared data, profile, params.yaml and ``threads``; only the seed differs), then scores it as
-generalise@<dataset> does, on the held-out and robustness sets (images no model trained on). The
-pipeline's own model (params.yaml's train.seed) is read from reports/metrics/generalise_<dataset>.json,
-not trained again; it must have been trained with the same settings but the seed. Writes
+evaluate@<dataset> does on the evaluation images (1,000, the slowest set; ``--sets`` picks sets) and as
+generalise@<dataset> does on the held-out and robustness sets (images no model trained on). The
+pipeline's own model (params.yaml's train.seed) is read from reports/metrics/drc_<dataset>.json and
+generalise_<dataset>.json, not trained again; it must have been trained with the same settings but the
+seed. The table below the spread is each seed's evaluation score less its robustness score. Writes
 bench/results/seed_spread.csv (one row per dataset, set and seed: the scored IoU and the model's own
 masks' IoU, and ``settings``, a digest of the model, training and inference settings but the seed), a
-figure beside it (.png, .pdf) and a Markdown table of mean and spread (.md). A seed already in the CSV
-under today's settings is not scored again; one scored under other settings (say, after a change of the
+figure beside it (.png, .pdf) and a Markdown table of mean and spread (.md). A seed's set already in the
+CSV under today's settings is not scored again; one scored under other settings (say, after a change of the
 profile's sampler) is scored again, from its kept model if that was trained as today's settings train
 (else trained again); a stopped training run resumes from its checkpoint. Run it alone on the machine:
-about 10 minutes per seed and dataset on 2 cores.
+about 10 minutes per seed and dataset on 2 cores, and as many again for the evaluation images.
 """
 
 from __future__ import annotations
@@ -32,12 +34,16 @@ from drc.data.prepared import Prepared
 from drc.errors import exit_cleanly
 from drc.params import load_params, resolve_inference, resolve_section
 from drc.reports import figures
-from drc.scoring import evaluate_prepared
+from drc.scoring import evaluate_prepared, evaluation_split
 from drc.stagekit import REPORTS, prepared_dir
 from drc.trainrun import RESUME_FREE, train_model
 
 RESULTS = Path("bench/results")
-SETS = {"heldout": "held out (another seed)", "robust": "robustness set (second generator)"}
+SETS = {
+    "eval": "evaluation images (Table 1)",
+    "heldout": "held out (another seed)",
+    "robust": "robustness set (second generator)",
+}
 
 
 @exit_cleanly
@@ -47,6 +53,7 @@ def main() -> None:
     ap.add_argument("--seeds", nargs="+", type=int, default=[1, 2], help="training seeds besides the pipeline's")
     ap.add_argument("--models", type=Path, default=Path("models/seed_spread"), help="where the models are kept")
     ap.add_argument("--out", type=Path, default=RESULTS / "seed_spread", help="CSV / figure / table path stem")
+    ap.add_argument("--sets", nargs="+", choices=list(SETS), default=list(SETS), help="sets to score")
     args = ap.parse_args()
     params = load_params()
     profile = params["profile"]
@@ -59,16 +66,26 @@ def main() -> None:
         settings = settings_digest(dataset, profile, params)
         table = _merge(table, _pipeline_rows(dataset, profile, params, settings))
         for seed in args.seeds:
-            if len(table) and ((table.dataset == dataset) & (table.seed == seed) & (table.settings == settings)).any():
+            missing = [kind for kind in args.sets if not _scored(table, dataset, kind, seed, settings)]
+            if not missing:
                 print(f"{dataset}, train.seed {seed}: in {csv} already")
                 continue
-            table = _merge(table, _seed_rows(dataset, seed, profile, params, args.models, settings))
+            table = _merge(table, _seed_rows(dataset, seed, missing, profile, params, args.models, settings))
             _write_table(table, csv)
     _write_table(table, csv)
     spread = summarise(table)
-    write_text(args.out.with_suffix(".md"), _markdown(spread, profile) + "\n")
+    text = _markdown(spread, gaps(table), profile)
+    write_text(args.out.with_suffix(".md"), text + "\n")
     figures.seed_spread(table, f"DRC over training seeds (profile {profile})", args.out.with_suffix(".png"))
-    print(_markdown(spread, profile))
+    print(text)
+
+
+def _scored(table: pd.DataFrame, dataset: str, kind: str, seed: int, settings: str) -> bool:
+    if not len(table):
+        return False
+    return bool(
+        ((table.dataset == dataset) & (table.set == kind) & (table.seed == seed) & (table.settings == settings)).any()
+    )
 
 
 def settings_digest(dataset: str, profile: str, params: dict) -> str:
@@ -76,8 +93,12 @@ def settings_digest(dataset: str, profile: str, params: dict) -> str:
     that change the run, and the test-time sampler (as for unseen images) and read-out."""
     model = to_dict(resolve_section("model", dataset, profile, params))
     train = _run_settings(resolve_section("train", dataset, profile, params))
-    sampler, readout = _inference(dataset, profile, params)
-    blob = json.dumps([model, train, sampler, readout], sort_keys=True)
+    unseen, readout = _set_inference("robust", dataset, profile, params)
+    own, _ = _set_inference("eval", dataset, profile, params)
+    parts = [model, train, to_dict(unseen), to_dict(readout)]
+    if own != unseen:  # persistent chains on the evaluation images (kept out otherwise: older digests stay valid)
+        parts.append(to_dict(own))
+    blob = json.dumps(parts, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
@@ -87,65 +108,66 @@ def _run_settings(train: object) -> dict:
     return {k: v for k, v in to_dict(train).items() if k == "iterations" or (k not in RESUME_FREE and k != "seed")}
 
 
-def _unseen_inference(dataset: str, profile: str, params: dict) -> tuple[SamplerConfig, ReadoutConfig]:
-    """The sampler and read-out generalise@<dataset> scores images no model trained on with."""
+def _set_inference(kind: str, dataset: str, profile: str, params: dict) -> tuple[SamplerConfig, ReadoutConfig]:
+    """The sampler and read-out a set is scored with: evaluate@<dataset>'s for the evaluation images,
+    generalise@<dataset>'s (no persistent chains) for images no model trained on."""
     sampler, readout = resolve_inference(dataset, profile, params)
-    return for_unseen(sampler), readout
+    return (sampler if kind == "eval" else for_unseen(sampler)), readout
 
 
-def _inference(dataset: str, profile: str, params: dict) -> tuple[dict, dict]:
-    sampler, readout = _unseen_inference(dataset, profile, params)
-    return to_dict(sampler), to_dict(readout)
-
-
-def _seed_rows(dataset: str, seed: int, profile: str, params: dict, models: Path, settings: str) -> pd.DataFrame:
+def _seed_rows(
+    dataset: str, seed: int, kinds: list[str], profile: str, params: dict, models: Path, settings: str
+) -> pd.DataFrame:
     model = resolve_section("model", dataset, profile, params)
     train = resolve_section("train", dataset, profile, params, {"train": {"seed": seed}})
     checkpoint = models / f"{dataset}_seed{seed}.pt"
     print(f"{dataset}, train.seed {seed}: training {checkpoint}", flush=True)
     train_model(prepared_dir(dataset), "all", model, train, checkpoint, profile=profile)
-    return _scores(dataset, seed, checkpoint, profile, params, settings)
+    return pd.DataFrame([_score(dataset, kind, seed, checkpoint, profile, params, settings) for kind in kinds])
 
 
-def _scores(dataset: str, seed: int, checkpoint: Path, profile: str, params: dict, settings: str) -> pd.DataFrame:
-    sampler, readout = _unseen_inference(dataset, profile, params)
-    rows = []
-    for kind in SETS:
-        other = prepared_dir(f"{dataset}-{kind}")
-        split = "test" if "test" in Prepared.open(other).meta["splits"] else "all"
-        summary, _, _ = evaluate_prepared(checkpoint, other, split, sampler, readout)
-        rows.append(_row(dataset, kind, seed, summary, str(checkpoint), settings))
-    return pd.DataFrame(rows)
+def _score(dataset: str, kind: str, seed: int, checkpoint: Path, profile: str, params: dict, settings: str) -> dict:
+    """One set's row: the evaluation images as evaluate@<dataset> scores them, the others as generalise@."""
+    sampler, readout = _set_inference(kind, dataset, profile, params)
+    if kind == "eval":
+        data = prepared_dir(dataset)
+        split = evaluation_split(Prepared.open(data), "all")
+    else:
+        data = prepared_dir(f"{dataset}-{kind}")
+        split = "test" if "test" in Prepared.open(data).meta["splits"] else "all"
+    summary, _, _ = evaluate_prepared(checkpoint, data, split, sampler, readout)
+    print(f"{dataset}, train.seed {seed}, {SETS[kind]}: IoU {summary['iou']:.2f}", flush=True)
+    return _row(dataset, kind, seed, summary, str(checkpoint), settings)
 
 
 def _pipeline_rows(dataset: str, profile: str, params: dict, settings: str) -> pd.DataFrame:
-    """The pipeline's model's scores (generalise@<dataset>) when it was trained and scored as this benchmark
-    trains and scores (settings that do not change the run, such as checkpoint intervals, aside); else
-    none, said in a line."""
-    path = REPORTS / "metrics" / f"generalise_{dataset}.json"
-    if not path.is_file():
-        print(f"{path} is missing (dvc repro generalise@{dataset}): the pipeline's seed is left out")
-        return pd.DataFrame()
-    record = json.loads(path.read_text())
-    wanted = _run_settings(resolve_section("train", dataset, profile, params))
-    trained = record["model"]["train"]
-    differ = sorted(k for k in wanted if trained.get(k) != wanted[k])
-    if record["model"]["model"] != to_dict(resolve_section("model", dataset, profile, params)):
-        differ.append("model")
-    results = record["results"]
-    sampler, readout = _inference(dataset, profile, params)
-    scored = [results[f"{dataset}-{kind}/test"] for kind in SETS]
-    differ += sorted(
-        {name for r in scored for name, now in (("sampler", sampler), ("readout", readout)) if r[name] != now}
-    )
-    if differ:
-        print(
-            f"{path} scores a model trained or scored otherwise ({', '.join(differ)}): the pipeline's seed is left out"
-        )
-        return pd.DataFrame()
-    seed = int(trained["seed"])
-    model = record["model"]["path"]
-    return pd.DataFrame([_row(dataset, kind, seed, r, model, settings) for kind, r in zip(SETS, scored, strict=True)])
+    """The pipeline's model's scores (evaluate@ and generalise@<dataset>) when it was trained and scored as
+    this benchmark trains and scores (settings that do not change the run, such as checkpoint intervals,
+    aside); else none, said in a line."""
+    records = {}
+    for name in (f"drc_{dataset}", f"generalise_{dataset}"):
+        path = REPORTS / "metrics" / f"{name}.json"
+        if not path.is_file():
+            print(f"{path} is missing (dvc repro): the pipeline's seed is left out")
+            return pd.DataFrame()
+        records[name] = json.loads(path.read_text())
+    scored = {"eval": (records[f"drc_{dataset}"], f"{dataset}/train")}
+    scored |= {kind: (records[f"generalise_{dataset}"], f"{dataset}-{kind}/test") for kind in ("heldout", "robust")}
+    wanted_train = _run_settings(resolve_section("train", dataset, profile, params))
+    wanted_model = to_dict(resolve_section("model", dataset, profile, params))
+    rows = []
+    for kind, (record, key) in scored.items():
+        sampler, readout = _set_inference(kind, dataset, profile, params)
+        trained = record["model"]["train"]
+        differ = sorted(k for k in wanted_train if trained.get(k) != wanted_train[k])
+        differ += ["model"] if record["model"]["model"] != wanted_model else []
+        result = record["results"][key]
+        differ += [name for name, now in (("sampler", sampler), ("readout", readout)) if result[name] != to_dict(now)]
+        if differ:
+            print(f"{key} scores a model trained or scored otherwise ({', '.join(differ)}): left out")
+            continue
+        rows.append(_row(dataset, kind, int(trained["seed"]), result, record["model"]["path"], settings))
+    return pd.DataFrame(rows)
 
 
 def _row(dataset: str, kind: str, seed: int, summary: dict, model: str, settings: str) -> dict:
@@ -193,7 +215,24 @@ def summarise(table: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
-def _markdown(spread: pd.DataFrame, profile: str) -> str:
+def gaps(table: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset, over the seeds scored on both: the evaluation score less the robustness set's (mean,
+    sample standard deviation, max; scored read-out and the model's own masks)."""
+    key = ["dataset", "seed"]
+    wide = table[table.set == "eval"].merge(table[table.set == "robust"], on=key, suffixes=("_eval", "_robust"))
+    wide["gap"] = wide.iou_eval - wide.iou_robust
+    wide["own_gap"] = wide.iou_unrefined_eval - wide.iou_unrefined_robust
+    out = wide.groupby("dataset").agg(
+        seeds=("seed", "nunique"),
+        gap_mean=("gap", "mean"),
+        gap_std=("gap", "std"),
+        gap_max=("gap", "max"),
+        own_gap_mean=("own_gap", "mean"),
+    )
+    return out.reset_index()
+
+
+def _markdown(spread: pd.DataFrame, gap: pd.DataFrame, profile: str) -> str:
     lines = [
         f"DRC over training seeds, profile `{profile}` (`python -m bench.seed_spread`; per seed:"
         " bench/results/seed_spread.csv). IoU %, mean ± sample standard deviation [min, max].",
@@ -206,6 +245,19 @@ def _markdown(spread: pd.DataFrame, profile: str) -> str:
             f"| {r.dataset} | {SETS[r.set]} | {r.seeds} | {r.iou_mean:.1f} ± {r.iou_std:.1f} "
             f"[{r.iou_min:.1f}, {r.iou_max:.1f}] | {r.own_mean:.1f} ± {r.own_std:.1f} |"
         )
+    if len(gap):
+        lines += [
+            "",
+            "Evaluation images less robustness set, per seed (IoU points; mean ± sd, largest):",
+            "",
+            "| data | seeds | DRC | model's own masks |",
+            "| --- | --- | --- | --- |",
+        ]
+        for r in gap.itertuples():
+            lines.append(
+                f"| {r.dataset} | {r.seeds} | {r.gap_mean:.1f} ± {r.gap_std:.1f} (largest {r.gap_max:.1f}) "
+                f"| {r.own_gap_mean:.1f} |"
+            )
     return "\n".join(lines)
 
 

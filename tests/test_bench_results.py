@@ -9,7 +9,7 @@ import pytest
 
 from bench.budget_figure import data_label
 from bench.infer_sweep import append_row
-from bench.seed_spread import _merge, settings_digest, summarise
+from bench.seed_spread import _merge, gaps, settings_digest, summarise
 from drc.params import load_params
 from drc.reports import figures
 
@@ -28,6 +28,21 @@ def test_a_seed_scored_again_replaces_its_rows_and_the_spread_is_over_seeds():
     assert spread.seeds == 3 and spread.iou_mean == pytest.approx(85.0) and spread.iou_std == pytest.approx(5.0)
     assert (spread.iou_min, spread.iou_max, spread.own_mean) == (80.0, 90.0, pytest.approx(75.0))
     assert _merge(table, pd.DataFrame()).equals(table)
+
+
+def test_the_gap_is_each_seeds_evaluation_score_less_its_robustness_score():
+    table = rows(
+        ("grey", "eval", 0, 90.0, 75.0),
+        ("grey", "robust", 0, 84.0, 67.0),
+        ("grey", "eval", 1, 88.0, 74.0),
+        ("grey", "robust", 1, 86.0, 70.0),
+        ("grey", "heldout", 2, 80.0, 70.0),  # no evaluation score: not a pair
+        ("grey", "robust", 2, 50.0, 40.0),
+    )
+    gap = gaps(table).iloc[0]
+    assert gap.seeds == 2 and gap.gap_mean == pytest.approx(4.0) and gap.gap_max == pytest.approx(6.0)
+    assert gap.gap_std == pytest.approx(2.8284, abs=1e-4) and gap.own_gap_mean == pytest.approx(6.0)
+    assert len(gaps(rows(("grey", "heldout", 0, 80.0, 70.0)))) == 0
 
 
 def test_a_row_is_scored_again_when_a_setting_but_the_training_seed_changes():
