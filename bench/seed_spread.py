@@ -145,10 +145,10 @@ def _pipeline_rows(dataset: str, profile: str, params: dict, settings: str) -> p
     this benchmark trains and scores (settings that do not change the run, such as checkpoint intervals,
     aside); else none, said in a line."""
     records = {}
-    for name in (f"drc_{dataset}", f"generalise_{dataset}"):
+    for name, stage in ((f"drc_{dataset}", "evaluate"), (f"generalise_{dataset}", "generalise")):
         path = REPORTS / "metrics" / f"{name}.json"
         if not path.is_file():
-            print(f"{path} is missing (dvc repro): the pipeline's seed is left out")
+            print(f"{path} is missing (dvc repro {stage}@{dataset}): the pipeline's seed is left out")
             return pd.DataFrame()
         records[name] = json.loads(path.read_text())
     scored = {"eval": (records[f"drc_{dataset}"], f"{dataset}/train")}
