@@ -30,6 +30,7 @@ import torch
 
 from drc.atomic import atomic_path, write_text
 from drc.config import ReadoutConfig, SamplerConfig, for_unseen, to_dict
+from drc.cpu_isa import pin_cpu_isa
 from drc.data.prepared import Prepared
 from drc.errors import exit_cleanly
 from drc.params import load_params, resolve_inference, resolve_section
@@ -57,6 +58,7 @@ def main() -> None:
     args = ap.parse_args()
     params = load_params()
     profile = params["profile"]
+    pin_cpu_isa(params.get("cpu_isa"))  # as the stages do: the same kernels as train@ and evaluate@
     torch.set_num_threads(params.get("threads") or torch.get_num_threads())
     csv = args.out.with_suffix(".csv")
     table = pd.read_csv(csv) if csv.is_file() else pd.DataFrame()

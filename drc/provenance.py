@@ -5,7 +5,8 @@ A scores file (the evaluate stages' ``reports/metrics/*.json``, ``drc evaluate -
     {"method": "DRC" | "GrabCut", "results": {"<data>/<split>": {"iou", "dice", "n_images", ...,
                                                                  "data": {...}, "sampler": {...}, "readout": {...}}},
      "model": {"path", "sha256", "iteration", "profile", "trained_on", "model": {...}, "train": {...}},
-     "code": {"drc", "source_sha256", "git_commit", "git_dirty"}}
+     "code": {"drc", "source_sha256", "git_commit", "git_dirty"},
+     "compute": {"torch", "cpu_capability", "cuda"}}
 
 ``data`` names the images either as a prepared dataset (``prepared``, ``split``, its files' ``checksums``)
 or as two folders (``images``, ``masks``, ``sha256`` over their files). ``drc evaluate --from FILE``
@@ -76,7 +77,7 @@ def check_prepared(data: dict[str, Any]) -> Prepared:
 
 def drc_scores(results: dict[str, dict[str, Any]], checkpoint: str | Path, ckpt: dict[str, Any], **extra: Any) -> dict:
     """A scores file of DRC results (``score_record`` each) for one checkpoint."""
-    from drc.runinfo import code_version  # imports torch: only when a file is written
+    from drc.runinfo import code_version, compute_info  # import torch: only when a file is written
 
     return {
         "method": "DRC",
@@ -84,6 +85,7 @@ def drc_scores(results: dict[str, dict[str, Any]], checkpoint: str | Path, ckpt:
         "results": results,
         "model": checkpoint_record(checkpoint, ckpt),
         "code": code_version(),
+        "compute": compute_info(),
     }
 
 

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from drc.cpu_isa import cpu_capability
+
 
 def seed_everything(seed: int) -> None:
     """Seed torch (CPU and CUDA), NumPy and ``random`` from one number."""
@@ -75,14 +77,22 @@ def code_version() -> dict[str, Any]:
     }
 
 
+def compute_info() -> dict[str, Any]:
+    """What the numbers were computed with: torch, the CPU kernels' instruction set (drc/cpu_isa.py), the GPU."""
+    return {
+        "torch": torch.__version__,
+        "cpu_capability": cpu_capability(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+
+
 def run_info(seed: int) -> dict[str, Any]:
     return {
         "git": git_info(),
         "seed": seed,
-        "torch": torch.__version__,
+        **compute_info(),
         "python": platform.python_version(),
         "host": platform.node(),
         "threads": torch.get_num_threads(),
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "pid": os.getpid(),
     }

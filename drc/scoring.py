@@ -12,6 +12,7 @@ import torch
 
 from drc.checkpoint import load_model, model_config_of, read_checkpoint, train_config_of
 from drc.config import ReadoutConfig, SamplerConfig, from_dict
+from drc.cpu_isa import pin_as_recorded
 from drc.data.folder import SUFFIXES, UNREADABLE, mask_for, read_image, read_mask, walk_images
 from drc.data.prepared import Prepared, PreparedDataset, to_model_range
 from drc.devices import resolve_device
@@ -164,11 +165,13 @@ def path_key(relative: Path) -> int:
 
 def rerun_scores(path: str | Path, progress: bool = True) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
     """Re-run every DRC result of a scores file (drc/provenance.py) from what it records: yields
-    (result key, recorded result, new summary). The checkpoint and the data must be those scored."""
+    (result key, recorded result, new summary). The checkpoint and the data must be those scored; the CPU
+    kernels are pinned to those recorded (drc/cpu_isa.py)."""
     record = read_scores(path)
     if record.get("method") != "DRC" or "model" not in record:
         raise DRCError(f"{path} holds no DRC scores with their model (a GrabCut file re-runs with its stage)")
     checkpoint = check_checkpoint(record["model"])
+    pin_as_recorded(record.get("compute", {}).get("cpu_capability"))
     for key, result in record["results"].items():
         sampler = from_dict(SamplerConfig, result["sampler"], "recorded sampler")
         readout = from_dict(ReadoutConfig, result["readout"], "recorded readout")

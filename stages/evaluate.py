@@ -2,7 +2,7 @@
 
 Also serves generalise@<dataset> (--on <other prepared dataset>: images never trained on) and
 evaluate_split@<dataset> (the train-split model on train / test / other datasets' test sets).
-Reads the sampler and readout sections only (profile files and params.yaml); the model brings the rest.
+Reads the sampler and readout sections only (profile files and params.yaml) and `cpu_isa`; the model brings the rest.
 Writes a scores file with everything that made each score (drc/provenance.py).
 """
 
@@ -14,6 +14,7 @@ import pandas as pd
 from drc.atomic import atomic_path, write_json
 from drc.checkpoint import read_checkpoint
 from drc.config import ReadoutConfig, SamplerConfig, for_unseen
+from drc.cpu_isa import pin_cpu_isa
 from drc.data.prepared import Prepared
 from drc.params import load_params, resolve_inference
 from drc.provenance import drc_scores, prepared_record, score_record
@@ -69,6 +70,7 @@ def main() -> None:
     )
     args = ap.parse_args()
     params = load_params()
+    pin_cpu_isa(params.get("cpu_isa"))
     model = model_path(args.dataset, args.model_split)
     if args.own_images and Prepared.open(prepared_dir(args.dataset)).masks is None:
         print(f"{args.dataset} has no masks: its model trains and extracts, but it is not scored")

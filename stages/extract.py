@@ -1,12 +1,13 @@
 """Stage extract@<folder dataset>: masks and cut-outs of your own images with the model trained on them,
 and a contact sheet. Reads the sampler and readout sections (profile files and params.yaml) and
-params.yaml's data.<dataset>.path; resumable (drc/extraction.py)."""
+params.yaml's data.<dataset>.path and cpu_isa; resumable (drc/extraction.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from drc.config import FolderConfig, from_dict
+from drc.cpu_isa import pin_cpu_isa
 from drc.extraction import extract_folder
 from drc.params import data_values, load_params, resolve_inference
 from drc.stagekit import REPORTS, dataset_parser, model_path, stage
@@ -16,6 +17,7 @@ from drc.stagekit import REPORTS, dataset_parser, model_path, stage
 def main() -> None:
     args = dataset_parser(__doc__).parse_args()
     params = load_params()
+    pin_cpu_isa(params.get("cpu_isa"))
     sampler, readout = resolve_inference(args.dataset, args.profile, params)
     folder = from_dict(FolderConfig, data_values(args.dataset, args.profile, params), f"data.{args.dataset}")
     source = Path(folder.path).expanduser()

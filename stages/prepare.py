@@ -1,13 +1,14 @@
 """Stage prepare@<dataset>: generate a TM-dSprites variant, download and prepare a real dataset, or import
 a folder of your own images (prepare_folder@<dataset>); and
 prepare_heldout@<dataset>: a variant's held-out sets (<dataset>-heldout from another seed, <dataset>-robust
-from the second generator). Reads the profile's data settings and params.yaml's data.<dataset>."""
+from the second generator). Reads the profile's data settings, params.yaml's data.<dataset> and cpu_isa."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from drc.config import FolderConfig, dataset_kind, from_dict
+from drc.cpu_isa import pin_cpu_isa
 from drc.errors import DRCError
 from drc.params import data_values, load_params, tmdsprites_sets
 from drc.stagekit import dataset_parser, prepared_dir, stage
@@ -19,6 +20,7 @@ def main() -> None:
     ap.add_argument("--heldout", action="store_true", help="the held-out sets of a generated dataset")
     args = ap.parse_args()
     params = load_params()
+    pin_cpu_isa(params.get("cpu_isa"))
     values = data_values(args.dataset, args.profile, params)
     if dataset_kind(args.dataset) == "tmdsprites":
         from drc.data.tmdsprites import prepare_tmdsprites

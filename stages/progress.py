@@ -3,7 +3,7 @@
 Scores every snapshot the all-data training run kept (train.snapshot_every), and the final model, on
 the first `progress.images` evaluation images with the evaluation's sampler and read-out: the curve
 ends at the model that evaluate@<dataset> scores on all of them. Reads the sampler and readout
-sections (profile files and params.yaml) and `progress`.
+sections (profile files and params.yaml), `progress` and `cpu_isa`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import pandas as pd
 
 from drc.atomic import atomic_path, write_json
 from drc.checkpoint import read_checkpoint, snapshots
+from drc.cpu_isa import pin_cpu_isa
 from drc.data.prepared import Prepared
 from drc.errors import DRCError
 from drc.params import load_params, resolve_inference
@@ -24,6 +25,7 @@ from drc.stagekit import REPORTS, dataset_parser, model_path, prepared_dir, snap
 def main() -> None:
     args = dataset_parser(__doc__).parse_args()
     params = load_params()
+    pin_cpu_isa(params.get("cpu_isa"))
     images = (params.get("progress") or {}).get("images", 64)
     if not isinstance(images, int) or isinstance(images, bool) or images < 1:
         raise DRCError(f"progress.images must be a whole number >= 1, got {images!r}; set it in params.yaml")

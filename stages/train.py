@@ -1,6 +1,6 @@
 """Stage train@<dataset> (all data, Table 1) and train_split@<dataset> (train split, Tables 3-4).
 
-Reads the model and train sections only (profile files and params.yaml), and `threads`.
+Reads the model and train sections only (profile files and params.yaml), `threads` and `cpu_isa`.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import torch
 
 from drc.atomic import write_json
 from drc.config import to_dict
+from drc.cpu_isa import pin_cpu_isa
 from drc.params import load_params, resolve_section
 from drc.runinfo import code_version
 from drc.stagekit import REPORTS, dataset_parser, model_path, prepared_dir, snapshot_dir, stage
@@ -21,6 +22,7 @@ def main() -> None:
     ap.add_argument("split", choices=["all", "train"])
     args = ap.parse_args()
     params = load_params()
+    pin_cpu_isa(params.get("cpu_isa"))
     model = resolve_section("model", args.dataset, args.profile, params)
     train = resolve_section("train", args.dataset, args.profile, params)
     torch.set_num_threads(params.get("threads") or torch.get_num_threads())

@@ -1,0 +1,79 @@
+"""params.yaml's cpu_isa: torch's CPU kernels limited to one instruction set (drc/cpu_isa.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from drc import cpu_isa
+from drc.errors import DRCError
+
+ROOT = Path(__file__).resolve().parents[1]
+VARIABLES = sorted({name for env in cpu_isa.ISA_ENV.values() for name in env})
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No pin in the environment; monkeypatch puts the caller's variables back afterwards."""
+    for name in VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def has_avx2() -> bool:
+    cpuinfo = Path("/proc/cpuinfo")
+    return cpuinfo.is_file() and " avx2 " in cpuinfo.read_text().replace("\n", " ")
+
+
+def test_null_leaves_the_kernels_and_the_environment_alone(clean_env):
+    cpu_isa.pin_cpu_isa(None)
+    assert not any(name in cpu_isa.os.environ for name in VARIABLES)
+
+
+def test_an_unknown_instruction_set_names_the_choices(clean_env):
+    with pytest.raises(DRCError, match="cpu_isa must be one of avx2 or null, got 'avx9'"):
+        cpu_isa.pin_cpu_isa("avx9")
+    assert not any(name in cpu_isa.os.environ for name in VARIABLES)
+
+
+def test_the_pin_sets_each_librarys_variable(clean_env):
+    clean_env.setattr(cpu_isa, "cpu_capability", lambda: "AVX2")
+    cpu_isa.pin_cpu_isa("avx2")
+    assert {name: cpu_isa.os.environ[name] for name in VARIABLES} == {
+        "ATEN_CPU_CAPABILITY": "avx2",
+        "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+        "ONEDNN_MAX_CPU_ISA": "AVX2",
+    }
+
+
+def test_kernels_other_than_the_pinned_ones_are_an_error_that_names_the_fix(clean_env):
+    # What a pin after the process's first kernel sees on an AVX-512 CPU, or a CPU without AVX2.
+    clean_env.setattr(cpu_isa, "cpu_capability", lambda: "AVX512")
+    with pytest.raises(DRCError, match="use AVX512, not AVX2.*set cpu_isa: null in params.yaml"):
+        cpu_isa.pin_cpu_isa("avx2")
+
+
+@pytest.mark.skipif(not has_avx2(), reason="the CPU has no AVX2")
+def test_a_process_pinned_before_its_first_kernel_runs_the_pinned_kernels():
+    code = (
+        "import os, torch\n"
+        "from drc.cpu_isa import pin_cpu_isa, cpu_capability\n"
+        "pin_cpu_isa('avx2')\n"
+        "torch.nn.functional.conv2d(torch.randn(1, 3, 8, 8), torch.randn(4, 3, 3, 3)).sum().item()\n"
+        "print(cpu_capability())\n"
+    )
+    env = {k: v for k, v in cpu_isa.os.environ.items() if k not in VARIABLES}
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "AVX2"
+
+
+def test_a_rerun_pins_the_recorded_kernels_where_they_can_be_pinned(clean_env):
+    clean_env.setattr(cpu_isa, "cpu_capability", lambda: "AVX2")
+    for recorded in (None, "AVX512", "DEFAULT"):  # older files record none; these have no pin
+        cpu_isa.pin_as_recorded(recorded)
+        assert not any(name in cpu_isa.os.environ for name in VARIABLES)
+    cpu_isa.pin_as_recorded("AVX2")
+    assert cpu_isa.os.environ["ATEN_CPU_CAPABILITY"] == "avx2"
