@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -30,19 +31,19 @@ def has_avx2() -> bool:
 
 def test_null_leaves_the_kernels_and_the_environment_alone(clean_env):
     cpu_isa.pin_cpu_isa(None)
-    assert not any(name in cpu_isa.os.environ for name in VARIABLES)
+    assert not any(name in os.environ for name in VARIABLES)
 
 
 def test_an_unknown_instruction_set_names_the_choices(clean_env):
     with pytest.raises(DRCError, match="cpu_isa must be one of avx2 or null, got 'avx9'"):
         cpu_isa.pin_cpu_isa("avx9")
-    assert not any(name in cpu_isa.os.environ for name in VARIABLES)
+    assert not any(name in os.environ for name in VARIABLES)
 
 
 def test_the_pin_sets_each_librarys_variable(clean_env):
     clean_env.setattr(cpu_isa, "cpu_capability", lambda: "AVX2")
     cpu_isa.pin_cpu_isa("avx2")
-    assert {name: cpu_isa.os.environ[name] for name in VARIABLES} == {
+    assert {name: os.environ[name] for name in VARIABLES} == {
         "ATEN_CPU_CAPABILITY": "avx2",
         "MKL_ENABLE_INSTRUCTIONS": "AVX2",
         "ONEDNN_MAX_CPU_ISA": "AVX2",
@@ -65,7 +66,7 @@ def test_a_process_pinned_before_its_first_kernel_runs_the_pinned_kernels():
         "torch.nn.functional.conv2d(torch.randn(1, 3, 8, 8), torch.randn(4, 3, 3, 3)).sum().item()\n"
         "print(cpu_capability())\n"
     )
-    env = {k: v for k, v in cpu_isa.os.environ.items() if k not in VARIABLES}
+    env = {k: v for k, v in os.environ.items() if k not in VARIABLES}
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "AVX2"
 
@@ -74,6 +75,6 @@ def test_a_rerun_pins_the_recorded_kernels_where_they_can_be_pinned(clean_env):
     clean_env.setattr(cpu_isa, "cpu_capability", lambda: "AVX2")
     for recorded in (None, "AVX512", "DEFAULT"):  # older files record none; these have no pin
         cpu_isa.pin_as_recorded(recorded)
-        assert not any(name in cpu_isa.os.environ for name in VARIABLES)
+        assert not any(name in os.environ for name in VARIABLES)
     cpu_isa.pin_as_recorded("AVX2")
-    assert cpu_isa.os.environ["ATEN_CPU_CAPABILITY"] == "avx2"
+    assert os.environ["ATEN_CPU_CAPABILITY"] == "avx2"
