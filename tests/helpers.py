@@ -9,6 +9,10 @@ import numpy as np
 import torch
 
 from drc.config import ModelConfig, TrainConfig
+from drc.cpu_isa import ISA_ENV
+
+# The environment variables that pin torch's CPU kernels (drc/cpu_isa.py).
+ISA_VARIABLES = sorted({name for env in ISA_ENV.values() for name in env})
 
 
 @contextmanager

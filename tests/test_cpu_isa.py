@@ -11,9 +11,9 @@ import pytest
 
 from drc import cpu_isa
 from drc.errors import DRCError
+from tests.helpers import ISA_VARIABLES as VARIABLES
 
 ROOT = Path(__file__).resolve().parents[1]
-VARIABLES = sorted({name for env in cpu_isa.ISA_ENV.values() for name in env})
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import torch
 
 from drc.checkpoint import read_checkpoint, snapshots
 from drc.trainrun import train_model
-from tests.helpers import tiny_model_config, tiny_train_config, torch_threads, write_squares
+from tests.helpers import tiny_model_config, tiny_train_config, write_squares
 
 MODEL = tiny_model_config()
 
@@ -105,9 +105,23 @@ SIGNALLED = textwrap.dedent(
     """
 )
 
+# Trains to argv[3] iterations, resuming from the checkpoint at argv[2] where there is one.
+TRAIN_TO = textwrap.dedent(
+    """
+    import sys
+    from drc.trainrun import train_model
+    from tests.helpers import tiny_model_config, tiny_train_config
+
+    config = tiny_train_config(iterations=int(sys.argv[3]), checkpoint_every=1000)
+    train_model(sys.argv[1], "all", tiny_model_config(), config, sys.argv[2], monitor_split=None, progress=False)
+    """
+)
+
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_checkpoints_the_last_iteration_and_the_run_resumes_exactly(dataset, tmp_path, signum):
+    # Every run is a child process with the same environment: kernels, threads and library state then
+    # match, whatever other tests left in this process.
     ckpt = tmp_path / "m.pt"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.getcwd()}
     proc = subprocess.Popen(
@@ -128,14 +142,15 @@ def test_a_signal_checkpoints_the_last_iteration_and_the_run_resumes_exactly(dat
     assert f"stopped at iteration {stopped} of 400; checkpoint written to {ckpt}" in err
     assert "Traceback" not in err
 
-    config = tiny_train_config(iterations=stopped + 2, checkpoint_every=1000)
-    with torch_threads(1):  # as the signalled process ran: the thread count changes float rounding
-        resumed = train_model(dataset, "all", MODEL, config, ckpt, monitor_split=None, progress=False)
-        fresh = train_model(dataset, "all", MODEL, config, tmp_path / "fresh.pt", monitor_split=None, progress=False)
-    assert resumed.iteration == fresh.iteration == stopped + 2
-    for (name, a), b in zip(fresh.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
+    fresh_ckpt = tmp_path / "fresh.pt"
+    for path in (ckpt, fresh_ckpt):
+        run = [sys.executable, "-c", TRAIN_TO, str(dataset), str(path), str(stopped + 2)]
+        subprocess.run(run, env=env, capture_output=True, text=True, check=True, timeout=120)
+    resumed, fresh = read_checkpoint(ckpt), read_checkpoint(fresh_ckpt)
+    assert resumed["iteration"] == fresh["iteration"] == stopped + 2
+    for (name, a), b in zip(fresh["model"].items(), resumed["model"].values(), strict=True):
         assert torch.equal(a, b), name
-    assert torch.equal(resumed.z_post, fresh.z_post)
+    assert torch.equal(resumed["z_post"], fresh["z_post"])
 
 
 def test_iterations_zero_writes_the_initial_checkpoint(dataset, tmp_path):
