@@ -30,10 +30,10 @@ import torch
 
 from drc.atomic import atomic_path, write_text
 from drc.config import ReadoutConfig, SamplerConfig, for_unseen, to_dict
-from drc.cpu_isa import pin_cpu_isa
+from drc.cpu_isa import pinned_params
 from drc.data.prepared import Prepared
 from drc.errors import exit_cleanly
-from drc.params import load_params, resolve_inference, resolve_section
+from drc.params import resolve_inference, resolve_section
 from drc.reports import figures
 from drc.scoring import evaluate_prepared, evaluation_split
 from drc.stagekit import REPORTS, prepared_dir
@@ -56,9 +56,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=RESULTS / "seed_spread", help="CSV / figure / table path stem")
     ap.add_argument("--sets", nargs="+", choices=list(SETS), default=list(SETS), help="sets to score")
     args = ap.parse_args()
-    params = load_params()
+    params = pinned_params()  # as the stages do: the same kernels as train@ and evaluate@
     profile = params["profile"]
-    pin_cpu_isa(params.get("cpu_isa"))  # as the stages do: the same kernels as train@ and evaluate@
     torch.set_num_threads(params.get("threads") or torch.get_num_threads())
     csv = args.out.with_suffix(".csv")
     table = pd.read_csv(csv) if csv.is_file() else pd.DataFrame()

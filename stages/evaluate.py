@@ -14,9 +14,9 @@ import pandas as pd
 from drc.atomic import atomic_path, write_json
 from drc.checkpoint import read_checkpoint
 from drc.config import ReadoutConfig, SamplerConfig, for_unseen
-from drc.cpu_isa import pin_cpu_isa
+from drc.cpu_isa import pinned_params
 from drc.data.prepared import Prepared
-from drc.params import load_params, resolve_inference
+from drc.params import resolve_inference
 from drc.provenance import drc_scores, prepared_record, score_record
 from drc.scoring import evaluate_prepared, evaluation_split
 from drc.stagekit import REPORTS, dataset_parser, model_path, prepared_dir, stage
@@ -69,8 +69,7 @@ def main() -> None:
         "--own-images", action="store_true", help="a folder dataset: no figure extractions, and without masks no score"
     )
     args = ap.parse_args()
-    params = load_params()
-    pin_cpu_isa(params.get("cpu_isa"))
+    params = pinned_params()
     model = model_path(args.dataset, args.model_split)
     if args.own_images and Prepared.open(prepared_dir(args.dataset)).masks is None:
         print(f"{args.dataset} has no masks: its model trains and extracts, but it is not scored")

@@ -7,17 +7,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from drc.config import FolderConfig, from_dict
-from drc.cpu_isa import pin_cpu_isa
+from drc.cpu_isa import pinned_params
 from drc.extraction import extract_folder
-from drc.params import data_values, load_params, resolve_inference
+from drc.params import data_values, resolve_inference
 from drc.stagekit import REPORTS, dataset_parser, model_path, stage
 
 
 @stage
 def main() -> None:
     args = dataset_parser(__doc__).parse_args()
-    params = load_params()
-    pin_cpu_isa(params.get("cpu_isa"))
+    params = pinned_params()
     sampler, readout = resolve_inference(args.dataset, args.profile, params)
     folder = from_dict(FolderConfig, data_values(args.dataset, args.profile, params), f"data.{args.dataset}")
     source = Path(folder.path).expanduser()

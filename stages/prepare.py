@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from drc.config import FolderConfig, dataset_kind, from_dict
-from drc.cpu_isa import pin_cpu_isa
+from drc.cpu_isa import pinned_params
 from drc.errors import DRCError
-from drc.params import data_values, load_params, tmdsprites_sets
+from drc.params import data_values, tmdsprites_sets
 from drc.stagekit import dataset_parser, prepared_dir, stage
 
 
@@ -19,8 +19,7 @@ def main() -> None:
     ap = dataset_parser(__doc__)
     ap.add_argument("--heldout", action="store_true", help="the held-out sets of a generated dataset")
     args = ap.parse_args()
-    params = load_params()
-    pin_cpu_isa(params.get("cpu_isa"))
+    params = pinned_params()
     values = data_values(args.dataset, args.profile, params)
     if dataset_kind(args.dataset) == "tmdsprites":
         from drc.data.tmdsprites import prepare_tmdsprites

@@ -12,10 +12,10 @@ import pandas as pd
 
 from drc.atomic import atomic_path, write_json
 from drc.checkpoint import read_checkpoint, snapshots
-from drc.cpu_isa import pin_cpu_isa
+from drc.cpu_isa import pinned_params
 from drc.data.prepared import Prepared
 from drc.errors import DRCError
-from drc.params import load_params, resolve_inference
+from drc.params import resolve_inference
 from drc.provenance import checkpoint_record, prepared_record, score_record
 from drc.scoring import evaluate_prepared, evaluation_split
 from drc.stagekit import REPORTS, dataset_parser, model_path, prepared_dir, snapshot_dir, stage
@@ -24,8 +24,7 @@ from drc.stagekit import REPORTS, dataset_parser, model_path, prepared_dir, snap
 @stage
 def main() -> None:
     args = dataset_parser(__doc__).parse_args()
-    params = load_params()
-    pin_cpu_isa(params.get("cpu_isa"))
+    params = pinned_params()
     images = (params.get("progress") or {}).get("images", 64)
     if not isinstance(images, int) or isinstance(images, bool) or images < 1:
         raise DRCError(f"progress.images must be a whole number >= 1, got {images!r}; set it in params.yaml")

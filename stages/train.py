@@ -9,8 +9,8 @@ import torch
 
 from drc.atomic import write_json
 from drc.config import to_dict
-from drc.cpu_isa import pin_cpu_isa
-from drc.params import load_params, resolve_section
+from drc.cpu_isa import pinned_params
+from drc.params import resolve_section
 from drc.runinfo import code_version
 from drc.stagekit import REPORTS, dataset_parser, model_path, prepared_dir, snapshot_dir, stage
 from drc.trainrun import train_model
@@ -21,8 +21,7 @@ def main() -> None:
     ap = dataset_parser(__doc__)
     ap.add_argument("split", choices=["all", "train"])
     args = ap.parse_args()
-    params = load_params()
-    pin_cpu_isa(params.get("cpu_isa"))
+    params = pinned_params()
     model = resolve_section("model", args.dataset, args.profile, params)
     train = resolve_section("train", args.dataset, args.profile, params)
     torch.set_num_threads(params.get("threads") or torch.get_num_threads())

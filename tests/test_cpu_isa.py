@@ -53,8 +53,14 @@ def test_the_pin_sets_each_librarys_variable(clean_env):
 def test_kernels_other_than_the_pinned_ones_are_an_error_that_names_the_fix(clean_env):
     # What a pin after the process's first kernel sees on an AVX-512 CPU, or a CPU without AVX2.
     clean_env.setattr(cpu_isa, "cpu_capability", lambda: "AVX512")
+    clean_env.setenv("MKL_ENABLE_INSTRUCTIONS", "SSE4_2")  # the caller's own setting
     with pytest.raises(DRCError, match="use AVX512, not AVX2.*set cpu_isa: null in params.yaml"):
         cpu_isa.pin_cpu_isa("avx2")
+    assert {name: os.environ.get(name) for name in VARIABLES} == {
+        "ATEN_CPU_CAPABILITY": None,
+        "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",
+        "ONEDNN_MAX_CPU_ISA": None,
+    }  # as the caller left it
 
 
 @pytest.mark.skipif(not has_avx2(), reason="the CPU has no AVX2")
@@ -71,10 +77,31 @@ def test_a_process_pinned_before_its_first_kernel_runs_the_pinned_kernels():
     assert run.stdout.strip() == "AVX2"
 
 
-def test_a_rerun_pins_the_recorded_kernels_where_they_can_be_pinned(clean_env):
+def test_a_rerun_pins_the_recorded_kernels_where_they_can_be_pinned(clean_env, capsys):
     clean_env.setattr(cpu_isa, "cpu_capability", lambda: "AVX2")
-    for recorded in (None, "AVX512", "DEFAULT"):  # older files record none; these have no pin
+    for recorded in (None, "AVX2"):  # older files record none
         cpu_isa.pin_as_recorded(recorded)
-        assert not any(name in os.environ for name in VARIABLES)
-    cpu_isa.pin_as_recorded("AVX2")
+        assert capsys.readouterr().err == ""
     assert os.environ["ATEN_CPU_CAPABILITY"] == "avx2"
+
+
+@pytest.mark.parametrize("recorded", ["AVX512", "DEFAULT"])
+def test_a_rerun_with_kernels_that_cannot_be_pinned_goes_on_and_says_so(clean_env, capsys, recorded):
+    clean_env.setattr(cpu_isa, "cpu_capability", lambda: "AVX2")
+    cpu_isa.pin_as_recorded(recorded)
+    assert f"computed with {recorded} kernels, this process runs AVX2 ones" in capsys.readouterr().err
+    assert not any(name in os.environ for name in VARIABLES)
+
+
+def test_a_rerun_on_a_cpu_that_cannot_run_the_recorded_kernels_goes_on_and_says_so(clean_env, capsys):
+    clean_env.setattr(cpu_isa, "cpu_capability", lambda: "DEFAULT")  # no AVX2 (say, an ARM CPU)
+    cpu_isa.pin_as_recorded("AVX2")
+    assert "computed with AVX2 kernels, this process runs DEFAULT ones" in capsys.readouterr().err
+    assert not any(name in os.environ for name in VARIABLES)
+
+
+def test_a_stage_reads_params_and_pins_their_kernels(clean_env, tmp_path):
+    clean_env.setattr(cpu_isa, "cpu_capability", lambda: "AVX2")
+    (tmp_path / "params.yaml").write_text("cpu_isa: avx2\nthreads: 2\n")
+    assert cpu_isa.pinned_params(tmp_path / "params.yaml") == {"cpu_isa": "avx2", "threads": 2}
+    assert os.environ["ONEDNN_MAX_CPU_ISA"] == "AVX2"

@@ -112,7 +112,7 @@ def test_each_stage_lists_exactly_the_code_it_runs(name: str):
 
 @pytest.mark.parametrize("name", sorted(stages()))
 def test_a_stage_depends_on_cpu_isa_exactly_when_its_script_pins_it(name: str):
-    pins = "pin_cpu_isa(" in script_of(stages()[name]).read_text()
+    pins = "pinned_params(" in script_of(stages()[name]).read_text()
     listed = "cpu_isa" in stages()[name].get("params", [])
     assert pins == listed, f"dvc.yaml stage {name}: its script {'pins' if pins else 'does not pin'} cpu_isa"
 
