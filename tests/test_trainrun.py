@@ -145,7 +145,8 @@ def test_a_signal_checkpoints_the_last_iteration_and_the_run_resumes_exactly(dat
     fresh_ckpt = tmp_path / "fresh.pt"
     for path in (ckpt, fresh_ckpt):
         run = [sys.executable, "-c", TRAIN_TO, str(dataset), str(path), str(stopped + 2)]
-        subprocess.run(run, env=env, capture_output=True, text=True, check=True, timeout=120)
+        out = subprocess.run(run, env=env, capture_output=True, text=True, check=True, timeout=120).stdout
+        assert "training afresh" not in out  # the signalled run's checkpoint was resumed, not dropped
     resumed, fresh = read_checkpoint(ckpt), read_checkpoint(fresh_ckpt)
     assert resumed["iteration"] == fresh["iteration"] == stopped + 2
     for (name, a), b in zip(fresh["model"].items(), resumed["model"].values(), strict=True):
