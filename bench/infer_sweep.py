@@ -7,6 +7,7 @@ A plan is START:RxSxT: R restarts from START (noise or encoder) of S noisy steps
 each; everything else is the model's profile's sampler and read-out, changed by --set. Prints one line
 per plan: IoU / Dice at the 128 px ground truth (the pipeline's protocol), steps per image, seconds;
 with --refine also the IoU after `drc extract --refine grabcut` (the mask redrawn by GrabCut at 128 px);
+masks are decided per pixel at 128 px under the profile's readout.full_resolution (``--set`` to change it);
 with --csv PATH also appends one row per plan there (what `python -m bench.budget_figure` draws).
 Settings chosen here are chosen on the validation seed (grey 2, coloured 12; with --robust, images of the
 second generator, grey 6, coloured 16), never on the pipeline's evaluation, held-out or robustness images.
@@ -27,6 +28,7 @@ from bench.inputs import add_data_options, generator_config, tmdsprites_with_ori
 from drc.checkpoint import load_model, train_config_of
 from drc.config import for_unseen, parse_set
 from drc.errors import DRCError, exit_cleanly
+from drc.fullres import Renderings, renderings_for
 from drc.inference import extract
 from drc.metrics import scores_at_target_size
 from drc.scoring import inference_settings
@@ -69,9 +71,10 @@ def main() -> None:
         plan = replace(sampler, init=start, restarts=restarts, steps=steps, settle_steps=settle)
         t = time.perf_counter()
         out = extract(model, x, plan, readout, train.sigma, train.tv_norm, progress=False)
-        iou, dice = scores_at_target_size(out.soft_mask, masks)
+        renderings = renderings_for(out.fg, out.bg, train.sigma, readout)
+        iou, dice = scores_at_target_size(out.soft_mask, masks, originals, "none", renderings)
         seconds = time.perf_counter() - t
-        refined = refined_iou(originals, out.soft_mask, masks) if args.refine else None
+        refined = refined_iou(originals, out.soft_mask, masks, renderings) if args.refine else None
         row = {
             "checkpoint": args.checkpoint,
             "images": args.n,
@@ -82,6 +85,7 @@ def main() -> None:
             "steps": steps,
             "settle_steps": settle,
             "steps_per_image": restarts * (steps + settle),
+            "full_resolution": readout.full_resolution,
             "iou": round(100 * float(iou.mean()), 2),
             "dice": round(100 * float(dice.mean()), 2),
             "iou_refined": None if refined is None else round(refined, 2),
@@ -101,6 +105,11 @@ def main() -> None:
 def append_row(path: Path, row: dict) -> None:
     """Append ``row`` to a CSV file, writing the header when the file is new."""
     new = not path.is_file()
+    if not new:
+        with path.open(newline="") as f:
+            header = next(csv.reader(f), [])
+        if header != list(row):
+            raise DRCError(f"{path} has other columns ({', '.join(header)}); write these rows to a new file")
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(row))
@@ -109,9 +118,11 @@ def append_row(path: Path, row: dict) -> None:
         writer.writerow(row)
 
 
-def refined_iou(originals: np.ndarray, soft_masks: torch.Tensor, targets: np.ndarray) -> float:
+def refined_iou(
+    originals: np.ndarray, soft_masks: torch.Tensor, targets: np.ndarray, renderings: Renderings | None
+) -> float:
     """Mean IoU (%) of the masks as `drc extract --refine grabcut` writes them (readout.refine)."""
-    return float(100 * scores_at_target_size(soft_masks, targets, originals, "grabcut")[0].mean())
+    return float(100 * scores_at_target_size(soft_masks, targets, originals, "grabcut", renderings)[0].mean())
 
 
 if __name__ == "__main__":

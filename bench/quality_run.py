@@ -23,6 +23,7 @@ import torch
 from bench.inputs import add_data_options, generator_config, tmdsprites_inputs, tmdsprites_with_originals
 from drc.config import Settings, for_unseen, parse_set, to_dict
 from drc.errors import exit_cleanly
+from drc.fullres import renderings_for
 from drc.inference import extract
 from drc.metrics import scores_at_target_size
 from drc.params import resolve_settings
@@ -90,10 +91,12 @@ def heldout_scores(trainer: Trainer, settings: Settings, args: argparse.Namespac
     out = extract(
         trainer.model, x, sampler, settings.readout, settings.train.sigma, settings.train.tv_norm, progress=False
     )
-    iou, dice = scores_at_target_size(out.soft_mask, m, originals, settings.readout.refine)
+    renderings = renderings_for(out.fg, out.bg, settings.train.sigma, settings.readout)
+    iou, dice = scores_at_target_size(out.soft_mask, m, originals, settings.readout.refine, renderings)
     unrefined = {}
     if settings.readout.refine != "none":
-        unrefined = {"heldout_unrefined_iou": 100 * float(scores_at_target_size(out.soft_mask, m)[0].mean())}
+        own = scores_at_target_size(out.soft_mask, m, originals, "none", renderings)[0]
+        unrefined = {"heldout_unrefined_iou": 100 * float(own.mean())}
     return {
         "heldout_iou": 100 * float(iou.mean()),
         "heldout_dice": 100 * float(dice.mean()),

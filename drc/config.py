@@ -265,6 +265,9 @@ class ReadoutConfig:
     combine: RestartCombination = "lowest_energy"  # lowest_energy: the mask of the restart with the lowest
     #   posterior energy; mean_mask: the mean of every restart's soft mask (the posterior mean over the modes
     #   the chains found). Renderings and z are the lowest-energy restart's either way
+    full_resolution: bool = False  # true: decided per pixel of the image, the read-out (bilinear) as prior
+    #   odds times the pixel's own likelihood ratio under the renderings (drc/fullres.py; a deviation; paper:
+    #   the mask at the model's resolution, which is the image's)
     refine: Refinement = "none"  # grabcut: the mask, brought to the image's own size, seeds OpenCV's GrabCut
     #   there (probable foreground / background), which redraws its edges (a deviation; paper: none)
 

@@ -11,6 +11,7 @@ from drc.atomic import atomic_path
 from drc.baselines.grabcut import refine_with_grabcut
 from drc.data.prepared import resize_images
 from drc.errors import DRCError
+from drc.fullres import Renderings, full_resolution_mask
 
 
 def resize_rgb(image: np.ndarray, resolution: int) -> np.ndarray:
@@ -46,11 +47,17 @@ def soft_mask_at(soft_mask: np.ndarray, height: int, width: int) -> np.ndarray:
     return cv2.resize(soft_mask.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR) > 0.5
 
 
-def mask_at(soft_mask: np.ndarray, image: np.ndarray, refine: str = "none") -> np.ndarray:
-    """bool mask at ``image``'s size: ``soft_mask_at``, then (``refine="grabcut"``, readout.refine) its
-    edges redrawn by GrabCut on the image there. Masks that are written and masks that are scored both
+def mask_at(
+    soft_mask: np.ndarray, image: np.ndarray, refine: str = "none", renderings: Renderings | None = None
+) -> np.ndarray:
+    """bool mask at ``image``'s size: ``soft_mask_at``, or with ``renderings`` (readout.full_resolution)
+    decided per pixel of the image (``full_resolution_mask``); then (``refine="grabcut"``, readout.refine)
+    its edges redrawn by GrabCut on the image there. Masks that are written and masks that are scored both
     leave the model through this function."""
-    mask = soft_mask_at(soft_mask, *image.shape[:2])
+    if renderings is None:
+        mask = soft_mask_at(soft_mask, *image.shape[:2])
+    else:
+        mask = full_resolution_mask(soft_mask, image, renderings)
     if refine == "grabcut":
         return refine_with_grabcut(image, mask)
     if refine != "none":
@@ -58,8 +65,10 @@ def mask_at(soft_mask: np.ndarray, image: np.ndarray, refine: str = "none") -> n
     return mask
 
 
-def cutout(image: np.ndarray, soft_mask: np.ndarray, refine: str = "none") -> tuple[np.ndarray, np.ndarray]:
-    """The model's soft mask at the image's size (``mask_at``); returns (binary mask, RGBA cut-out)."""
-    mask = mask_at(soft_mask, image, refine)
+def cutout(
+    image: np.ndarray, soft_mask: np.ndarray, refine: str = "none", renderings: Renderings | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The model's mask at the image's size (``mask_at``); returns (binary mask, RGBA cut-out)."""
+    mask = mask_at(soft_mask, image, refine, renderings)
     rgba = np.dstack([image, (mask * 255).astype(np.uint8)])
     return mask, rgba

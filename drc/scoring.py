@@ -17,6 +17,7 @@ from drc.data.folder import SUFFIXES, UNREADABLE, mask_for, read_image, read_mas
 from drc.data.prepared import Prepared, PreparedDataset, to_model_range
 from drc.devices import resolve_device
 from drc.errors import DRCError
+from drc.fullres import Renderings, renderings_for
 from drc.imageio import resize_rgb, resize_to
 from drc.inference import Extraction, extract
 from drc.metrics import scores_at_target_size, summarize
@@ -89,10 +90,11 @@ def evaluate_prepared(
     z_init = _persistent_init(ckpt, prepared, rows) if sampler.init == "persistent" else None
     out = extract_images(checkpoint, data.images, sampler, readout, z_init, keys=rows, progress=progress)
     masks = np.asarray(prepared.labelled_masks()[rows])
-    originals = np.asarray(prepared.images[rows]) if readout.refine != "none" else None
-    iou, dice = scores_at_target_size(out.soft_mask, masks, originals, readout.refine)
+    renderings = renderings_for(out.fg, out.bg, train_config_of(ckpt).sigma, readout)
+    originals = np.asarray(prepared.images[rows]) if _uses_images(readout) else None
+    iou, dice = scores_at_target_size(out.soft_mask, masks, originals, readout.refine, renderings)
     summary = {**summarize(iou, dice), "resolution": res, "mask_resolution": int(masks.shape[-1])}
-    return {**summary, **_unrefined(out, masks, readout)}, iou, out
+    return {**summary, **_unrefined(out, masks, readout, originals, renderings)}, iou, out
 
 
 def evaluate_folders(
@@ -109,27 +111,41 @@ def evaluate_folders(
     Images are resized to the model's resolution; each inferred mask is brought to its ground-truth
     mask's own size as ``drc extract`` writes it, and scored there. Returns (summary, data record).
     """
-    res = model_config_of(read_checkpoint(checkpoint)).resolution
+    ckpt = read_checkpoint(checkpoint)
+    res = model_config_of(ckpt).resolution
     paths, mask_paths = labelled_images(Path(image_dir), Path(mask_dir))
     masks = [_readable(read_mask, p) for p in mask_paths]
     small, originals = [], []  # originals at their masks' sizes, held only to refine there
     for path, mask in zip(paths, masks, strict=True):
         image = _readable(read_image, path)
         small.append(resize_rgb(image, res))
-        if readout.refine != "none":
+        if _uses_images(readout):
             originals.append(resize_to(image, *mask.shape[:2]))
     x = to_model_range(np.stack(small))
     keys = [path_key(p.relative_to(image_dir)) for p in paths]
     out = extract_images(checkpoint, x, sampler, readout, keys=keys, progress=progress)
-    summary = summarize(*scores_at_target_size(out.soft_mask, masks, originals, readout.refine))
-    return {**summary, **_unrefined(out, masks, readout)}, folder_record(paths, mask_paths, image_dir, mask_dir)
+    renderings = renderings_for(out.fg, out.bg, train_config_of(ckpt).sigma, readout)
+    summary = summarize(*scores_at_target_size(out.soft_mask, masks, originals, readout.refine, renderings))
+    unrefined = _unrefined(out, masks, readout, originals, renderings)
+    return {**summary, **unrefined}, folder_record(paths, mask_paths, image_dir, mask_dir)
 
 
-def _unrefined(out: Extraction, masks: Sequence[np.ndarray], readout: ReadoutConfig) -> dict[str, Any]:
-    """{"unrefined": the score of the model's own masks} when the read-out refines them, else {}."""
+def _uses_images(readout: ReadoutConfig) -> bool:
+    """Whether the read-out decides masks on the images at the ground truth's size (not only the soft masks)."""
+    return readout.refine != "none" or readout.full_resolution
+
+
+def _unrefined(
+    out: Extraction,
+    masks: Sequence[np.ndarray],
+    readout: ReadoutConfig,
+    originals: Sequence[np.ndarray] | None,
+    renderings: Renderings | None,
+) -> dict[str, Any]:
+    """{"unrefined": the score of the model's own masks, before GrabCut} when the read-out refines them, else {}."""
     if readout.refine == "none":
         return {}
-    iou, dice = scores_at_target_size(out.soft_mask, masks)
+    iou, dice = scores_at_target_size(out.soft_mask, masks, originals, "none", renderings)
     return {"unrefined": {"iou": float(100 * iou.mean()), "dice": float(100 * dice.mean())}}
 
 

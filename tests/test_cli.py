@@ -67,7 +67,13 @@ def test_evaluate_prints_scores_and_writes_them_with_what_made_them(checkpoint, 
     (record,) = scores["results"].values()
     assert printed == {k: record[k] for k in ("iou", "dice", "n_images")} and record["n_images"] == 3
     assert record["sampler"]["steps"] == 3 and record["sampler"]["init"] == "noise"  # the tiny profile's
-    assert record["readout"] == {"source": "pi_f", "threshold": 0.5, "combine": "lowest_energy", "refine": "grabcut"}
+    assert record["readout"] == {
+        "source": "pi_f",
+        "threshold": 0.5,
+        "combine": "lowest_energy",
+        "full_resolution": True,
+        "refine": "grabcut",
+    }
     assert record["data"]["images"] == str(img_dir) and len(record["data"]["sha256"]) == 64
     assert scores["model"]["profile"] == "tiny" and scores["model"]["iteration"] == 2
     assert {"drc", "source_sha256", "git_commit", "git_dirty"} <= set(scores["code"])
@@ -81,7 +87,14 @@ def test_evaluate_takes_settings_through_set(checkpoint, image_folder, tmp_path)
     img_dir, mask_dir = image_folder
     args = ["--set", "sampler.steps=1", "--set", "sampler.restarts=2", "--set", "sampler.settle_steps=3"]
     args += ["--set", "sampler.settle=every", "--set", "readout.source=responsibility"]
-    args += ["--set", "readout.threshold=0.7", "--set", "readout.combine=mean_mask"]
+    args += [
+        "--set",
+        "readout.threshold=0.7",
+        "--set",
+        "readout.combine=mean_mask",
+        "--set",
+        "readout.full_resolution=false",
+    ]
     result = run("evaluate", checkpoint, "--images", img_dir, "--masks", mask_dir, "--json", tmp_path / "s.json", *args)
     assert result.exit_code == 0, result.output
     (record,) = json.loads((tmp_path / "s.json").read_text())["results"].values()
@@ -90,6 +103,7 @@ def test_evaluate_takes_settings_through_set(checkpoint, image_folder, tmp_path)
         "source": "responsibility",
         "threshold": 0.7,
         "combine": "mean_mask",
+        "full_resolution": False,
         "refine": "grabcut",
     }
 

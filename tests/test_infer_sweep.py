@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.infer_sweep import parse_plan, refined_iou
+from bench.infer_sweep import append_row, parse_plan, refined_iou
 from bench.inputs import generator_config, tmdsprites_with_originals
 from drc.config import RobustConfig
 from drc.data.prepared import Prepared
@@ -32,7 +32,7 @@ def test_the_refined_score_is_that_of_the_written_masks():
     soft[:, 2:6, 2:6] = 1.0
     written = np.stack([cutout(image, s, "grabcut")[0] for image, s in zip(images, soft.numpy(), strict=True)])
     expected = 100 * np.mean([(w & t).sum() / (w | t).sum() for w, t in zip(written, truth, strict=True)])
-    assert refined_iou(images, soft, truth) == pytest.approx(expected)
+    assert refined_iou(images, soft, truth, None) == pytest.approx(expected)
 
 
 def test_robust_validation_images_are_drawn_as_the_robustness_set_is(tmp_path):
@@ -44,3 +44,13 @@ def test_robust_validation_images_are_drawn_as_the_robustness_set_is(tmp_path):
     np.testing.assert_array_equal(originals, prepared.images)
     np.testing.assert_array_equal(masks, prepared.masks)
     assert x.shape == (3, 3, 32, 32) and x.min() >= -1 and x.max() <= 1
+
+
+def test_rows_are_appended_only_under_their_own_header(tmp_path):
+    path = tmp_path / "rows.csv"
+    append_row(path, {"a": 1, "b": 2})
+    append_row(path, {"a": 3, "b": 4})
+    assert path.read_text().splitlines() == ["a,b", "1,2", "3,4"]
+    with pytest.raises(DRCError, match="has other columns"):
+        append_row(path, {"a": 5, "b": 6, "c": 7})
+    assert path.read_text().splitlines()[-1] == "3,4"

@@ -81,9 +81,11 @@ def test_the_cpu_profile_deviates_only_where_it_says(params):
         10,
         "every",
     )
-    assert s.readout == ReadoutConfig(source="responsibility", threshold=0.8, combine="mean_mask", refine="grabcut")
+    assert s.readout == ReadoutConfig(
+        source="responsibility", threshold=0.8, combine="mean_mask", full_resolution=True, refine="grabcut"
+    )
     paper = resolve_settings("tmdsprites", "paper", params)
-    assert not paper.model.start_encoder and paper.sampler.init == "noise" and paper.readout.refine == "none"
+    assert not paper.model.start_encoder and paper.sampler.init == "noise" and paper.readout == ReadoutConfig()
 
 
 def test_layers_apply_in_order_and_null_keeps_the_layer_below(params):

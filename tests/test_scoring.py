@@ -1,16 +1,19 @@
 """Scoring a checkpoint: chains from the persistent chains or from noise, provenance, and re-running a score."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
 from drc.atomic import write_json
-from drc.checkpoint import read_checkpoint
+from drc.checkpoint import read_checkpoint, train_config_of
 from drc.config import ReadoutConfig, SamplerConfig
 from drc.data.prepared import Prepared
 from drc.errors import DRCError
+from drc.fullres import renderings_for
+from drc.metrics import scores_at_target_size
 from drc.provenance import drc_scores, prepared_record, score_record
 from drc.scoring import evaluate_prepared, inference_settings, rerun_scores
 from drc.trainrun import train_model
@@ -43,11 +46,20 @@ def test_evaluate_from_persistent_chains_and_from_noise(trained):
     assert torch.equal(out.z, again.z)
 
 
-def test_a_refined_score_records_the_models_own_masks_beside_it(trained):
+@pytest.mark.parametrize("full_resolution", [False, True])
+def test_a_refined_score_records_the_models_own_masks_beside_it(trained, full_resolution):
     data, ckpt = trained
     noise = SamplerConfig(steps=2, batch_size=4)
-    plain, plain_iou, _ = evaluate_prepared(ckpt, data, "train", noise, ReadoutConfig(), progress=False)
-    refined, _, _ = evaluate_prepared(ckpt, data, "train", noise, ReadoutConfig(refine="grabcut"), progress=False)
+    own = ReadoutConfig(full_resolution=full_resolution)
+    plain, plain_iou, _ = evaluate_prepared(ckpt, data, "train", noise, own, progress=False)
+    refined, _, _ = evaluate_prepared(ckpt, data, "train", noise, replace(own, refine="grabcut"), progress=False)
+    _, _, out = evaluate_prepared(ckpt, data, "train", noise, own, progress=False)
+    prepared = Prepared.open(data)
+    rows = prepared.split("train")
+    sigma = train_config_of(read_checkpoint(ckpt)).sigma
+    decided = renderings_for(out.fg, out.bg, sigma, own)  # the masks as `drc extract` decides them
+    masks, images = np.asarray(prepared.labelled_masks()[rows]), np.asarray(prepared.images[rows])
+    assert np.allclose(plain_iou, scores_at_target_size(out.soft_mask, masks, images, "none", decided)[0])
     assert "unrefined" not in plain
     assert refined["unrefined"] == {"iou": pytest.approx(plain["iou"]), "dice": pytest.approx(plain["dice"])}
     assert refined["n_images"] == plain["n_images"] == len(plain_iou)
@@ -56,7 +68,11 @@ def test_a_refined_score_records_the_models_own_masks_beside_it(trained):
 def test_inference_follows_the_profile_the_model_was_trained_under(trained):
     _, ckpt = trained
     sampler, readout = inference_settings(read_checkpoint(ckpt))
-    assert (sampler.steps, sampler.batch_size, readout) == (3, 64, ReadoutConfig(refine="grabcut"))  # profiles/tiny
+    assert (sampler.steps, sampler.batch_size, readout) == (
+        3,
+        64,
+        ReadoutConfig(full_resolution=True, refine="grabcut"),
+    )  # profiles/tiny
     sampler, _ = inference_settings(read_checkpoint(ckpt), overrides={"sampler": {"steps": 9}})
     assert sampler.steps == 9
 

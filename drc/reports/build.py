@@ -20,7 +20,9 @@ import numpy as np
 import pandas as pd
 
 from drc.atomic import atomic_path, write_json, write_text
+from drc.config import ReadoutConfig, from_dict
 from drc.data.prepared import Prepared
+from drc.fullres import MaskReadout
 from drc.params import load_params
 from drc.provenance import read_scores
 from drc.reports import figures, gratings, paper
@@ -173,10 +175,15 @@ class DatasetInputs:
         return Prepared.open(self._path(f"data/prepared/{self.dataset}"))
 
     @functools.cached_property
-    def _refine(self) -> str:
-        """The read-out's refinement of the scored DRC masks (readout.refine in their scores file)."""
+    def _how(self) -> MaskReadout:
+        """How the scored DRC masks left the model (the read-out and train.sigma in their scores file)."""
         scores = read_scores(self._path(f"reports/metrics/drc_{self.dataset}.json"))
-        return next(iter(scores["results"].values()), {}).get("readout", {}).get("refine", "none")
+        recorded = next(iter(scores["results"].values()), {}).get("readout", {})
+        readout = from_dict(ReadoutConfig, recorded, "recorded readout")
+        sigma = scores.get("model", {}).get("train", {}).get("sigma")
+        if readout.full_resolution and sigma is None:
+            raise MissingInput(f"drc_{self.dataset}.json records no train.sigma to decide its masks per pixel with")
+        return MaskReadout.of(readout, sigma)
 
     def _per_image(self) -> dict[str, pd.DataFrame]:
         """Per-image IoU tables (columns id, iou) of each method that was scored, by its label."""
@@ -193,13 +200,13 @@ class DatasetInputs:
         drc = self._npz("drc")
         order = np.argsort(drc["positions"], kind="stable")[:N_FIRST]
         title = f"DRC on {self.name}: first images"
-        figures.extraction_grid(drc, self._prepared(), order, self._refine, title, path)
+        figures.extraction_grid(drc, self._prepared(), order, self._how, title, path)
 
     def worst(self, path: Path) -> None:
         drc = self._npz("drc")
         order = np.argsort(drc["iou"], kind="stable")[:N_WORST]
         title = f"DRC on {self.name}: lowest IoU"
-        figures.extraction_grid(drc, self._prepared(), order, self._refine, title, path)
+        figures.extraction_grid(drc, self._prepared(), order, self._how, title, path)
 
     def histogram(self, path: Path) -> None:
         scores = {label: table["iou"].to_numpy() for label, table in self._per_image().items()}
@@ -218,7 +225,7 @@ class DatasetInputs:
             prepared,
             rows,
             (grabcut["mask"][g], grabcut["iou"][g]),
-            (figures.scored_masks(prepared, rows, drc["soft_mask"][shown], self._refine), drc["iou"][shown]),
+            (figures.scored_masks(prepared, drc, shown, self._how), drc["iou"][shown]),
             f"GrabCut vs DRC on {self.name} (IoU % under each image)",
             path,
         )

@@ -22,6 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from drc.data.prepared import Prepared, to_model_range
+from drc.fullres import MaskReadout, of_image
 from drc.imageio import mask_at
 from drc.reports.grids import extraction_rows, tile, to_uint8
 
@@ -69,11 +70,16 @@ def grid_figure(
     _save(fig, path)
 
 
-def scored_masks(prepared: Prepared, rows: np.ndarray, soft_masks: np.ndarray, refine: str) -> np.ndarray:
-    """bool N x R x R: the model's soft masks as they were scored, at the ground truth's R px (``mask_at``:
-    resized, binarised, and redrawn by GrabCut on the image there when the read-out did so)."""
-    images = np.asarray(prepared.images[rows])
-    return np.stack([mask_at(soft, image, refine) for soft, image in zip(soft_masks, images, strict=True)])
+def scored_masks(
+    prepared: Prepared, evaluation: Mapping[str, np.ndarray], order: Sequence[int], how: MaskReadout
+) -> np.ndarray:
+    """bool N x R x R: the stored extractions ``order`` (soft masks and renderings) as they were scored, at
+    the ground truth's R px (``mask_at``: resized or decided per pixel, then redrawn by GrabCut on the image
+    there when the read-out did so)."""
+    images = np.asarray(prepared.images[evaluation["rows"][order]])
+    soft = evaluation["soft_mask"][order]
+    renderings = how.renderings(evaluation["fg"][order], evaluation["bg"][order])
+    return np.stack([mask_at(soft[i], image, how.refine, of_image(renderings, i)) for i, image in enumerate(images)])
 
 
 def _smooth(images: torch.Tensor, size: int) -> torch.Tensor:
@@ -81,7 +87,12 @@ def _smooth(images: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def extraction_grid(
-    evaluation: Mapping[str, np.ndarray], prepared: Prepared, order: np.ndarray, refine: str, title: str, path: Path
+    evaluation: Mapping[str, np.ndarray],
+    prepared: Prepared,
+    order: np.ndarray,
+    how: MaskReadout,
+    title: str,
+    path: Path,
 ) -> None:
     """The paper's Fig. 3 layout for the stored extractions ``order`` at the scoring resolution, each column
     labelled by its IoU: renderings resized smoothly, the mask as scored."""
@@ -89,7 +100,7 @@ def extraction_grid(
     observed = to_model_range(np.asarray(prepared.images[rows]))
     size = observed.shape[-1]
     gt = torch.from_numpy(np.asarray(prepared.labelled_masks()[rows]))
-    mask = torch.from_numpy(scored_masks(prepared, rows, evaluation["soft_mask"][order], refine)).float()
+    mask = torch.from_numpy(scored_masks(prepared, evaluation, order, how)).float()
     parts = {key: _smooth(torch.from_numpy(evaluation[key][order]), size) for key in ("composite", "fg", "bg")}
     pictures = extraction_rows(observed, parts["composite"], parts["fg"], parts["bg"], mask, gt)
     labels = [f"IoU {100 * v:.1f}" for v in evaluation["iou"][order]]

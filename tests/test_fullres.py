@@ -1,0 +1,87 @@
+"""The full-resolution read-out (readout.full_resolution, drc/fullres.py): eq. 7 per pixel of the image."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from drc.config import ReadoutConfig
+from drc.fullres import MaskReadout, Renderings, full_resolution_mask, of_image, renderings_for
+from drc.imageio import mask_at, soft_mask_at
+from drc.metrics import scores_at_target_size
+
+RED, BLUE = np.array([1.0, -1.0, -1.0]), np.array([-1.0, -1.0, 1.0])
+
+
+def flat(colour: np.ndarray, side: int = 4) -> np.ndarray:
+    return np.broadcast_to(colour[:, None, None], (3, side, side)).astype(np.float32)
+
+
+def image_of(rgb: np.ndarray) -> np.ndarray:
+    """uint8 image whose model range ([-1, 1]) values are ``rgb`` (H x W x 3)."""
+    return np.rint((rgb + 1.0) * 127.5).astype(np.uint8)
+
+
+def test_each_pixel_goes_to_the_region_whose_colour_it_has_not_to_the_resized_ramp():
+    # a 4 px model, a 16 px image: the sprite's edge falls inside a model pixel (column 6 of 16)
+    rgb = np.broadcast_to(BLUE, (16, 16, 3)).copy()
+    rgb[:, :6] = RED
+    soft = np.full((4, 4), 0.5, np.float32)
+    mask = full_resolution_mask(soft, image_of(rgb), Renderings(flat(RED), flat(BLUE), 0.5, 0.5))
+    expected = np.zeros((16, 16), bool)
+    expected[:, :6] = True
+    assert np.array_equal(mask, expected)
+    assert not np.array_equal(soft_mask_at(soft, 16, 16), expected)  # what resizing alone would give
+
+
+@pytest.mark.parametrize(("soft", "threshold", "foreground"), [(0.9, 0.8, True), (0.7, 0.8, False), (0.6, 0.5, True)])
+def test_where_both_regions_explain_a_pixel_equally_the_read_out_decides_at_the_threshold(soft, threshold, foreground):
+    same = flat(RED)
+    mask = full_resolution_mask(
+        np.full((4, 4), soft, np.float32),
+        image_of(np.broadcast_to(BLUE, (8, 8, 3))),
+        Renderings(same, same, 0.5, threshold),
+    )
+    assert mask.shape == (8, 8) and bool(mask.all()) is foreground and bool(mask.any()) is foreground
+
+
+def test_the_decision_is_eq7_with_the_resized_read_out_as_prior():
+    rng = np.random.default_rng(0)
+    soft = rng.uniform(0.05, 0.95, (4, 4)).astype(np.float32)
+    fg, bg = (rng.uniform(-1, 1, (3, 4, 4)).astype(np.float32) for _ in range(2))
+    image = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)  # same size: nothing is resized
+    sigma, threshold = 0.5, 0.8
+    x = image.astype(np.float64).transpose(2, 0, 1) / 127.5 - 1.0
+    pf = soft * np.exp(-np.abs(fg - x).sum(0) / (2 * sigma**2))
+    pb = (1 - soft) * np.exp(-np.abs(bg - x).sum(0) / (2 * sigma**2))
+    gamma = pf / (pf + pb)
+    decided = full_resolution_mask(soft, image, Renderings(fg, bg, sigma, threshold))
+    clear = np.abs(gamma - threshold) > 1e-4  # away from float32 rounding at the boundary
+    assert clear.sum() > 10 and np.array_equal(decided[clear], (gamma > threshold)[clear])
+
+
+def test_mask_at_and_scores_take_the_renderings_and_need_the_images():
+    soft = np.full((2, 4, 4), 0.5, np.float32)
+    rgb = np.broadcast_to(BLUE, (2, 8, 8, 3)).copy()
+    rgb[:, :, :3] = RED
+    images = image_of(rgb)
+    renderings = Renderings(np.stack([flat(RED)] * 2), np.stack([flat(BLUE)] * 2), 0.5, 0.5)
+    targets = np.zeros((2, 8, 8), bool)
+    targets[:, :, :3] = True
+    assert np.array_equal(mask_at(soft[0], images[0], "none", renderings[0]), targets[0])
+    iou, _ = scores_at_target_size(torch.from_numpy(soft), targets, images, "none", renderings)
+    assert np.allclose(iou, 1.0)
+    with pytest.raises(ValueError, match="needs the 2 images"):
+        scores_at_target_size(soft, targets, None, "none", renderings)
+
+
+def test_renderings_only_under_full_resolution():
+    fg = torch.zeros(2, 3, 4, 4)
+    assert renderings_for(fg, fg, 0.5, ReadoutConfig()) is None and of_image(None, 1) is None
+    r = renderings_for(fg, fg + 1, 0.25, ReadoutConfig(full_resolution=True, threshold=0.8))
+    assert isinstance(r.fg, np.ndarray) and r.fg.shape == (2, 3, 4, 4) and (r.sigma, r.threshold) == (0.25, 0.8)
+    assert of_image(r, 1).bg.shape == (3, 4, 4) and float(of_image(r, 1).bg.max()) == 1.0
+    how = MaskReadout.of(ReadoutConfig(full_resolution=True, refine="grabcut", threshold=0.7), 0.5)
+    assert (how.refine, how.full_resolution, how.sigma, how.threshold) == ("grabcut", True, 0.5, 0.7)
+    assert math.isclose(MaskReadout.of(ReadoutConfig(), 0.5).threshold, 0.5)
