@@ -6,7 +6,7 @@ ramp wherever it falls. Here each full-size pixel takes the model-resolution rea
 prior odds and updates them with its own colour's likelihood ratio under the two regions' renderings
 (bilinear): the E-step posterior of the paper's eq. 7, evaluated per pixel of the image rather than per
 pixel of the model. It is decided at ``readout.threshold`` again. The paper's model is as large as its
-images, so it has no such step (docs/cpu-profile.md).
+images, so it has no such step (docs/method.md, docs/cpu-profile.md).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from drc.config import ReadoutConfig
+from drc.data.prepared import to_model_range
 from drc.model.objective import laplace_loglik, pixel_log_odds
 
 PRIOR_CLIP = 1e-6  # keeps a read-out of exactly 0 or 1 from being certain before the pixel's colour is seen
@@ -88,7 +89,7 @@ def full_resolution_mask(soft_mask: np.ndarray, image: np.ndarray, renderings: R
     """bool H x W mask of uint8 RGB ``image`` (H x W x 3): the soft mask (r x r) and the renderings brought
     to H x W, each pixel's posterior log odds (eq. 7 with the soft mask as prior) above the threshold's."""
     height, width = image.shape[:2]
-    x = torch.from_numpy(image.astype(np.float32) / 127.5 - 1.0).permute(2, 0, 1)[None]
+    x = to_model_range(image[None])
     prior = _at(soft_mask[None], height, width).clamp(PRIOR_CLIP, 1.0 - PRIOR_CLIP)
     log_pf = laplace_loglik(_at(renderings.fg, height, width), x, renderings.sigma)
     log_pb = laplace_loglik(_at(renderings.bg, height, width), x, renderings.sigma)
