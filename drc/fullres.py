@@ -89,7 +89,7 @@ def full_resolution_mask(soft_mask: np.ndarray, image: np.ndarray, renderings: R
     """bool H x W mask of uint8 RGB ``image`` (H x W x 3): the soft mask (r x r) and the renderings brought
     to H x W, each pixel's posterior log odds (eq. 7 with the soft mask as prior) above the threshold's."""
     height, width = image.shape[:2]
-    x = to_model_range(image[None])
+    x = to_model_range(image[None].copy())  # writable: torch.from_numpy warns on a read-only (memory-mapped) image
     prior = _at(soft_mask[None], height, width).clamp(PRIOR_CLIP, 1.0 - PRIOR_CLIP)
     log_pf = laplace_loglik(_at(renderings.fg, height, width), x, renderings.sigma)
     log_pb = laplace_loglik(_at(renderings.bg, height, width), x, renderings.sigma)
