@@ -93,6 +93,8 @@ def settings_digest(dataset: str, profile: str, params: dict) -> str:
     """A digest of what a row's score depends on besides ``train.seed``: the model, the training settings
     that change the run, and the test-time sampler (as for unseen images) and read-out."""
     model = to_dict(resolve_section("model", dataset, profile, params))
+    if model["background"] == "conv":  # the paper's background (kept out: digests from before the setting stay valid)
+        del model["background"], model["bg_waves"]
     train = _run_settings(resolve_section("train", dataset, profile, params))
     unseen, readout = _set_inference("robust", dataset, profile, params)
     own, _ = _set_inference("eval", dataset, profile, params)

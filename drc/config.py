@@ -38,6 +38,7 @@ RestartCombination = Literal["lowest_energy", "mean_mask"]
 Refinement = Literal["none", "grabcut"]
 Shape = Literal["square", "circle", "triangle"]
 TextureColour = Literal["grey", "colour"]
+BackgroundKind = Literal["conv", "waves"]
 
 
 # -- typed construction -------------------------------------------------------------------------------
@@ -134,6 +135,11 @@ class ModelConfig:
     pixel_reassign: bool = True  # false: ablation "w/o pixel re-assignment" (the background is not resampled)
     fg_mask_bias: float = 0.0  # initial bias of the fg mask logit; paper 0 (init: biases zero)
     grid_residual: bool = False  # re-assignment grid = identity + predicted offset (paper: False)
+    background: BackgroundKind = "conv"  # conv: the background generator is the foreground's (paper); waves:
+    #   plane waves whose frequencies and phases z_b sets, mixed per pixel (WaveGenerator; a deviation that
+    #   gives the background the gratings TM-dSprites draws, and nothing shaped like a sprite; in no profile:
+    #   better own masks on coloured gratings, worse on grey, chains 2.5-3.5x as slow; docs/cpu-profile.md)
+    bg_waves: int = 12  # orientations of the waves background's bank (times 5 frequencies)
     start_encoder: bool = False  # an encoder from an image to a test-time chain's start, trained beside the
     #   model on its own samples (train.encoder_*; a CPU-scale deviation: the paper starts chains from N(0, I))
     encoder_channels: tuple[int, ...] = (32, 64, 128)  # its Conv4x4-s2 blocks (resolution / 2^len >= 1)
@@ -148,7 +154,7 @@ class ModelConfig:
                 "model.classifier_channels needs one entry per up-block "
                 f"({len(self.up_channels)}), got {len(self.classifier_channels)}"
             )
-        if min(self.zf_dim, self.zb_dim, self.zs_dim, self.kf, self.kb) < 1:
+        if min(self.zf_dim, self.zb_dim, self.zs_dim, self.kf, self.kb, self.bg_waves) < 1:
             raise DRCError("model latent sizes and category counts must be positive")
 
     @property
@@ -275,6 +281,11 @@ class ReadoutConfig:
         check_types(self, "readout")
         if not 0.0 < self.threshold < 1.0:
             raise DRCError(f"readout.threshold must be in (0, 1), got {self.threshold!r}")
+
+    @property
+    def uses_images(self) -> bool:
+        """Whether masks are decided on the images at the ground truth's size, not from the soft masks alone."""
+        return self.refine != "none" or self.full_resolution
 
 
 def for_unseen(sampler: SamplerConfig) -> SamplerConfig:

@@ -91,7 +91,7 @@ def evaluate_prepared(
     out = extract_images(checkpoint, data.images, sampler, readout, z_init, keys=rows, progress=progress)
     masks = np.asarray(prepared.labelled_masks()[rows])
     renderings = renderings_for(out.fg, out.bg, train_config_of(ckpt).sigma, readout)
-    originals = np.asarray(prepared.images[rows]) if _uses_images(readout) else None
+    originals = np.asarray(prepared.images[rows]) if readout.uses_images else None
     iou, dice = scores_at_target_size(out.soft_mask, masks, originals, readout.refine, renderings)
     summary = {**summarize(iou, dice), "resolution": res, "mask_resolution": int(masks.shape[-1])}
     return {**summary, **_unrefined(out, masks, readout, originals, renderings)}, iou, out
@@ -119,7 +119,7 @@ def evaluate_folders(
     for path, mask in zip(paths, masks, strict=True):
         image = _readable(read_image, path)
         small.append(resize_rgb(image, res))
-        if _uses_images(readout):
+        if readout.uses_images:
             originals.append(resize_to(image, *mask.shape[:2]))
     x = to_model_range(np.stack(small))
     keys = [path_key(p.relative_to(image_dir)) for p in paths]
@@ -128,11 +128,6 @@ def evaluate_folders(
     summary = summarize(*scores_at_target_size(out.soft_mask, masks, originals, readout.refine, renderings))
     unrefined = _unrefined(out, masks, readout, originals, renderings)
     return {**summary, **unrefined}, folder_record(paths, mask_paths, image_dir, mask_dir)
-
-
-def _uses_images(readout: ReadoutConfig) -> bool:
-    """Whether the read-out decides masks on the images at the ground truth's size (not only the soft masks)."""
-    return readout.refine != "none" or readout.full_resolution
 
 
 def _unrefined(

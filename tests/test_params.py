@@ -86,6 +86,7 @@ def test_the_cpu_profile_deviates_only_where_it_says(params):
     )
     paper = resolve_settings("tmdsprites", "paper", params)
     assert not paper.model.start_encoder and paper.sampler.init == "noise" and paper.readout == ReadoutConfig()
+    assert s.model.background == "conv" and paper.model.background == "conv"  # the paper's generator
 
 
 def test_layers_apply_in_order_and_null_keeps_the_layer_below(params):

@@ -15,6 +15,7 @@ from drc.model.networks import (
     ReassignGenerator,
     RegionGenerator,
     StartEncoder,
+    WaveGenerator,
     init_orthogonal,
 )
 from drc.model.objective import estep_objective, laplace_loglik, tv_norm
@@ -48,7 +49,11 @@ class DRC(nn.Module):
         c = config
         self.config = c
         self.fg_gen = RegionGenerator(c.zf_dim, c.base_channels, c.up_channels)
-        self.bg_gen = RegionGenerator(c.zb_dim, c.base_channels, c.up_channels)
+        self.bg_gen: RegionGenerator | WaveGenerator = (
+            RegionGenerator(c.zb_dim, c.base_channels, c.up_channels)
+            if c.background == "conv"
+            else WaveGenerator(c.zb_dim, c.base_channels, c.resolution, c.bg_waves, c.base_channels)
+        )
         self.reassign_gen = ReassignGenerator(c.zs_dim, c.base_channels, c.up_channels, c.grid_residual)
         self.lebm = LatentEBM(
             c.zf_dim,

@@ -82,6 +82,54 @@ class RegionGenerator(nn.Module):
         return torch.tanh(self.to_rgb(h)), self.to_mask(h), feat
 
 
+class WaveGenerator(nn.Module):
+    """Background generator of ``model.background: waves`` (a deviation; the paper's is a RegionGenerator).
+
+    A fixed bank of plane waves, ``orientations`` directions over 180 degrees times ``periods`` frequencies
+    spaced geometrically from 2 cycles per side to the Nyquist frequency; z sets each wave's frequency
+    offset, phase and amplitude. At every pixel the waves' sines and cosines, beside a per-image code, go
+    through a 1x1-conv MLP to the appearance (tanh) and mask logit, so the background draws a grating of
+    any period, orientation, phase and pair of colours from a few latent dims, with no convolution to
+    draw a compact shape with. The bank starts every frequency near one of its waves: a wave's frequency
+    is found by gradient steps only near where it starts. Returns the 4x4 stem feature as
+    RegionGenerator does (the re-assignment net reads it).
+    """
+
+    PERIODS = 5
+
+    def __init__(self, z_dim: int, base: int, resolution: int, orientations: int, hidden: int) -> None:
+        super().__init__()
+        self.stem = LatentStem(z_dim, base)
+        angles = torch.arange(orientations) * torch.pi / orientations
+        cycles = torch.logspace(1.0, float(torch.log2(torch.tensor(resolution / 2))), self.PERIODS, base=2.0)
+        bank = cycles[:, None, None] * torch.stack([angles.cos(), angles.sin()], dim=1)[None]
+        self.register_buffer("bank", bank.reshape(-1, 2), persistent=False)  # waves x 2, cycles per side
+        self.waves = len(self.bank)
+        self.to_waves = nn.Linear(base * 16, 4 * self.waves)
+        self.to_code = nn.Linear(base * 16, hidden)
+        self.pixel = nn.Sequential(
+            nn.Conv2d(2 * self.waves + hidden, hidden, 1),
+            nn.LeakyReLU(GEN_SLOPE),
+            nn.Conv2d(hidden, hidden, 1),
+            nn.LeakyReLU(GEN_SLOPE),
+        )
+        self.to_rgb = nn.Conv2d(hidden, 3, 1)
+        self.to_mask = nn.Conv2d(hidden, 1, 1)
+        self.resolution = resolution
+
+    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        feat = self.stem(z)
+        flat = feat.flatten(1)
+        params = self.to_waves(flat).view(-1, self.waves, 4)
+        frequency = self.bank + params[..., :2]  # cycles per side
+        grid = identity_grid(self.resolution, self.resolution, z)[0]  # H x W x 2, (x, y) in [-1, 1]
+        angle = torch.pi * torch.einsum("hwc,bkc->bkhw", grid, frequency) + params[..., 2, None, None]
+        amplitude = params[..., 3, None, None]
+        code = self.to_code(flat)[:, :, None, None].expand(-1, -1, self.resolution, self.resolution)
+        h = self.pixel(torch.cat([amplitude * angle.sin(), amplitude * angle.cos(), code], dim=1))
+        return torch.tanh(self.to_rgb(h)), self.to_mask(h), feat
+
+
 class ReassignGenerator(nn.Module):
     """Pixel re-assignment net: z_s and the (detached) background stem feature -> sampling grid.
 
