@@ -86,6 +86,8 @@ def main() -> None:
             "settle_steps": settle,
             "steps_per_image": restarts * (steps + settle),
             "full_resolution": readout.full_resolution,
+            "threshold": readout.threshold,
+            "seed_threshold": readout.seed_threshold,
             "iou": round(100 * float(iou.mean()), 2),
             "dice": round(100 * float(dice.mean()), 2),
             "iou_refined": None if refined is None else round(refined, 2),

@@ -276,11 +276,16 @@ class ReadoutConfig:
     #   the mask at the model's resolution, which is the image's)
     refine: Refinement = "none"  # grabcut: the mask, brought to the image's own size, seeds OpenCV's GrabCut
     #   there (probable foreground / background), which redraws its edges (a deviation; paper: none)
+    seed_threshold: float | None = None  # under full_resolution and refine=grabcut: GrabCut is seeded with the
+    #   mask the read-out gives at this threshold instead (its odds recentred from `threshold`), while the
+    #   model's own masks keep `threshold` (None: the same mask; a deviation, drc/fullres.py)
 
     def __post_init__(self) -> None:
         check_types(self, "readout")
-        if not 0.0 < self.threshold < 1.0:
-            raise DRCError(f"readout.threshold must be in (0, 1), got {self.threshold!r}")
+        for name in ("threshold", "seed_threshold"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 < value < 1.0:
+                raise DRCError(f"readout.{name} must be in (0, 1), got {value!r}")
 
     @property
     def uses_images(self) -> bool:

@@ -28,15 +28,17 @@ PRIOR_CLIP = 1e-6  # keeps a read-out of exactly 0 or 1 from being certain befor
 @dataclass(frozen=True)
 class Renderings:
     """The regions' appearances at the model's resolution (``... x 3 x r x r``, in [-1, 1], one image or a
-    batch) with the likelihood scale (train.sigma) and the threshold the mask is decided at."""
+    batch) with the likelihood scale (train.sigma), the threshold the mask is decided at and, where GrabCut
+    is seeded with the mask at another threshold (readout.seed_threshold), that one."""
 
     fg: np.ndarray
     bg: np.ndarray
     sigma: float
     threshold: float
+    seed_threshold: float | None = None  # None: GrabCut is seeded with the mask decided at ``threshold``
 
     def __getitem__(self, index: int) -> Renderings:
-        return Renderings(self.fg[index], self.bg[index], self.sigma, self.threshold)
+        return Renderings(self.fg[index], self.bg[index], self.sigma, self.threshold, self.seed_threshold)
 
 
 @dataclass(frozen=True)
@@ -48,10 +50,11 @@ class MaskReadout:
     full_resolution: bool = False
     sigma: float | None = None  # needed only under full_resolution
     threshold: float = 0.5
+    seed_threshold: float | None = None
 
     @classmethod
     def of(cls, readout: ReadoutConfig, sigma: float | None) -> MaskReadout:
-        return cls(readout.refine, readout.full_resolution, sigma, readout.threshold)
+        return cls(readout.refine, readout.full_resolution, sigma, readout.threshold, readout.seed_threshold)
 
     def renderings(self, fg: np.ndarray | torch.Tensor, bg: np.ndarray | torch.Tensor) -> Renderings | None:
         """The renderings the mask is decided with (a batch's or one image's), or None: the soft mask resized."""
@@ -59,7 +62,7 @@ class MaskReadout:
             return None
         if self.sigma is None:
             raise ValueError("readout.full_resolution needs the likelihood scale (train.sigma)")
-        return Renderings(_as_array(fg), _as_array(bg), self.sigma, self.threshold)
+        return Renderings(_as_array(fg), _as_array(bg), self.sigma, self.threshold, self.seed_threshold)
 
 
 def of_image(renderings: Renderings | None, index: int) -> Renderings | None:
@@ -85,13 +88,28 @@ def _at(array: np.ndarray, height: int, width: int) -> torch.Tensor:
     return torch.from_numpy(np.stack(planes))[None]
 
 
-def full_resolution_mask(soft_mask: np.ndarray, image: np.ndarray, renderings: Renderings) -> np.ndarray:
+def full_resolution_mask(
+    soft_mask: np.ndarray, image: np.ndarray, renderings: Renderings, for_seed: bool = False
+) -> np.ndarray:
     """bool H x W mask of uint8 RGB ``image`` (H x W x 3): the soft mask (r x r) and the renderings brought
-    to H x W, each pixel's posterior log odds (eq. 7 with the soft mask as prior) above the threshold's."""
+    to H x W, each pixel's posterior log odds (eq. 7 with the soft mask as prior) above the threshold's.
+
+    ``for_seed``: the mask GrabCut is seeded with. At ``renderings.seed_threshold`` (when set) that is the
+    mask the read-out would give at that threshold: the soft mask, recentred on ``threshold`` by the
+    inference (``drc.inference.soft_mask``), is recentred on the seed threshold, then decided there.
+    """
     height, width = image.shape[:2]
     x = to_model_range(image[None].copy())  # writable: torch.from_numpy warns on a read-only (memory-mapped) image
     prior = _at(soft_mask[None], height, width).clamp(PRIOR_CLIP, 1.0 - PRIOR_CLIP)
     log_pf = laplace_loglik(_at(renderings.fg, height, width), x, renderings.sigma)
     log_pb = laplace_loglik(_at(renderings.bg, height, width), x, renderings.sigma)
     log_odds = pixel_log_odds(prior, log_pf, log_pb)[0, 0]
-    return (log_odds > math.log(renderings.threshold / (1.0 - renderings.threshold))).numpy()
+    threshold = renderings.threshold
+    if for_seed and renderings.seed_threshold is not None:
+        log_odds = log_odds + _logit(threshold) - _logit(renderings.seed_threshold)
+        threshold = renderings.seed_threshold
+    return (log_odds > _logit(threshold)).numpy()
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1.0 - p))

@@ -51,18 +51,16 @@ def mask_at(
     soft_mask: np.ndarray, image: np.ndarray, refine: str = "none", renderings: Renderings | None = None
 ) -> np.ndarray:
     """bool mask at ``image``'s size: ``soft_mask_at``, or with ``renderings`` (readout.full_resolution)
-    decided per pixel of the image (``full_resolution_mask``); then (``refine="grabcut"``, readout.refine)
-    its edges redrawn by GrabCut on the image there. Masks that are written and masks that are scored both
-    leave the model through this function."""
+    decided per pixel of the image (``full_resolution_mask``; for GrabCut's seed at readout.seed_threshold);
+    then (``refine="grabcut"``, readout.refine) its edges redrawn by GrabCut on the image there. Masks that
+    are written and masks that are scored both leave the model through this function."""
+    if refine not in ("none", "grabcut"):
+        raise DRCError(f"readout.refine must be none | grabcut, got {refine!r}")
     if renderings is None:
         mask = soft_mask_at(soft_mask, *image.shape[:2])
     else:
-        mask = full_resolution_mask(soft_mask, image, renderings)
-    if refine == "grabcut":
-        return refine_with_grabcut(image, mask)
-    if refine != "none":
-        raise DRCError(f"readout.refine must be none | grabcut, got {refine!r}")
-    return mask
+        mask = full_resolution_mask(soft_mask, image, renderings, for_seed=refine == "grabcut")
+    return refine_with_grabcut(image, mask) if refine == "grabcut" else mask
 
 
 def cutout(

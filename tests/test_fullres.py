@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from drc.config import ReadoutConfig
+from drc.errors import DRCError
 from drc.fullres import MaskReadout, Renderings, full_resolution_mask, of_image, renderings_for
 from drc.imageio import mask_at, soft_mask_at
 from drc.metrics import scores_at_target_size
@@ -85,3 +86,47 @@ def test_renderings_only_under_full_resolution():
     how = MaskReadout.of(ReadoutConfig(full_resolution=True, refine="grabcut", threshold=0.7), 0.5)
     assert (how.refine, how.full_resolution, how.sigma, how.threshold) == ("grabcut", True, 0.5, 0.7)
     assert math.isclose(MaskReadout.of(ReadoutConfig(), 0.5).threshold, 0.5)
+
+
+def _logit(p):
+    return np.log(p / (1 - p))
+
+
+def test_the_seed_is_the_mask_the_read_out_gives_at_the_seed_threshold():
+    rng = np.random.default_rng(1)
+    responsibility = rng.uniform(0.02, 0.98, (4, 4))
+    fg, bg = (rng.uniform(-1, 1, (3, 4, 4)).astype(np.float32) for _ in range(2))
+    image = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
+
+    def read_out(threshold):  # drc.inference.soft_mask: the read-out recentred on its threshold
+        return (1 / (1 + np.exp(-(_logit(responsibility) - _logit(threshold))))).astype(np.float32)
+
+    at_seed = full_resolution_mask(read_out(0.5), image, Renderings(fg, bg, 0.5, 0.5), for_seed=True)
+    seeded = Renderings(fg, bg, 0.5, 0.8, seed_threshold=0.5)
+    seed = full_resolution_mask(read_out(0.8), image, seeded, for_seed=True)
+    own = full_resolution_mask(read_out(0.8), image, seeded)
+    assert np.array_equal(seed, at_seed)
+    assert np.array_equal(own, full_resolution_mask(read_out(0.8), image, Renderings(fg, bg, 0.5, 0.8)))
+    assert (seed & ~own).any() and not (own & ~seed).any()  # a lower threshold only adds pixels
+
+
+def test_grabcut_is_seeded_at_the_seed_threshold_and_own_masks_stay_at_the_threshold(monkeypatch):
+    seeds = []
+    monkeypatch.setattr("drc.imageio.refine_with_grabcut", lambda image, mask: seeds.append(mask) or mask)
+    same = flat(RED)  # both regions explain every pixel equally: the read-out alone decides
+    image = image_of(np.broadcast_to(BLUE, (8, 8, 3)))
+    soft = np.full((4, 4), 0.5, np.float32)  # the read-out recentred on 0.8: responsibility 0.8
+    seeded = Renderings(same, same, 0.5, 0.8, seed_threshold=0.65)
+    assert not mask_at(soft, image, "none", seeded).any()  # own mask: 0.5 recentred on 0.8 is not above it
+    assert mask_at(soft, image, "grabcut", seeded).all() and seeds[0].all()  # recentred on 0.65: above it
+    mask_at(soft, image, "grabcut", Renderings(same, same, 0.5, 0.8))
+    assert not seeds[1].any()  # no seed threshold: GrabCut's seed is the own mask
+
+
+def test_seed_threshold_travels_with_the_renderings_and_is_checked():
+    how = MaskReadout.of(ReadoutConfig(full_resolution=True, refine="grabcut", seed_threshold=0.65), 0.5)
+    fg = np.zeros((2, 3, 4, 4), np.float32)
+    assert how.seed_threshold == 0.65 and how.renderings(fg, fg)[1].seed_threshold == 0.65
+    assert ReadoutConfig().seed_threshold is None
+    with pytest.raises(DRCError, match=r"readout.seed_threshold must be in \(0, 1\)"):
+        ReadoutConfig(seed_threshold=1.0)

@@ -82,7 +82,12 @@ def test_the_cpu_profile_deviates_only_where_it_says(params):
         "every",
     )
     assert s.readout == ReadoutConfig(
-        source="responsibility", threshold=0.8, combine="mean_mask", full_resolution=True, refine="grabcut"
+        source="responsibility",
+        threshold=0.8,
+        combine="mean_mask",
+        full_resolution=True,
+        refine="grabcut",
+        seed_threshold=0.65,
     )
     paper = resolve_settings("tmdsprites", "paper", params)
     assert not paper.model.start_encoder and paper.sampler.init == "noise" and paper.readout == ReadoutConfig()
