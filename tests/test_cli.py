@@ -73,7 +73,7 @@ def test_evaluate_prints_scores_and_writes_them_with_what_made_them(checkpoint, 
         "combine": "lowest_energy",
         "full_resolution": True,
         "refine": "grabcut",
-        "seed_threshold": 0.65,
+        "seed_threshold": 0.35,
     }
     assert record["data"]["images"] == str(img_dir) and len(record["data"]["sha256"]) == 64
     assert scores["model"]["profile"] == "tiny" and scores["model"]["iteration"] == 2
@@ -106,7 +106,7 @@ def test_evaluate_takes_settings_through_set(checkpoint, image_folder, tmp_path)
         "combine": "mean_mask",
         "full_resolution": False,
         "refine": "grabcut",
-        "seed_threshold": 0.65,
+        "seed_threshold": 0.35,
     }
 
 
