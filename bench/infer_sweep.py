@@ -8,7 +8,9 @@ each; everything else is the model's profile's sampler and read-out, changed by 
 per plan: IoU / Dice at the 128 px ground truth (the pipeline's protocol), steps per image, seconds;
 with --refine also the IoU after `drc extract --refine grabcut` (the mask redrawn by GrabCut at 128 px);
 masks are decided per pixel at 128 px under the profile's readout.full_resolution (``--set`` to change it);
-with --csv PATH also appends one row per plan there (what `python -m bench.budget_figure` draws).
+``--seed-thresholds`` scores GrabCut's edges at several readout.seed_threshold values off one run of the
+chains (one line and row each); with --csv PATH also appends one row per plan (and seed threshold) there
+(what `python -m bench.budget_figure` draws).
 Settings chosen here are chosen on the validation seed (grey 2, coloured 12; with --robust, images of the
 second generator, grey 6, coloured 16), never on the pipeline's evaluation, held-out or robustness images.
 """
@@ -26,7 +28,7 @@ import torch
 
 from bench.inputs import add_data_options, generator_config, tmdsprites_with_originals
 from drc.checkpoint import load_model, train_config_of
-from drc.config import for_unseen, parse_set
+from drc.config import ReadoutConfig, for_unseen, parse_set
 from drc.errors import DRCError, exit_cleanly
 from drc.fullres import Renderings, renderings_for
 from drc.inference import extract
@@ -54,6 +56,13 @@ def main() -> None:
     ap.add_argument("--set", dest="overrides", action="append", default=[], help="SECTION.KEY=VALUE")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--refine", action="store_true", help="also score the masks refined by GrabCut at 128 px")
+    ap.add_argument(
+        "--seed-thresholds",
+        nargs="+",
+        type=float,
+        metavar="T",
+        help="with --refine: GrabCut seeded at each of these readout.seed_threshold values, off the same chains",
+    )
     ap.add_argument("--csv", type=Path, help="append one row per plan to this CSV file")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -62,6 +71,7 @@ def main() -> None:
     train = train_config_of(ckpt)
     sampler, readout = inference_settings(ckpt, overrides=parse_set(args.overrides))
     sampler = for_unseen(sampler)
+    readouts = seed_threshold_readouts(readout, args.seed_thresholds, args.refine)
     x, masks, originals = tmdsprites_with_originals(
         generator_config(args.n, args.seed, args.data, args.robust), model.config.resolution
     )
@@ -74,34 +84,48 @@ def main() -> None:
         renderings = renderings_for(out.fg, out.bg, train.sigma, readout)
         iou, dice = scores_at_target_size(out.soft_mask, masks, originals, "none", renderings)
         seconds = time.perf_counter() - t
-        refined = refined_iou(originals, out.soft_mask, masks, renderings) if args.refine else None
-        row = {
-            "checkpoint": args.checkpoint,
-            "images": args.n,
-            "generator_seed": args.seed,
-            "data": ("robust " if args.robust else "") + (" ".join(args.data) or "defaults"),
-            "start": start,
-            "restarts": restarts,
-            "steps": steps,
-            "settle_steps": settle,
-            "steps_per_image": restarts * (steps + settle),
-            "full_resolution": readout.full_resolution,
-            "threshold": readout.threshold,
-            "seed_threshold": readout.seed_threshold,
-            "iou": round(100 * float(iou.mean()), 2),
-            "dice": round(100 * float(dice.mean()), 2),
-            "iou_refined": None if refined is None else round(refined, 2),
-            "seconds": round(seconds, 1),
-            "threads": args.threads,
-        }
-        print(
-            f"{start}:{restarts}x{steps}x{settle} ({row['steps_per_image']} steps per image): "
-            f"IoU {row['iou']:.1f} Dice {row['dice']:.1f} ({seconds:.0f} s)"
-            + (f", refined by GrabCut {refined:.1f}" if refined is not None else ""),
-            flush=True,
-        )
-        if args.csv:
-            append_row(args.csv, row)
+        for seeded in readouts:
+            seeded_renderings = renderings_for(out.fg, out.bg, train.sigma, seeded)
+            refined = refined_iou(originals, out.soft_mask, masks, seeded_renderings) if args.refine else None
+            row = {
+                "checkpoint": args.checkpoint,
+                "images": args.n,
+                "generator_seed": args.seed,
+                "data": ("robust " if args.robust else "") + (" ".join(args.data) or "defaults"),
+                "start": start,
+                "restarts": restarts,
+                "steps": steps,
+                "settle_steps": settle,
+                "steps_per_image": restarts * (steps + settle),
+                "full_resolution": seeded.full_resolution,
+                "threshold": seeded.threshold,
+                "seed_threshold": seeded.seed_threshold,
+                "iou": round(100 * float(iou.mean()), 2),
+                "dice": round(100 * float(dice.mean()), 2),
+                "iou_refined": None if refined is None else round(refined, 2),
+                "seconds": round(seconds, 1),
+                "threads": args.threads,
+            }
+            seed = "" if args.seed_thresholds is None else f" (GrabCut seeded at {seeded.seed_threshold})"
+            print(
+                f"{start}:{restarts}x{steps}x{settle} ({row['steps_per_image']} steps per image): "
+                f"IoU {row['iou']:.1f} Dice {row['dice']:.1f} ({seconds:.0f} s)"
+                + (f", refined by GrabCut {refined:.1f}{seed}" if refined is not None else ""),
+                flush=True,
+            )
+            if args.csv:
+                append_row(args.csv, row)
+
+
+def seed_threshold_readouts(
+    readout: ReadoutConfig, seed_thresholds: list[float] | None, refine: bool
+) -> list[ReadoutConfig]:
+    """The read-outs GrabCut's edges are scored under: ``readout`` itself, or one per seed threshold."""
+    if seed_thresholds is None:
+        return [readout]
+    if not (refine and readout.full_resolution):
+        raise DRCError("--seed-thresholds scores GrabCut's seed: it needs --refine and readout.full_resolution")
+    return [replace(readout, seed_threshold=t) for t in seed_thresholds]
 
 
 def append_row(path: Path, row: dict) -> None:

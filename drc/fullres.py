@@ -11,7 +11,6 @@ images, so it has no such step (docs/method.md, docs/cpu-profile.md).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import cv2
@@ -20,7 +19,7 @@ import torch
 
 from drc.config import ReadoutConfig
 from drc.data.prepared import to_model_range
-from drc.model.objective import laplace_loglik, pixel_log_odds
+from drc.model.objective import laplace_loglik, pixel_log_odds, threshold_log_odds
 
 PRIOR_CLIP = 1e-6  # keeps a read-out of exactly 0 or 1 from being certain before the pixel's colour is seen
 
@@ -106,10 +105,6 @@ def full_resolution_mask(
     log_odds = pixel_log_odds(prior, log_pf, log_pb)[0, 0]
     threshold = renderings.threshold
     if for_seed and renderings.seed_threshold is not None:
-        log_odds = log_odds + _logit(threshold) - _logit(renderings.seed_threshold)
+        log_odds = log_odds + threshold_log_odds(threshold) - threshold_log_odds(renderings.seed_threshold)
         threshold = renderings.seed_threshold
-    return (log_odds > _logit(threshold)).numpy()
-
-
-def _logit(p: float) -> float:
-    return math.log(p / (1.0 - p))
+    return (log_odds > threshold_log_odds(threshold)).numpy()

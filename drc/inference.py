@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -16,7 +15,7 @@ from drc.config import ReadoutConfig, SamplerConfig, check_inference
 from drc.errors import DRCError
 from drc.langevin import frozen, langevin
 from drc.model.drc import DRC, Rendering
-from drc.model.objective import laplace_loglik, pixel_log_odds
+from drc.model.objective import laplace_loglik, pixel_log_odds, threshold_log_odds
 
 
 @dataclass
@@ -172,7 +171,7 @@ def soft_mask(r: Rendering, x: torch.Tensor, source: str, sigma: float, threshol
     cut-outs, figures) keeps deciding at 0.5. For gamma_f this is the Bayes decision when calling a
     background pixel foreground costs t / (1 - t) times as much as the converse (a CPU-scale deviation).
     """
-    shift = math.log(threshold / (1.0 - threshold))
+    shift = threshold_log_odds(threshold)
     if source == "pi_f":
         pi_f = r.pi_f[:, 0]
         return pi_f if threshold == 0.5 else torch.sigmoid(torch.logit(pi_f) - shift)

@@ -129,4 +129,7 @@ def test_seed_threshold_travels_with_the_renderings_and_is_checked():
     assert how.seed_threshold == 0.65 and how.renderings(fg, fg)[1].seed_threshold == 0.65
     assert ReadoutConfig().seed_threshold is None
     with pytest.raises(DRCError, match=r"readout.seed_threshold must be in \(0, 1\)"):
-        ReadoutConfig(seed_threshold=1.0)
+        ReadoutConfig(full_resolution=True, seed_threshold=1.0)
+    with pytest.raises(DRCError, match=r"readout.seed_threshold \(0.65\) acts on the mask decided per pixel"):
+        ReadoutConfig(refine="grabcut", seed_threshold=0.65)  # the resized mask has no seed threshold
+    assert ReadoutConfig(refine="grabcut", threshold=0.8, seed_threshold=0.8).seed_threshold == 0.8  # the same seed

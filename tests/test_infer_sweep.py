@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from bench.infer_sweep import append_row, parse_plan, refined_iou
+from bench.infer_sweep import append_row, parse_plan, refined_iou, seed_threshold_readouts
 from bench.inputs import generator_config, tmdsprites_with_originals
-from drc.config import RobustConfig
+from drc.config import ReadoutConfig, RobustConfig
 from drc.data.prepared import Prepared
 from drc.data.tmdsprites_robust import prepare_robust
 from drc.errors import DRCError
@@ -20,6 +20,18 @@ def test_a_plan_reads_start_restarts_steps_and_settling():
         parse_plan("noise:3x40")
     with pytest.raises(DRCError, match="noise or encoder"):
         parse_plan("persistent:3x40x10")
+
+
+def test_seed_thresholds_each_score_the_same_read_out_with_another_seed():
+    readout = ReadoutConfig(threshold=0.8, full_resolution=True, refine="grabcut", seed_threshold=0.65)
+    assert seed_threshold_readouts(readout, None, refine=True) == [readout]
+    seeded = seed_threshold_readouts(readout, [0.5, 0.8], refine=True)
+    assert [r.seed_threshold for r in seeded] == [0.5, 0.8] and {r.threshold for r in seeded} == {0.8}
+    assert readout.seed_threshold == 0.65
+    with pytest.raises(DRCError, match="needs --refine and readout.full_resolution"):
+        seed_threshold_readouts(readout, [0.5], refine=False)
+    with pytest.raises(DRCError, match="needs --refine and readout.full_resolution"):
+        seed_threshold_readouts(ReadoutConfig(refine="grabcut"), [0.5], refine=True)
 
 
 def test_the_refined_score_is_that_of_the_written_masks():

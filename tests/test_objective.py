@@ -9,6 +9,7 @@ from drc.model.objective import (
     pixel_log_odds,
     pseudo_label_loss,
     responsibility,
+    threshold_log_odds,
     tv_norm,
 )
 
@@ -18,6 +19,16 @@ SIGMA = 0.25
 def pixel_responsibility(pi_f: torch.Tensor, log_pf: torch.Tensor, log_pb: torch.Tensor) -> torch.Tensor:
     """gamma_f of eq. 7 per pixel, as the mask read-out computes it: the sigmoid of the log posterior odds."""
     return torch.sigmoid(pixel_log_odds(pi_f, log_pf, log_pb))
+
+
+def test_a_threshold_on_the_log_odds_scale_decides_as_the_threshold_on_the_responsibility():
+    assert threshold_log_odds(0.5) == 0.0 and math.isclose(threshold_log_odds(0.8), math.log(4.0))
+    pi_f = torch.linspace(0.01, 0.99, 50).view(1, 1, 5, 10)
+    log_pf, log_pb = torch.zeros(1, 3, 5, 10), torch.full((1, 3, 5, 10), -0.1)
+    log_odds, gamma = pixel_log_odds(pi_f, log_pf, log_pb), pixel_responsibility(pi_f, log_pf, log_pb)
+    for t in (0.3, 0.65, 0.8):
+        above = log_odds > threshold_log_odds(t)
+        assert torch.equal(above, gamma > t) and 0 < above.sum() < above.numel()
 
 
 def test_laplace_loglik_matches_formula():

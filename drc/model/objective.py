@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -35,6 +37,12 @@ def pixel_log_odds(pi_f: torch.Tensor, log_pf: torch.Tensor, log_pb: torch.Tenso
     with torch.no_grad():
         log_prior_odds = (pi_f + EPS).log() - (1.0 - pi_f + EPS).log()
         return log_prior_odds + log_pf.sum(1, keepdim=True) - log_pb.sum(1, keepdim=True)
+
+
+def threshold_log_odds(threshold: float) -> float:
+    """log(t / (1 - t)): where a probability threshold t (readout.threshold, readout.seed_threshold) lies on the
+    log-odds scale ``pixel_log_odds`` decides on."""
+    return math.log(threshold / (1.0 - threshold))
 
 
 def estep_objective(pi_f: torch.Tensor, log_pf: torch.Tensor, log_pb: torch.Tensor) -> torch.Tensor:
