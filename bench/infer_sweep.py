@@ -106,11 +106,11 @@ def main() -> None:
                 "seconds": round(seconds, 1),
                 "threads": args.threads,
             }
-            seed = "" if args.seed_thresholds is None else f" (GrabCut seeded at {seeded.seed_threshold})"
+            seeded_at = "" if args.seed_thresholds is None else f" (GrabCut seeded at {seeded.seed_threshold})"
             print(
                 f"{start}:{restarts}x{steps}x{settle} ({row['steps_per_image']} steps per image): "
                 f"IoU {row['iou']:.1f} Dice {row['dice']:.1f} ({seconds:.0f} s)"
-                + (f", refined by GrabCut {refined:.1f}{seed}" if refined is not None else ""),
+                + (f", refined by GrabCut {refined:.1f}{seeded_at}" if refined is not None else ""),
                 flush=True,
             )
             if args.csv:
