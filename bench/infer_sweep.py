@@ -30,7 +30,7 @@ from bench.inputs import add_data_options, generator_config, tmdsprites_with_ori
 from drc.checkpoint import load_model, train_config_of
 from drc.config import ReadoutConfig, for_unseen, parse_set
 from drc.errors import DRCError, exit_cleanly
-from drc.fullres import Renderings, renderings_for
+from drc.fullres import MaskReadout, Renderings
 from drc.inference import extract
 from drc.metrics import scores_at_target_size
 from drc.scoring import inference_settings
@@ -81,12 +81,13 @@ def main() -> None:
         plan = replace(sampler, init=start, restarts=restarts, steps=steps, settle_steps=settle)
         t = time.perf_counter()
         out = extract(model, x, plan, readout, train.sigma, train.tv_norm, progress=False)
-        renderings = renderings_for(out.fg, out.bg, train.sigma, readout)
-        iou, dice = scores_at_target_size(out.soft_mask, masks, originals, "none", renderings)
+        how = MaskReadout.of(readout, train.sigma)
+        renderings = how.renderings(out.fg, out.bg)
+        iou, dice = scores_at_target_size(out.soft_mask, masks, originals, how.unrefined(), renderings)
         seconds = time.perf_counter() - t
         for seeded in readouts:
-            seeded_renderings = renderings_for(out.fg, out.bg, train.sigma, seeded)
-            refined = refined_iou(originals, out.soft_mask, masks, seeded_renderings) if args.refine else None
+            seeded_how = MaskReadout.of(seeded, train.sigma)
+            refined = refined_iou(originals, out.soft_mask, masks, seeded_how, renderings) if args.refine else None
             row = {
                 "checkpoint": args.checkpoint,
                 "images": args.n,
@@ -123,8 +124,8 @@ def seed_threshold_readouts(
     """The read-outs GrabCut's edges are scored under: ``readout`` itself, or one per seed threshold."""
     if seed_thresholds is None:
         return [readout]
-    if not (refine and readout.full_resolution):
-        raise DRCError("--seed-thresholds scores GrabCut's seed: it needs --refine and readout.full_resolution")
+    if not refine:
+        raise DRCError("--seed-thresholds scores GrabCut's seed: it needs --refine")
     return [replace(readout, seed_threshold=t) for t in seed_thresholds]
 
 
@@ -145,10 +146,15 @@ def append_row(path: Path, row: dict) -> None:
 
 
 def refined_iou(
-    originals: np.ndarray, soft_masks: torch.Tensor, targets: np.ndarray, renderings: Renderings | None
+    originals: np.ndarray,
+    soft_masks: torch.Tensor,
+    targets: np.ndarray,
+    how: MaskReadout,
+    renderings: Renderings | None,
 ) -> float:
-    """Mean IoU (%) of the masks as `drc extract --refine grabcut` writes them (readout.refine)."""
-    return float(100 * scores_at_target_size(soft_masks, targets, originals, "grabcut", renderings)[0].mean())
+    """Mean IoU (%) of the masks as `drc extract` writes them with readout.refine=grabcut."""
+    grabcut = replace(how, refine="grabcut")
+    return float(100 * scores_at_target_size(soft_masks, targets, originals, grabcut, renderings)[0].mean())
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import torch
 from bench.inputs import add_data_options, generator_config, tmdsprites_inputs, tmdsprites_with_originals
 from drc.config import Settings, for_unseen, parse_set, to_dict
 from drc.errors import exit_cleanly
-from drc.fullres import renderings_for
+from drc.fullres import MaskReadout
 from drc.inference import extract
 from drc.metrics import scores_at_target_size
 from drc.params import resolve_settings
@@ -91,11 +91,12 @@ def heldout_scores(trainer: Trainer, settings: Settings, args: argparse.Namespac
     out = extract(
         trainer.model, x, sampler, settings.readout, settings.train.sigma, settings.train.tv_norm, progress=False
     )
-    renderings = renderings_for(out.fg, out.bg, settings.train.sigma, settings.readout)
-    iou, dice = scores_at_target_size(out.soft_mask, m, originals, settings.readout.refine, renderings)
+    how = MaskReadout.of(settings.readout, settings.train.sigma)
+    renderings = how.renderings(out.fg, out.bg)
+    iou, dice = scores_at_target_size(out.soft_mask, m, originals, how, renderings)
     unrefined = {}
-    if settings.readout.refine != "none":
-        own = scores_at_target_size(out.soft_mask, m, originals, "none", renderings)[0]
+    if how.refine != "none":
+        own = scores_at_target_size(out.soft_mask, m, originals, how.unrefined(), renderings)[0]
         unrefined = {"heldout_unrefined_iou": 100 * float(own.mean())}
     return {
         "heldout_iou": 100 * float(iou.mean()),

@@ -276,10 +276,9 @@ class ReadoutConfig:
     #   the mask at the model's resolution, which is the image's)
     refine: Refinement = "none"  # grabcut: the mask, brought to the image's own size, seeds OpenCV's GrabCut
     #   there (probable foreground / background), which redraws its edges (a deviation; paper: none)
-    seed_threshold: float | None = None  # under full_resolution and refine=grabcut: GrabCut is seeded with the
-    #   mask the read-out gives at this threshold instead (its odds recentred from `threshold`), while the
-    #   model's own masks keep `threshold` (None: the same mask; a deviation, drc/fullres.py). Without
-    #   full_resolution only `threshold` itself is accepted: the resized mask is cut at `threshold` alone
+    seed_threshold: float | None = None  # under refine=grabcut: GrabCut is seeded with the mask the read-out
+    #   gives at this threshold instead (its odds recentred from `threshold`), resized or decided per pixel,
+    #   while the model's own masks keep `threshold` (None: the same mask; a deviation, drc/fullres.py)
 
     def __post_init__(self) -> None:
         check_types(self, "readout")
@@ -287,11 +286,6 @@ class ReadoutConfig:
             value = getattr(self, name)
             if value is not None and not 0.0 < value < 1.0:
                 raise DRCError(f"readout.{name} must be in (0, 1), got {value!r}")
-        if self.seed_threshold not in (None, self.threshold) and not self.full_resolution:
-            raise DRCError(
-                f"readout.seed_threshold ({self.seed_threshold}) acts on the mask decided per pixel: set"
-                f" readout.full_resolution to true, or readout.seed_threshold to readout.threshold ({self.threshold})"
-            )
 
     @property
     def uses_images(self) -> bool:

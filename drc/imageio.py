@@ -11,7 +11,7 @@ from drc.atomic import atomic_path
 from drc.baselines.grabcut import refine_with_grabcut
 from drc.data.prepared import resize_images
 from drc.errors import DRCError
-from drc.fullres import Renderings, full_resolution_mask
+from drc.fullres import RESIZED, MaskReadout, Renderings, full_resolution_mask
 
 
 def resize_rgb(image: np.ndarray, resolution: int) -> np.ndarray:
@@ -38,35 +38,35 @@ def write_png(path: Path, array: np.ndarray) -> None:
         tmp.write_bytes(buf.tobytes())
 
 
-def soft_mask_at(soft_mask: np.ndarray, height: int, width: int) -> np.ndarray:
+def soft_mask_at(soft_mask: np.ndarray, height: int, width: int, cut: float = 0.5) -> np.ndarray:
     """The model's soft foreground mask (``Extraction.soft_mask``) resized (bilinear) to ``height`` x
-    ``width``, binarised at 0.5.
+    ``width``, binarised at ``cut`` (0.5: the read-out's threshold, on which the soft mask is recentred).
 
     This is how a mask leaves the model at any size: cut-outs and scores against ground truth both use it.
     """
-    return cv2.resize(soft_mask.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR) > 0.5
+    return cv2.resize(soft_mask.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR) > cut
 
 
 def mask_at(
-    soft_mask: np.ndarray, image: np.ndarray, refine: str = "none", renderings: Renderings | None = None
+    soft_mask: np.ndarray, image: np.ndarray, how: MaskReadout = RESIZED, renderings: Renderings | None = None
 ) -> np.ndarray:
     """bool mask at ``image``'s size: ``soft_mask_at``, or with ``renderings`` (readout.full_resolution)
-    decided per pixel of the image (``full_resolution_mask``; for GrabCut's seed at readout.seed_threshold);
-    then (``refine="grabcut"``, readout.refine) its edges redrawn by GrabCut on the image there. Masks that
-    are written and masks that are scored both leave the model through this function."""
-    if refine not in ("none", "grabcut"):
-        raise DRCError(f"readout.refine must be none | grabcut, got {refine!r}")
+    decided per pixel of the image (``full_resolution_mask``); under ``how.refine="grabcut"`` that mask,
+    at GrabCut's seed threshold (readout.seed_threshold), seeds GrabCut, which redraws its edges on the
+    image there. Masks that are written and masks that are scored both leave the model through this function."""
+    if how.refine not in ("none", "grabcut"):
+        raise DRCError(f"readout.refine must be none | grabcut, got {how.refine!r}")
     if renderings is None:
-        mask = soft_mask_at(soft_mask, *image.shape[:2])
+        mask = soft_mask_at(soft_mask, *image.shape[:2], cut=how.resized_cut())
     else:
-        mask = full_resolution_mask(soft_mask, image, renderings, for_seed=refine == "grabcut")
-    return refine_with_grabcut(image, mask) if refine == "grabcut" else mask
+        mask = full_resolution_mask(soft_mask, image, renderings, how)
+    return refine_with_grabcut(image, mask) if how.refine == "grabcut" else mask
 
 
 def cutout(
-    image: np.ndarray, soft_mask: np.ndarray, refine: str = "none", renderings: Renderings | None = None
+    image: np.ndarray, soft_mask: np.ndarray, how: MaskReadout = RESIZED, renderings: Renderings | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The model's mask at the image's size (``mask_at``); returns (binary mask, RGBA cut-out)."""
-    mask = mask_at(soft_mask, image, refine, renderings)
+    mask = mask_at(soft_mask, image, how, renderings)
     rgba = np.dstack([image, (mask * 255).astype(np.uint8)])
     return mask, rgba

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from drc.fullres import Renderings, of_image
+from drc.fullres import RESIZED, MaskReadout, Renderings, of_image
 from drc.imageio import mask_at, resize_to, soft_mask_at
 
 ArrayLike = np.ndarray | torch.Tensor
@@ -40,25 +40,25 @@ def scores_at_target_size(
     soft_mask: ArrayLike,
     targets: Sequence[ArrayLike],
     images: Sequence[np.ndarray] | None = None,
-    refine: str = "none",
+    how: MaskReadout = RESIZED,
     renderings: Renderings | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """IoU and Dice of each image with the model's soft masks (N x r x r) brought to each ground-truth
     mask's own size (``drc.imageio.mask_at``): scores at the resolution the ground truth was given in.
-    With ``refine`` (readout.refine) each mask is redrawn on its uint8 RGB image of ``images``, and with
+    With ``how.refine`` (readout.refine) each mask is redrawn on its uint8 RGB image of ``images``, and with
     ``renderings`` (the batch's, readout.full_resolution) decided per pixel of it; the images are brought
     to the ground truth's size first."""
     soft = soft_mask.detach().cpu().numpy() if isinstance(soft_mask, torch.Tensor) else np.asarray(soft_mask)
     if len(soft) != len(targets):
         raise ValueError(f"{len(soft)} predictions for {len(targets)} ground-truth masks")
-    uses_images = refine != "none" or renderings is not None
+    uses_images = how.refine != "none" or renderings is not None
     if uses_images and (images is None or len(images) != len(targets)):
         raise ValueError(f"this read-out needs the {len(targets)} images the masks are decided on")
     scores = []
     for i, (p, t) in enumerate(zip(soft, targets, strict=True)):
         height, width = np.shape(t)
         mask = (
-            mask_at(p, resize_to(images[i], height, width), refine, of_image(renderings, i))
+            mask_at(p, resize_to(images[i], height, width), how, of_image(renderings, i))
             if uses_images
             else soft_mask_at(p, height, width)
         )

@@ -17,7 +17,7 @@ from drc.data.folder import SUFFIXES, UNREADABLE, mask_for, read_image, read_mas
 from drc.data.prepared import Prepared, PreparedDataset, to_model_range
 from drc.devices import resolve_device
 from drc.errors import DRCError
-from drc.fullres import Renderings, renderings_for
+from drc.fullres import MaskReadout, Renderings
 from drc.imageio import resize_rgb, resize_to
 from drc.inference import Extraction, extract
 from drc.metrics import scores_at_target_size, summarize
@@ -90,11 +90,12 @@ def evaluate_prepared(
     z_init = _persistent_init(ckpt, prepared, rows) if sampler.init == "persistent" else None
     out = extract_images(checkpoint, data.images, sampler, readout, z_init, keys=rows, progress=progress)
     masks = np.asarray(prepared.labelled_masks()[rows])
-    renderings = renderings_for(out.fg, out.bg, train_config_of(ckpt).sigma, readout)
+    how = MaskReadout.of(readout, train_config_of(ckpt).sigma)
+    renderings = how.renderings(out.fg, out.bg)
     originals = np.asarray(prepared.images[rows]) if readout.uses_images else None
-    iou, dice = scores_at_target_size(out.soft_mask, masks, originals, readout.refine, renderings)
+    iou, dice = scores_at_target_size(out.soft_mask, masks, originals, how, renderings)
     summary = {**summarize(iou, dice), "resolution": res, "mask_resolution": int(masks.shape[-1])}
-    return {**summary, **_unrefined(out, masks, readout, originals, renderings)}, iou, out
+    return {**summary, **_unrefined(out, masks, how, originals, renderings)}, iou, out
 
 
 def evaluate_folders(
@@ -124,23 +125,24 @@ def evaluate_folders(
     x = to_model_range(np.stack(small))
     keys = [path_key(p.relative_to(image_dir)) for p in paths]
     out = extract_images(checkpoint, x, sampler, readout, keys=keys, progress=progress)
-    renderings = renderings_for(out.fg, out.bg, train_config_of(ckpt).sigma, readout)
-    summary = summarize(*scores_at_target_size(out.soft_mask, masks, originals, readout.refine, renderings))
-    unrefined = _unrefined(out, masks, readout, originals, renderings)
+    how = MaskReadout.of(readout, train_config_of(ckpt).sigma)
+    renderings = how.renderings(out.fg, out.bg)
+    summary = summarize(*scores_at_target_size(out.soft_mask, masks, originals, how, renderings))
+    unrefined = _unrefined(out, masks, how, originals, renderings)
     return {**summary, **unrefined}, folder_record(paths, mask_paths, image_dir, mask_dir)
 
 
 def _unrefined(
     out: Extraction,
     masks: Sequence[np.ndarray],
-    readout: ReadoutConfig,
+    how: MaskReadout,
     originals: Sequence[np.ndarray] | None,
     renderings: Renderings | None,
 ) -> dict[str, Any]:
     """{"unrefined": the score of the model's own masks, before GrabCut} when the read-out refines them, else {}."""
-    if readout.refine == "none":
+    if how.refine == "none":
         return {}
-    iou, dice = scores_at_target_size(out.soft_mask, masks, originals, "none", renderings)
+    iou, dice = scores_at_target_size(out.soft_mask, masks, originals, how.unrefined(), renderings)
     return {"unrefined": {"iou": float(100 * iou.mean()), "dice": float(100 * dice.mean())}}
 
 

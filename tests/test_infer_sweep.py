@@ -11,7 +11,10 @@ from drc.config import ReadoutConfig, RobustConfig
 from drc.data.prepared import Prepared
 from drc.data.tmdsprites_robust import prepare_robust
 from drc.errors import DRCError
+from drc.fullres import MaskReadout
 from drc.imageio import cutout
+
+GRABCUT = MaskReadout(refine="grabcut")
 
 
 def test_a_plan_reads_start_restarts_steps_and_settling():
@@ -28,10 +31,10 @@ def test_seed_thresholds_each_score_the_same_read_out_with_another_seed():
     seeded = seed_threshold_readouts(readout, [0.5, 0.8], refine=True)
     assert [r.seed_threshold for r in seeded] == [0.5, 0.8] and {r.threshold for r in seeded} == {0.8}
     assert readout.seed_threshold == 0.65
-    with pytest.raises(DRCError, match="needs --refine and readout.full_resolution"):
+    with pytest.raises(DRCError, match="needs --refine"):
         seed_threshold_readouts(readout, [0.5], refine=False)
-    with pytest.raises(DRCError, match="needs --refine and readout.full_resolution"):
-        seed_threshold_readouts(ReadoutConfig(refine="grabcut"), [0.5], refine=True)
+    resized = seed_threshold_readouts(ReadoutConfig(refine="grabcut"), [0.5], refine=True)  # seeds the resized mask
+    assert [(r.full_resolution, r.seed_threshold) for r in resized] == [(False, 0.5)]
 
 
 def test_the_refined_score_is_that_of_the_written_masks():
@@ -42,9 +45,9 @@ def test_the_refined_score_is_that_of_the_written_masks():
     truth[:, 8:24, 8:24] = True
     soft = torch.from_numpy(rng.uniform(0.3, 0.7, (2, 8, 8)).astype(np.float32))
     soft[:, 2:6, 2:6] = 1.0
-    written = np.stack([cutout(image, s, "grabcut")[0] for image, s in zip(images, soft.numpy(), strict=True)])
+    written = np.stack([cutout(image, s, GRABCUT)[0] for image, s in zip(images, soft.numpy(), strict=True)])
     expected = 100 * np.mean([(w & t).sum() / (w | t).sum() for w, t in zip(written, truth, strict=True)])
-    assert refined_iou(images, soft, truth, None) == pytest.approx(expected)
+    assert refined_iou(images, soft, truth, MaskReadout(), None) == pytest.approx(expected)
 
 
 def test_robust_validation_images_are_drawn_as_the_robustness_set_is(tmp_path):

@@ -3,7 +3,10 @@
 import numpy as np
 import pytest
 
+from drc.fullres import MaskReadout
 from drc.metrics import scores_at_target_size
+
+GRABCUT = MaskReadout(refine="grabcut")
 
 
 def test_scores_at_target_size_upsample_the_soft_mask_like_extract():
@@ -32,9 +35,9 @@ def test_refine_redraws_a_coarse_mask_on_the_image_at_the_ground_truths_size():
     coarse[0, 2:6, 2:6] = 1.0  # the square, but at 8 px: its edges land 4 px off at 64 px
     coarse[0, 2, 2:6] = 0.0
     plain, _ = scores_at_target_size(coarse, [truth])
-    refined, _ = scores_at_target_size(coarse, [truth], [image], refine="grabcut")
+    refined, _ = scores_at_target_size(coarse, [truth], [image], how=GRABCUT)
     assert plain[0] < 0.9 and refined[0] > 0.95
-    half, _ = scores_at_target_size(coarse, [truth[::2, ::2]], [image], refine="grabcut")  # image brought to 32 px
+    half, _ = scores_at_target_size(coarse, [truth[::2, ::2]], [image], how=GRABCUT)  # image brought to 32 px
     assert half[0] > 0.9
     with pytest.raises(ValueError, match="needs the 1 images"):
-        scores_at_target_size(coarse, [truth], refine="grabcut")
+        scores_at_target_size(coarse, [truth], how=GRABCUT)

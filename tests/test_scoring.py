@@ -12,7 +12,7 @@ from drc.checkpoint import read_checkpoint, train_config_of
 from drc.config import ReadoutConfig, SamplerConfig
 from drc.data.prepared import Prepared
 from drc.errors import DRCError
-from drc.fullres import renderings_for
+from drc.fullres import MaskReadout
 from drc.metrics import scores_at_target_size
 from drc.provenance import drc_scores, prepared_record, score_record
 from drc.scoring import evaluate_prepared, inference_settings, rerun_scores
@@ -57,9 +57,10 @@ def test_a_refined_score_records_the_models_own_masks_beside_it(trained, full_re
     prepared = Prepared.open(data)
     rows = prepared.split("train")
     sigma = train_config_of(read_checkpoint(ckpt)).sigma
-    decided = renderings_for(out.fg, out.bg, sigma, own)  # the masks as `drc extract` decides them
+    how = MaskReadout.of(own, sigma)  # the masks as `drc extract` decides them
     masks, images = np.asarray(prepared.labelled_masks()[rows]), np.asarray(prepared.images[rows])
-    assert np.allclose(plain_iou, scores_at_target_size(out.soft_mask, masks, images, "none", decided)[0])
+    decided = how.renderings(out.fg, out.bg)
+    assert np.allclose(plain_iou, scores_at_target_size(out.soft_mask, masks, images, how, decided)[0])
     assert "unrefined" not in plain
     assert refined["unrefined"] == {"iou": pytest.approx(plain["iou"]), "dice": pytest.approx(plain["dice"])}
     assert refined["n_images"] == plain["n_images"] == len(plain_iou)

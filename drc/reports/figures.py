@@ -79,7 +79,7 @@ def scored_masks(
     images = np.asarray(prepared.images[evaluation["rows"][order]])
     soft = evaluation["soft_mask"][order]
     renderings = how.renderings(evaluation["fg"][order], evaluation["bg"][order])
-    return np.stack([mask_at(soft[i], image, how.refine, of_image(renderings, i)) for i, image in enumerate(images)])
+    return np.stack([mask_at(soft[i], image, how, of_image(renderings, i)) for i, image in enumerate(images)])
 
 
 def _smooth(images: torch.Tensor, size: int) -> torch.Tensor:
