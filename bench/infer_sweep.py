@@ -8,9 +8,10 @@ each; everything else is the model's profile's sampler and read-out, changed by 
 per plan: IoU / Dice at the 128 px ground truth (the pipeline's protocol), steps per image, seconds;
 with --refine also the IoU after `drc extract --refine grabcut` (the mask redrawn by GrabCut at 128 px);
 masks are decided per pixel at 128 px under the profile's readout.full_resolution (``--set`` to change it);
-``--seed-thresholds`` scores GrabCut's edges at several readout.seed_threshold values off one run of the
-chains (one line and row each); with --csv PATH also appends one row per plan (and seed threshold) there
-(what `python -m bench.budget_figure` draws).
+``--vary KEY=V1,V2`` scores GrabCut's edges at several values of a read-out key GrabCut alone reads
+(seed_threshold, grabcut_band; repeated, every combination) off one run of the chains (one line and row
+each); with --csv PATH also appends one row per plan (and combination) there (what
+`python -m bench.budget_figure` draws).
 Settings chosen here are chosen on the validation seed (grey 2, coloured 12; with --robust, images of the
 second generator, grey 6, coloured 16), never on the pipeline's evaluation, held-out or robustness images.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -34,6 +36,8 @@ from drc.fullres import MaskReadout, Renderings
 from drc.inference import extract
 from drc.metrics import scores_at_target_size
 from drc.scoring import inference_settings
+
+GRABCUT_KEYS = ("seed_threshold", "grabcut_band")  # read-out keys read after the chains, by GrabCut alone
 
 
 def parse_plan(text: str) -> tuple[str, int, int, int]:
@@ -57,11 +61,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--refine", action="store_true", help="also score the masks refined by GrabCut at 128 px")
     ap.add_argument(
-        "--seed-thresholds",
-        nargs="+",
-        type=float,
-        metavar="T",
-        help="with --refine: GrabCut seeded at each of these readout.seed_threshold values, off the same chains",
+        "--vary",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help=f"with --refine: GrabCut's edges at each value of readout.KEY ({', '.join(GRABCUT_KEYS)}), off the "
+        "same chains; repeated: every combination",
     )
     ap.add_argument("--csv", type=Path, help="append one row per plan to this CSV file")
     args = ap.parse_args()
@@ -71,7 +76,7 @@ def main() -> None:
     train = train_config_of(ckpt)
     sampler, readout = inference_settings(ckpt, overrides=parse_set(args.overrides))
     sampler = for_unseen(sampler)
-    readouts = seed_threshold_readouts(readout, args.seed_thresholds, args.refine)
+    readouts = grabcut_readouts(readout, args.vary, args.refine)
     x, masks, originals = tmdsprites_with_originals(
         generator_config(args.n, args.seed, args.data, args.robust), model.config.resolution
     )
@@ -101,13 +106,14 @@ def main() -> None:
                 "full_resolution": seeded.full_resolution,
                 "threshold": seeded.threshold,
                 "seed_threshold": seeded.seed_threshold,
+                "grabcut_band": seeded.grabcut_band,
                 "iou": round(100 * float(iou.mean()), 2),
                 "dice": round(100 * float(dice.mean()), 2),
                 "iou_refined": None if refined is None else round(refined, 2),
                 "seconds": round(seconds, 1),
                 "threads": args.threads,
             }
-            seeded_at = "" if args.seed_thresholds is None else f" (GrabCut seeded at {seeded.seed_threshold})"
+            seeded_at = f" (GrabCut seeded at {seeded.seed_threshold}, band {seeded.grabcut_band})" if args.vary else ""
             print(
                 f"{start}:{restarts}x{steps}x{settle} ({row['steps_per_image']} steps per image): "
                 f"IoU {row['iou']:.1f} Dice {row['dice']:.1f} ({seconds:.0f} s)"
@@ -118,15 +124,21 @@ def main() -> None:
                 append_row(args.csv, row)
 
 
-def seed_threshold_readouts(
-    readout: ReadoutConfig, seed_thresholds: list[float] | None, refine: bool
-) -> list[ReadoutConfig]:
-    """The read-outs GrabCut's edges are scored under: ``readout`` itself, or one per seed threshold."""
-    if seed_thresholds is None:
+def grabcut_readouts(readout: ReadoutConfig, vary: list[str], refine: bool) -> list[ReadoutConfig]:
+    """The read-outs GrabCut's edges are scored under: ``readout`` itself, or one per combination of the
+    ``--vary KEY=V1,V2`` values (each value read as ``--set readout.KEY=V`` reads it)."""
+    if not vary:
         return [readout]
     if not refine:
-        raise DRCError("--seed-thresholds scores GrabCut's seed: it needs --refine")
-    return [replace(readout, seed_threshold=t) for t in seed_thresholds]
+        raise DRCError("--vary changes what GrabCut reads: it needs --refine")
+    grids = []
+    for item in vary:
+        key, sep, values = item.partition("=")
+        if not sep or key not in GRABCUT_KEYS:
+            raise DRCError(f"--vary takes KEY=V1,V2 with KEY one of {', '.join(GRABCUT_KEYS)}; got {item!r}")
+        grids.append([parse_set([f"readout.{key}={v}"])["readout"] for v in values.split(",")])
+    combos = itertools.product(*grids)
+    return [replace(readout, **{k: v for change in combo for k, v in change.items()}) for combo in combos]
 
 
 def append_row(path: Path, row: dict) -> None:

@@ -279,6 +279,9 @@ class ReadoutConfig:
     seed_threshold: float | None = None  # under refine=grabcut: GrabCut is seeded with the mask the read-out
     #   gives at this threshold instead (its odds recentred from `threshold`), resized or decided per pixel,
     #   while the model's own masks keep `threshold` (None: the same mask; a deviation, drc/fullres.py)
+    grabcut_band: int | None = None  # under refine=grabcut: pixels farther than this many model pixels from
+    #   GrabCut's seed are fixed background, so it redraws edges without spreading over far texture (None:
+    #   any pixel may change; a deviation)
 
     def __post_init__(self) -> None:
         check_types(self, "readout")
@@ -286,6 +289,8 @@ class ReadoutConfig:
             value = getattr(self, name)
             if value is not None and not 0.0 < value < 1.0:
                 raise DRCError(f"readout.{name} must be in (0, 1), got {value!r}")
+        if self.grabcut_band is not None and self.grabcut_band < 1:
+            raise DRCError(f"readout.grabcut_band must be at least 1 model pixel (or null), got {self.grabcut_band!r}")
 
     @property
     def uses_images(self) -> bool:

@@ -42,17 +42,25 @@ class Renderings:
 class MaskReadout:
     """How a soft mask becomes a mask at an image's size (``drc.imageio.mask_at``): ``readout.refine``, the
     threshold the soft mask was recentred on (``drc.inference.soft_mask``) and GrabCut's seed threshold,
-    and under ``readout.full_resolution`` the likelihood scale (train.sigma) it is decided with."""
+    GrabCut's band, and under ``readout.full_resolution`` the likelihood scale (train.sigma) it is decided with."""
 
     refine: str = "none"
     full_resolution: bool = False
     sigma: float | None = None  # needed only under full_resolution
     threshold: float = 0.5
     seed_threshold: float | None = None  # None: GrabCut is seeded with the mask decided at ``threshold``
+    grabcut_band: int | None = None  # model pixels; None: GrabCut may change any pixel
 
     @classmethod
     def of(cls, readout: ReadoutConfig, sigma: float | None) -> MaskReadout:
-        return cls(readout.refine, readout.full_resolution, sigma, readout.threshold, readout.seed_threshold)
+        return cls(
+            readout.refine,
+            readout.full_resolution,
+            sigma,
+            readout.threshold,
+            readout.seed_threshold,
+            readout.grabcut_band,
+        )
 
     def unrefined(self) -> MaskReadout:
         """The same read-out without GrabCut's redrawing: the model's own masks."""
@@ -69,12 +77,23 @@ class MaskReadout:
         shift = threshold_log_odds(self.decision_threshold()) - threshold_log_odds(self.threshold)
         return 1.0 / (1.0 + math.exp(-shift))
 
+    def band_pixels(self, model_side: int, height: int, width: int) -> int | None:
+        """GrabCut's band in pixels of an image of ``height`` x ``width`` read by a ``model_side`` px model."""
+        if self.grabcut_band is None:
+            return None
+        return max(1, round(self.grabcut_band * max(height, width) / model_side))
+
+    def likelihood_scale(self) -> float:
+        """train.sigma, which the per-pixel decision (eq. 7) cannot go without."""
+        if self.sigma is None:
+            raise ValueError("readout.full_resolution needs the likelihood scale (train.sigma)")
+        return self.sigma
+
     def renderings(self, fg: np.ndarray | torch.Tensor, bg: np.ndarray | torch.Tensor) -> Renderings | None:
         """The renderings the mask is decided with (a batch's or one image's), or None: the soft mask resized."""
         if not self.full_resolution:
             return None
-        if self.sigma is None:
-            raise ValueError("readout.full_resolution needs the likelihood scale (train.sigma)")
+        self.likelihood_scale()  # refused here, before any image is read
         return Renderings(_as_array(fg), _as_array(bg))
 
 
@@ -103,13 +122,12 @@ def full_resolution_mask(
     to H x W, each pixel's posterior log odds (eq. 7 with the soft mask as prior, ``how.sigma``) above
     the threshold's. Under ``refine="grabcut"`` with a seed threshold it is GrabCut's seed: the mask the
     read-out would give at that threshold (the soft mask recentred on it, then decided there)."""
-    if how.sigma is None:
-        raise ValueError("readout.full_resolution needs the likelihood scale (train.sigma)")
+    sigma = how.likelihood_scale()
     height, width = image.shape[:2]
     x = to_model_range(image[None].copy())  # writable: torch.from_numpy warns on a read-only (memory-mapped) image
     prior = _at(soft_mask[None], height, width).clamp(PRIOR_CLIP, 1.0 - PRIOR_CLIP)
-    log_pf = laplace_loglik(_at(renderings.fg, height, width), x, how.sigma)
-    log_pb = laplace_loglik(_at(renderings.bg, height, width), x, how.sigma)
+    log_pf = laplace_loglik(_at(renderings.fg, height, width), x, sigma)
+    log_pb = laplace_loglik(_at(renderings.bg, height, width), x, sigma)
     log_odds = pixel_log_odds(prior, log_pf, log_pb)[0, 0]
     decided_at = how.decision_threshold()
     if decided_at != how.threshold:  # recentred from the threshold on the seed's, as drc.inference.soft_mask does

@@ -53,14 +53,17 @@ def mask_at(
     """bool mask at ``image``'s size: ``soft_mask_at``, or with ``renderings`` (readout.full_resolution)
     decided per pixel of the image (``full_resolution_mask``); under ``how.refine="grabcut"`` that mask,
     at GrabCut's seed threshold (readout.seed_threshold), seeds GrabCut, which redraws its edges on the
-    image there. Masks that are written and masks that are scored both leave the model through this function."""
+    image there (within readout.grabcut_band of them). Masks that are written and masks that are scored both
+    leave the model through this function."""
     if how.refine not in ("none", "grabcut"):
         raise DRCError(f"readout.refine must be none | grabcut, got {how.refine!r}")
     if renderings is None:
         mask = soft_mask_at(soft_mask, *image.shape[:2], cut=how.resized_cut())
     else:
         mask = full_resolution_mask(soft_mask, image, renderings, how)
-    return refine_with_grabcut(image, mask) if how.refine == "grabcut" else mask
+    if how.refine == "none":
+        return mask
+    return refine_with_grabcut(image, mask, band=how.band_pixels(np.shape(soft_mask)[-1], *image.shape[:2]))
 
 
 def cutout(

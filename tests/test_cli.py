@@ -74,6 +74,7 @@ def test_evaluate_prints_scores_and_writes_them_with_what_made_them(checkpoint, 
         "full_resolution": True,
         "refine": "grabcut",
         "seed_threshold": 0.35,
+        "grabcut_band": 6,
     }
     assert record["data"]["images"] == str(img_dir) and len(record["data"]["sha256"]) == 64
     assert scores["model"]["profile"] == "tiny" and scores["model"]["iteration"] == 2
@@ -107,6 +108,7 @@ def test_evaluate_takes_settings_through_set(checkpoint, image_folder, tmp_path)
         "full_resolution": False,
         "refine": "grabcut",
         "seed_threshold": 0.35,  # the profile's: GrabCut's seed is the resized mask at 0.35
+        "grabcut_band": 6,
     }
 
 

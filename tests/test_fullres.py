@@ -95,6 +95,8 @@ def test_renderings_only_under_full_resolution():
     assert math.isclose(MaskReadout.of(ReadoutConfig(), 0.5).threshold, 0.5)
     with pytest.raises(ValueError, match="needs the likelihood scale"):
         MaskReadout.of(ReadoutConfig(full_resolution=True), None).renderings(fg, fg)
+    with pytest.raises(ValueError, match="needs the likelihood scale"):  # and when deciding, however it was reached
+        full_resolution_mask(np.zeros((4, 4)), image_of(flat(RED).transpose(1, 2, 0)), r[0], MaskReadout())
 
 
 def _logit(p):
@@ -135,7 +137,7 @@ def test_the_resized_seed_is_the_resized_mask_the_read_out_gives_at_the_seed_thr
 @pytest.mark.parametrize("full_resolution", [True, False])
 def test_grabcut_is_seeded_at_the_seed_threshold_and_own_masks_stay_at_the_threshold(monkeypatch, full_resolution):
     seeds = []
-    monkeypatch.setattr("drc.imageio.refine_with_grabcut", lambda image, mask: seeds.append(mask) or mask)
+    monkeypatch.setattr("drc.imageio.refine_with_grabcut", lambda image, mask, band: seeds.append(mask) or mask)
     same = flat(RED)  # both regions explain every pixel equally: the read-out alone decides
     renderings = Renderings(same, same) if full_resolution else None
     image = image_of(np.broadcast_to(BLUE, (8, 8, 3)))
@@ -156,3 +158,20 @@ def test_seed_threshold_travels_with_the_read_out_and_is_checked():
         ReadoutConfig(full_resolution=True, seed_threshold=1.0)
     resized = MaskReadout.of(ReadoutConfig(refine="grabcut", seed_threshold=0.65), None)  # seeds the resized mask
     assert math.isclose(resized.resized_cut(), 0.65)  # recentred on the threshold 0.5: the soft mask is the read-out
+
+
+def test_grabcuts_band_is_counted_in_model_pixels_and_reaches_grabcut(monkeypatch):
+    bands = []
+    monkeypatch.setattr("drc.imageio.refine_with_grabcut", lambda image, mask, band: bands.append(band) or mask)
+    banded = MaskReadout(refine="grabcut", grabcut_band=6)
+    assert banded.band_pixels(32, 128, 128) == 24 and banded.band_pixels(32, 96, 200) == 38  # the longer side
+    assert banded.band_pixels(128, 16, 16) == 1 and MaskReadout(refine="grabcut").band_pixels(32, 128, 128) is None
+    soft = np.zeros((4, 4), np.float32)
+    soft[1:3, 1:3] = 1.0
+    image = image_of(np.broadcast_to(BLUE, (16, 16, 3)))
+    mask_at(soft, image, banded)
+    mask_at(soft, image, replace(banded, grabcut_band=None))
+    assert bands == [24, None]  # 6 model pixels of a 4 px model are 24 pixels of a 16 px image
+    assert MaskReadout.of(ReadoutConfig(refine="grabcut", grabcut_band=3), 0.5).grabcut_band == 3
+    with pytest.raises(DRCError, match="grabcut_band must be at least 1 model pixel"):
+        ReadoutConfig(grabcut_band=0)

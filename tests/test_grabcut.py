@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
-from drc.baselines.grabcut import grabcut_mask, grabcut_masks, rectangle, rectangle_mask
+from drc.baselines.grabcut import grabcut_mask, grabcut_masks, rectangle, rectangle_mask, refine_with_grabcut
 from drc.metrics import per_image_scores
 
 R = 96
@@ -83,3 +84,17 @@ def test_bad_batch_and_arguments_raise_value_error() -> None:
         grabcut_mask(image, margin=0.5)
     with pytest.raises(ValueError, match="iterations"):
         grabcut_mask(image, iterations=0)
+
+
+def test_a_band_keeps_grabcut_from_spreading_the_seed_over_far_pixels_of_its_colour() -> None:
+    image, disc = disc_image(cx=28, cy=28, radius=12)
+    far, _ = disc_image(cx=72, cy=72, radius=12)
+    image[far[..., 0] == 220] = (220, 20, 20)  # a second red disc, far from the seed
+    seed = disc.copy()
+    free = refine_with_grabcut(image, seed)
+    banded = refine_with_grabcut(image, seed, band=8)
+    assert free[72, 72] and not banded[72, 72]  # unbanded, the seed's colour model takes the far disc too
+    assert iou(banded, disc) > 0.95 and not (banded & ~cv2.dilate(seed.astype(np.uint8), np.ones((17, 17)))).any()
+    assert refine_with_grabcut(image, seed, band=200).tolist() == free.tolist()  # a band wider than the image
+    with pytest.raises(ValueError, match="band must be at least 1 pixel"):
+        refine_with_grabcut(image, seed, band=0)

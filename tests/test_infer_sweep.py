@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.infer_sweep import append_row, parse_plan, refined_iou, seed_threshold_readouts
+from bench.infer_sweep import append_row, grabcut_readouts, parse_plan, refined_iou
 from bench.inputs import generator_config, tmdsprites_with_originals
 from drc.config import ReadoutConfig, RobustConfig
 from drc.data.prepared import Prepared
@@ -25,16 +25,22 @@ def test_a_plan_reads_start_restarts_steps_and_settling():
         parse_plan("persistent:3x40x10")
 
 
-def test_seed_thresholds_each_score_the_same_read_out_with_another_seed():
+def test_each_varied_value_scores_the_same_read_out_with_another_grabcut_setting():
     readout = ReadoutConfig(threshold=0.8, full_resolution=True, refine="grabcut", seed_threshold=0.65)
-    assert seed_threshold_readouts(readout, None, refine=True) == [readout]
-    seeded = seed_threshold_readouts(readout, [0.5, 0.8], refine=True)
+    assert grabcut_readouts(readout, [], refine=True) == [readout]
+    seeded = grabcut_readouts(readout, ["seed_threshold=0.5,0.8"], refine=True)
     assert [r.seed_threshold for r in seeded] == [0.5, 0.8] and {r.threshold for r in seeded} == {0.8}
     assert readout.seed_threshold == 0.65
+    grid = grabcut_readouts(readout, ["seed_threshold=0.5,0.8", "grabcut_band=null,6"], refine=True)
+    assert [(r.seed_threshold, r.grabcut_band) for r in grid] == [(0.5, None), (0.5, 6), (0.8, None), (0.8, 6)]
     with pytest.raises(DRCError, match="needs --refine"):
-        seed_threshold_readouts(readout, [0.5], refine=False)
-    resized = seed_threshold_readouts(ReadoutConfig(refine="grabcut"), [0.5], refine=True)  # seeds the resized mask
-    assert [(r.full_resolution, r.seed_threshold) for r in resized] == [(False, 0.5)]
+        grabcut_readouts(readout, ["seed_threshold=0.5"], refine=False)
+    with pytest.raises(DRCError, match="KEY one of seed_threshold, grabcut_band"):
+        grabcut_readouts(readout, ["threshold=0.5"], refine=True)  # read by the chains' soft masks: a run each
+    with pytest.raises(DRCError, match="grabcut_band must be at least 1"):
+        grabcut_readouts(readout, ["grabcut_band=0"], refine=True)
+    resized = grabcut_readouts(ReadoutConfig(refine="grabcut"), ["seed_threshold=0.5"], refine=True)
+    assert [(r.full_resolution, r.seed_threshold) for r in resized] == [(False, 0.5)]  # seeds the resized mask
 
 
 def test_the_refined_score_is_that_of_the_written_masks():

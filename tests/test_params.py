@@ -88,6 +88,7 @@ def test_the_cpu_profile_deviates_only_where_it_says(params):
         full_resolution=True,
         refine="grabcut",
         seed_threshold=0.65,
+        grabcut_band=6,
     )
     paper = resolve_settings("tmdsprites", "paper", params)
     assert not paper.model.start_encoder and paper.sampler.init == "noise" and paper.readout == ReadoutConfig()

@@ -72,7 +72,7 @@ def test_inference_follows_the_profile_the_model_was_trained_under(trained):
     assert (sampler.steps, sampler.batch_size, readout) == (
         3,
         64,
-        ReadoutConfig(full_resolution=True, refine="grabcut", seed_threshold=0.35),
+        ReadoutConfig(full_resolution=True, refine="grabcut", seed_threshold=0.35, grabcut_band=6),
     )  # profiles/tiny
     sampler, _ = inference_settings(read_checkpoint(ckpt), overrides={"sampler": {"steps": 9}})
     assert sampler.steps == 9

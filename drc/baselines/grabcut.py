@@ -59,17 +59,26 @@ def _grabcut(image: np.ndarray, margin: float, iterations: int) -> tuple[np.ndar
     return (gc_mask == cv2.GC_FGD) | (gc_mask == cv2.GC_PR_FGD), False
 
 
-def refine_with_grabcut(image: np.ndarray, mask: np.ndarray, iterations: int = 5) -> np.ndarray:
+def refine_with_grabcut(
+    image: np.ndarray, mask: np.ndarray, iterations: int = 5, band: int | None = None
+) -> np.ndarray:
     """A mask's edges redrawn by GrabCut at the image's own size: seeded with the mask (its pixels probable
     foreground, the rest probable background), so GrabCut's colour models and edge weights move only
-    where they disagree with it. A mask that is empty or full (nothing to seed one model) comes back as is."""
+    where they disagree with it. With ``band`` (pixels), pixels farther than that from the mask in x or y
+    are fixed background: GrabCut may move the mask's edges but not spread it over texture far from it.
+    A mask that is empty or full (nothing to seed one model) comes back as is."""
     _check_rgb(image, 3, "a uint8 H x W x 3 RGB image")
     mask = np.asarray(mask, bool)
     if mask.shape != image.shape[:2]:
         raise ValueError(f"mask {mask.shape} and image {image.shape[:2]} differ in size")
+    if band is not None and band < 1:
+        raise ValueError(f"band must be at least 1 pixel, got {band}")
     if mask.all() or not mask.any():
         return mask
     gc_mask = np.where(mask, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+    if band is not None:
+        near = cv2.dilate(mask.astype(np.uint8), np.ones((2 * band + 1, 2 * band + 1), np.uint8))
+        gc_mask[near == 0] = cv2.GC_BGD
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     cv2.setRNGSeed(0)
     try:
