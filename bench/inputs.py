@@ -15,10 +15,14 @@ from drc.data.tmdsprites_robust import robust_images
 from drc.errors import DRCError
 
 
-def add_data_options(parser: argparse.ArgumentParser, seed: int, robust: bool = False) -> None:
-    """--n, --seed, --data; with ``robust`` also --robust (for benches that score, never for training)."""
+def add_data_options(parser: argparse.ArgumentParser, seed: int, robust: bool = False, many: bool = False) -> None:
+    """--n, --seed (with ``many``: --seeds, a set per seed), --data; with ``robust`` also --robust (for benches
+    that score, never for training)."""
     parser.add_argument("--n", type=int, default=200, help="images to generate")
-    parser.add_argument("--seed", type=int, default=seed, help="generator seed (the pipeline trains on seed 0)")
+    if many:
+        parser.add_argument("--seeds", nargs="+", type=int, default=[seed], help="generator seeds, a set each")
+    else:
+        parser.add_argument("--seed", type=int, default=seed, help="generator seed (the pipeline trains on seed 0)")
     parser.add_argument(
         "--data",
         action="append",

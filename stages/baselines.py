@@ -1,7 +1,8 @@
-"""Stage baselines@<dataset>: GrabCut and the colour threshold on the images DRC is scored on (Tables 1
-and 3), and GrabCut's IoU against its rectangle margin; baselines_heldout@<dataset> (--heldout): both
-on the dataset's held-out sets. Reads params.yaml's grabcut section. Each writes a scores file per
-method with the data's checksums and the code version (drc/provenance.py)."""
+"""Stage baselines@<dataset>: GrabCut, the colour threshold and the colour threshold's masks redrawn by
+GrabCut on the images DRC is scored on (Tables 1 and 3), and GrabCut's IoU against its rectangle margin;
+baselines_heldout@<dataset> (--heldout): the three on the dataset's held-out sets. Reads params.yaml's
+grabcut section. Each writes a scores file per method with the data's checksums and the code version
+(drc/provenance.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from drc.atomic import atomic_path, write_json
-from drc.baselines.colour import colour_masks
+from drc.baselines.colour import REDRAWING, colour_grabcut_masks, colour_masks
 from drc.baselines.grabcut import grabcut_masks
 from drc.config import GrabCutConfig, from_dict, to_dict
 from drc.data.prepared import Prepared
@@ -92,13 +93,21 @@ def main() -> None:
     def colour(images: np.ndarray) -> tuple[np.ndarray, dict]:
         return colour_masks(images), {}
 
-    methods = {"GrabCut": (grabcut, {"grabcut": to_dict(cfg)}), "Colour": (colour, {})}
-    for method, (masks_of, settings) in methods.items():
+    def colour_grabcut(images: np.ndarray) -> tuple[np.ndarray, dict]:
+        return colour_grabcut_masks(images), {}
+
+    # method: (the stem of its files, its masks, the settings its scores file records)
+    methods = {
+        "GrabCut": ("grabcut", grabcut, {"grabcut": to_dict(cfg)}),
+        "Colour": ("colour", colour, {}),
+        "Colour+GrabCut": ("colour_grabcut", colour_grabcut, {"redrawing": REDRAWING}),
+    }
+    for method, (stem, masks_of, settings) in methods.items():
         results, first = score(masks_of, sets)
         if not args.heldout:
-            write_examples(f"{method.lower()}_{tag}", first)
+            write_examples(f"{stem}_{tag}", first)
         scores = {"method": method, **settings, "results": results, "code": code_version()}
-        write_json(REPORTS / "metrics" / f"{method.lower()}_{tag}.json", scores)
+        write_json(REPORTS / "metrics" / f"{stem}_{tag}.json", scores)
         if method == "GrabCut" and not args.heldout:
             margin_sweep(cfg, first[0], first[1], args.dataset)
 

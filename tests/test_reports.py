@@ -81,6 +81,10 @@ def write_pipeline_outputs(root: Path, n: int = 20, res: int = 16) -> None:
         {"method": "Colour", "results": {"tmdsprites/train": score(100.0, split="eval")}},
     )
     write_json(
+        root / "reports/metrics/colour_grabcut_heldout_tmdsprites.json",
+        {"method": "Colour+GrabCut", "results": {"tmdsprites-heldout/test": score(70.0, 10, split="eval")}},
+    )
+    write_json(
         root / "reports/metrics/grabcut_heldout_tmdsprites.json",
         {"method": "GrabCut", "results": {"tmdsprites-heldout/test": score(58.0, 10, split="eval")}},
     )
@@ -136,7 +140,7 @@ def test_results_csv_has_one_row_per_score(built: tuple[Path, list[str]]) -> Non
     root, _ = built
     results = pd.read_csv(root / RESULTS)
     assert list(results.columns) == COLUMNS
-    assert len(results) == 10
+    assert len(results) == 11
     unrefined = results[results.method == UNREFINED]  # the model's own masks, before readout.refine
     assert unrefined[["eval_data", "iou", "n_images"]].values.tolist() == [
         ["tmdsprites", 30.0, 20],
@@ -151,6 +155,10 @@ def test_results_csv_has_one_row_per_score(built: tuple[Path, list[str]]) -> Non
         ["-", "-", "tmdsprites-heldout", "test"],
     ]
     assert results[results.method == "Colour"].iou.tolist() == [100.0]
+    redrawn = results[results.method == "Colour+GrabCut"]  # the colour masks redrawn by GrabCut
+    assert redrawn[["train_data", "eval_data", "split", "iou"]].values.tolist() == [
+        ["-", "tmdsprites-heldout", "test", 70.0]
+    ]
     heldout = results[(results.eval_data == "tmdsprites-heldout") & (results.method == "DRC")]
     assert heldout[["train_data", "split", "n_images"]].values.tolist() == [["tmdsprites", "test", 10]]
     assert set(results.profile) == {"tiny", "-"}  # GrabCut has no profile
@@ -177,13 +185,17 @@ def test_table1_sets_paper_rows_beside_this_run(built: tuple[Path, list[str]]) -
     assert "| DRC (this run, profile tiny) | not run | not run | not run | not run | 45.7 / 55.7 |" in text
     assert "| Colour threshold (this run) | not run | not run | not run | not run | 100.0 / 110.0 |" in text
     assert (
+        "| Colour threshold, redrawn by GrabCut (this run) | not run | not run | not run | not run | not run |" in text
+    )
+    assert (
         "| DRC, before GrabCut redraws its edges (this run) | not run | not run | not run | not run | 30.0 / 40.0 |"
         in text
     )
     assert (
         "Images never trained on: DRC trained on TM-dSprites scores 40.0 / 50.0 (25.0 / 35.0 before GrabCut's "
         "edges) on the 10 images of "
-        "tmdsprites-heldout (GrabCut 58.0 / 68.0, Colour threshold not run)."
+        "tmdsprites-heldout (GrabCut 58.0 / 68.0, Colour threshold not run, Colour threshold, redrawn by GrabCut "
+        "70.0 / 80.0)."
     ) in text
     table = pd.read_csv(root / TABLES / "table1.csv")
     assert list(table.columns) == ["method", *paper.DATASETS.values()]

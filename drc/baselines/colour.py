@@ -5,12 +5,22 @@ threshold that best separates the image's saturation histogram into two classes;
 class is the foreground. No label is used, so it is as unsupervised as DRC, and it sees nothing but
 colour: where it scores high, colour alone decides the task (grey gratings behind saturated sprites);
 where colour does not decide (coloured gratings, photographs), it scores low.
+
+Its masks redrawn by GrabCut (``colour_grabcut_masks``) are the baseline for DRC's read-out under
+``readout.refine: grabcut``: the same redrawing from a seed that costs nothing, so what DRC adds to its own
+GrabCut-redrawn score is what its masks add as a seed.
 """
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+from tqdm import tqdm
+
+from drc.baselines.grabcut import refine_with_grabcut
+
+# How GrabCut redraws the colour masks: DRC's read-out's redrawing (drc.imageio.mask_at), without its band.
+REDRAWING = {"iterations": 5, "band": None}
 
 
 def saturation(image: np.ndarray) -> np.ndarray:
@@ -30,3 +40,11 @@ def colour_mask(image: np.ndarray) -> np.ndarray:
 def colour_masks(images: np.ndarray) -> np.ndarray:
     """bool N x H x W masks of uint8 N x H x W x 3 RGB images (one threshold per image)."""
     return np.stack([colour_mask(np.asarray(im)) for im in images]) if len(images) else np.zeros((0, 0, 0), bool)
+
+
+def colour_grabcut_masks(images: np.ndarray, progress: bool = True) -> np.ndarray:
+    """bool N x H x W: each image's colour mask redrawn by GrabCut seeded with it, as DRC's masks are
+    (``refine_with_grabcut`` under ``REDRAWING``: no band, so any pixel may change)."""
+    masks = colour_masks(images)
+    bar = tqdm(zip(images, masks, strict=True), total=len(masks), desc="colour + grabcut", disable=not progress)
+    return np.stack([refine_with_grabcut(np.asarray(im), m, **REDRAWING) for im, m in bar]) if len(masks) else masks

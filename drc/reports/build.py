@@ -1,8 +1,9 @@
 """Build every report from whatever the pipeline has written so far (missing inputs read "not run").
 
 Reads (relative to the project root): params.yaml (datasets, the ablation knobs, grabcut.margin),
-reports/metrics/*.json, reports/per_image/{drc,grabcut,colour}_<ds>.csv, reports/grabcut/<ds>_margins.csv,
-reports/training/<ds>-{all,train}/live/plots/metrics/monitor/iou.tsv, reports/progress/<ds>.csv,
+reports/metrics/*.json, reports/per_image/{drc,grabcut,colour,colour_grabcut}_<ds>.csv,
+reports/grabcut/<ds>_margins.csv, reports/training/<ds>-{all,train}/live/plots/metrics/monitor/iou.tsv,
+reports/progress/<ds>.csv,
 data/eval/{drc,grabcut}_<ds>.npz and data/prepared/<ds>. Writes reports/results.csv, reports/summary.json
 (the DVC metric), reports/tables/, reports/figures/ (PNG) and reports/figures_pdf/, each atomically, and
 the results block of README.md (drc/reports/readme.py).
@@ -132,16 +133,20 @@ def draw_figures(root: Path, params: Mapping[str, Any], out: Path, results: pd.D
 
 def table1_scores(results: pd.DataFrame, datasets: list[str]) -> pd.DataFrame:
     """IoU per dataset (rows, display names) and method (columns): this run's DRC (and its masks before
-    GrabCut's edges, when the read-out redraws them), both baselines, the paper's DRC; NaN where missing."""
+    GrabCut's edges, when the read-out redraws them), the baselines, the paper's DRC; NaN where missing."""
 
     def all_data(method: str, d: str) -> Score | None:
         return lookup(results, method=method, train_data=d, model_split="all", eval_data=d, split="train")
 
+    def baseline(method: str, d: str) -> Score | None:
+        return lookup(results, method=method, eval_data=d, split="train")
+
     methods: dict[str, Callable[[str], Score | None]] = {
         "DRC (this run)": functools.partial(all_data, "DRC"),
         "DRC, model's masks": functools.partial(all_data, UNREFINED),
-        "GrabCut (this run)": lambda d: lookup(results, method="GrabCut", eval_data=d, split="train"),
-        "colour threshold": lambda d: lookup(results, method="Colour", eval_data=d, split="train"),
+        "GrabCut (this run)": functools.partial(baseline, "GrabCut"),
+        "colour threshold": functools.partial(baseline, "Colour"),
+        "colour threshold, GrabCut's edges": functools.partial(baseline, "Colour+GrabCut"),
         "DRC (paper)": lambda d: paper.TABLE1["DRC"].get(d),
     }
     frame = pd.DataFrame(
@@ -188,7 +193,12 @@ class DatasetInputs:
     def _per_image(self) -> dict[str, pd.DataFrame]:
         """Per-image IoU tables (columns id, iou) of each method that was scored, by its label."""
         tables = {}
-        for method, label in (("drc", "DRC"), ("grabcut", "GrabCut"), ("colour", "colour threshold")):
+        for method, label in (
+            ("drc", "DRC"),
+            ("grabcut", "GrabCut"),
+            ("colour", "colour threshold"),
+            ("colour_grabcut", "colour threshold, GrabCut's edges"),
+        ):
             path = self.root / f"reports/per_image/{method}_{self.dataset}.csv"
             if path.is_file():
                 tables[label] = pd.read_csv(path, dtype={"id": str})

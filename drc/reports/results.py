@@ -2,7 +2,8 @@
 
 One row per (method, train_data, model_split, eval_data, split). ``model_split`` tells the all-data
 model (Table 1, generalisation) from the train-split model (Tables 3-4), which both have a
-``<dataset>/train`` row; GrabCut and the colour threshold (``Colour``) train on nothing, so their
+``<dataset>/train`` row; GrabCut, the colour threshold (``Colour``) and its masks redrawn by GrabCut
+(``Colour+GrabCut``) train on nothing, so their
 train_data, model_split and profile are ``-``. ``source`` names the scores file a row comes from: it
 records everything that made the score (drc/provenance.py), and ``drc evaluate --from`` re-runs it.
 Where the read-out redraws DRC's masks with GrabCut (readout.refine), the model's own masks before that
@@ -24,7 +25,8 @@ KEY = COLUMNS[:5]
 METRICS = Path("reports/metrics")
 
 
-# drc_<ds>, drc_split_<ds>, generalise_<ds>; grabcut_<ds>, colour_<ds> and their *_heldout_<ds> (stages/)
+# drc_<ds>, drc_split_<ds>, generalise_<ds>; grabcut_<ds>, colour_<ds>, colour_grabcut_<ds> and their
+# *_heldout_<ds> (stages/)
 PREFIXES = ("drc_", "generalise_", "grabcut_", "colour_")
 UNREFINED = "DRC-unrefined"  # the same run's masks as the model gives them, before readout.refine
 
@@ -68,7 +70,8 @@ def collect_results(root: Path) -> pd.DataFrame:
 
 def summary(results: pd.DataFrame) -> dict[str, dict[str, dict[str, float]]]:
     """The headline scores as reports/summary.json, the pipeline's DVC metric: {eval data: {label: {iou, dice}}}
-    with label ``drc`` (the all-data model), ``drc_split`` (the train-split model), ``grabcut`` or ``colour``, and
+    with label ``drc`` (the all-data model), ``drc_split`` (the train-split model), ``grabcut``, ``colour`` or
+    ``colour+grabcut``, and
     ``_<split>`` unless the split is the training data."""
     out: dict[str, dict[str, dict[str, float]]] = {}
     for row in results.itertuples():

@@ -49,7 +49,11 @@ def display(dataset: str) -> str:
     return paper.DATASETS.get(dataset) or paper.VARIANTS.get(dataset, dataset)
 
 
-BASELINES = {"GrabCut": "GrabCut (this run)", "Colour": "Colour threshold (this run)"}
+BASELINES = {
+    "GrabCut": "GrabCut (this run)",
+    "Colour": "Colour threshold (this run)",
+    "Colour+GrabCut": "Colour threshold, redrawn by GrabCut (this run)",
+}
 
 
 def _columns(paper_datasets: Iterable[str], run_datasets: Iterable[str]) -> list[str]:
@@ -74,7 +78,8 @@ def table1(results: pd.DataFrame) -> Table:
     notes = [
         "IoU / Dice in percent, averaged over images; paper rows from the paper's Table 1; "
         "reports/results.csv lists the number of images behind each score and the file that records its settings. "
-        "The colour threshold calls a pixel foreground where its saturation exceeds Otsu's threshold for its image."
+        "The colour threshold calls a pixel foreground where its saturation exceeds Otsu's threshold for its image; "
+        "the row under it redraws those masks with GrabCut seeded with them, as the DRC row's masks are redrawn."
     ]
     if (trained.method == UNREFINED).any():
         notes.append(
