@@ -185,7 +185,7 @@ def test_table1_sets_paper_rows_beside_this_run(built: tuple[Path, list[str]]) -
     assert "| DRC (this run, profile tiny) | not run | not run | not run | not run | 45.7 / 55.7 |" in text
     assert "| Colour threshold (this run) | not run | not run | not run | not run | 100.0 / 110.0 |" in text
     assert (
-        "| Colour threshold, redrawn by GrabCut (this run) | not run | not run | not run | not run | not run |" in text
+        "| Colour threshold redrawn by GrabCut (this run) | not run | not run | not run | not run | not run |" in text
     )
     assert (
         "| DRC, before GrabCut redraws its edges (this run) | not run | not run | not run | not run | 30.0 / 40.0 |"
@@ -194,7 +194,7 @@ def test_table1_sets_paper_rows_beside_this_run(built: tuple[Path, list[str]]) -
     assert (
         "Images never trained on: DRC trained on TM-dSprites scores 40.0 / 50.0 (25.0 / 35.0 before GrabCut's "
         "edges) on the 10 images of "
-        "tmdsprites-heldout (GrabCut 58.0 / 68.0, Colour threshold not run, Colour threshold, redrawn by GrabCut "
+        "tmdsprites-heldout (GrabCut 58.0 / 68.0, Colour threshold not run, Colour threshold redrawn by GrabCut "
         "70.0 / 80.0)."
     ) in text
     table = pd.read_csv(root / TABLES / "table1.csv")

@@ -52,7 +52,7 @@ def display(dataset: str) -> str:
 BASELINES = {
     "GrabCut": "GrabCut (this run)",
     "Colour": "Colour threshold (this run)",
-    "Colour+GrabCut": "Colour threshold, redrawn by GrabCut (this run)",
+    "Colour+GrabCut": "Colour threshold redrawn by GrabCut (this run)",
 }
 
 
