@@ -18,6 +18,7 @@ import torch
 from bench.inputs import add_data_options, generator_config, tmdsprites_inputs
 from drc.checkpoint import load_model, train_config_of
 from drc.config import parse_set
+from drc.cpu_isa import pinned_params
 from drc.errors import exit_cleanly
 from drc.inference import extract
 from drc.metrics import scores_at_target_size
@@ -33,6 +34,7 @@ def main() -> None:
     ap.add_argument("--set", dest="overrides", action="append", default=[], help="SECTION.KEY=VALUE")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
+    pinned_params()  # the stages' kernels (params.yaml's cpu_isa), before any runs
     torch.set_num_threads(args.threads)
     model, ckpt = load_model(args.checkpoint)
     train = train_config_of(ckpt)

@@ -31,6 +31,7 @@ import torch
 from bench.inputs import add_data_options, generator_config, tmdsprites_with_originals
 from drc.checkpoint import load_model, train_config_of
 from drc.config import ReadoutConfig, for_unseen, parse_set
+from drc.cpu_isa import pinned_params
 from drc.errors import DRCError, exit_cleanly
 from drc.fullres import MaskReadout, Renderings
 from drc.inference import extract
@@ -70,6 +71,7 @@ def main() -> None:
     )
     ap.add_argument("--csv", type=Path, help="append one row per plan to this CSV file")
     args = ap.parse_args()
+    pinned_params()  # the stages' kernels (params.yaml's cpu_isa), before any runs
     torch.set_num_threads(args.threads)
     plans = [parse_plan(p) for p in args.plans]
     model, ckpt = load_model(args.checkpoint)

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from bench.inputs import add_data_options, generator_config, tmdsprites_inputs
 from drc.checkpoint import load_model, train_config_of
 from drc.config import for_unseen, parse_set, to_dict
+from drc.cpu_isa import pinned_params
 from drc.data.prepared import resize_images, resize_masks
 from drc.errors import exit_cleanly
 from drc.inference import extract
@@ -55,6 +56,7 @@ def main() -> None:
     ap.add_argument("--thresholds", type=float, nargs="*", default=[], help="also score with these readout.threshold")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
+    pinned_params()  # the stages' kernels (params.yaml's cpu_isa), before any runs
     torch.set_num_threads(args.threads)
     model, ckpt = load_model(args.checkpoint)
     train = train_config_of(ckpt)

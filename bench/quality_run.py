@@ -22,6 +22,7 @@ import torch
 
 from bench.inputs import add_data_options, generator_config, tmdsprites_inputs, tmdsprites_with_originals
 from drc.config import Settings, for_unseen, parse_set, to_dict
+from drc.cpu_isa import pinned_params
 from drc.errors import exit_cleanly
 from drc.fullres import MaskReadout
 from drc.inference import extract
@@ -45,6 +46,7 @@ def main() -> None:
     ap.add_argument("--save", default=None, help="write the trained checkpoint here")
     ap.add_argument("--grid", default=None, help="write a sample grid PNG here at the end")
     args = ap.parse_args()
+    pinned_params()  # the stages' kernels (params.yaml's cpu_isa), before any runs
     torch.set_num_threads(args.threads)
     overrides = parse_set(args.overrides)
     overrides["train"] = {"log_every": 10**9, **overrides.get("train", {})}

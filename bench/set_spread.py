@@ -8,10 +8,11 @@ so a set of 200 images holds 20 gratings, and its scores depend on which 20 its 
 the model's masks under its profile's sampler and read-out (chains from N(0, I), as the pipeline scores
 images it never saw; ``DRC``), the same masks before GrabCut redraws their edges (``DRC-unrefined``),
 GrabCut from its rectangle (the pipeline's default margin), the colour threshold and the colour threshold's
-masks redrawn by GrabCut. Prints one line per seed, then each method's mean, sample sd and range over the
-seeds, and DRC less each baseline; with --csv appends one row per seed there and writes the spread of every
-checkpoint and generator in that file beside it (.md). The seeds may include the pipeline's held-out,
-robustness and validation seeds: this measures, it chooses nothing.
+masks redrawn by GrabCut. Torch's kernels are pinned to params.yaml's ``cpu_isa`` as the stages pin them, so
+a seed of the pipeline's is scored as the pipeline scored it. Prints one line per seed, then each method's
+mean, sample sd and range over the seeds, and DRC less each baseline; with --csv appends one row per seed
+there and writes the spread of every checkpoint and generator in that file beside it (.md). The seeds may
+include the pipeline's held-out, robustness and validation seeds: this measures, it chooses nothing.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from drc.baselines.colour import colour_grabcut_masks, colour_masks
 from drc.baselines.grabcut import grabcut_masks
 from drc.checkpoint import load_model, train_config_of
 from drc.config import GrabCutConfig, for_unseen
+from drc.cpu_isa import pinned_params
 from drc.errors import exit_cleanly
 from drc.fullres import MaskReadout
 from drc.inference import extract
@@ -70,7 +72,7 @@ def summary(rows: pd.DataFrame) -> str:
         "Written by `python -m bench.set_spread ... --csv` from the CSV beside this file (commands in README.md);",
         "IoU % at the 128 px ground truth. Each seed draws its own bank of 20 gratings. Where a seed is one of the",
         "pipeline's (params.yaml: data.<ds>.heldout.seed, robust.seed), its images are the pipeline's held-out or",
-        "robustness images and its chains another draw of their noise.",
+        "robustness images, scored as the pipeline scores them.",
     ]
     for (checkpoint, data, generator), group in rows.groupby(["checkpoint", "data", "generator"], sort=False):
         group = group.reset_index(drop=True)
@@ -90,6 +92,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--csv", type=Path, help="append one row per seed to this CSV file")
     args = ap.parse_args()
+    pinned_params()  # before any kernel runs: the chains are chaotic, so other kernels' rounding moves the score
     torch.set_num_threads(args.threads)
     model, ckpt = load_model(args.checkpoint)
     train = train_config_of(ckpt)

@@ -105,3 +105,31 @@ def test_a_stage_reads_params_and_pins_their_kernels(clean_env, tmp_path):
     (tmp_path / "params.yaml").write_text("cpu_isa: avx2\nthreads: 2\n")
     assert cpu_isa.pinned_params(tmp_path / "params.yaml") == {"cpu_isa": "avx2", "threads": 2}
     assert os.environ["ONEDNN_MAX_CPU_ISA"] == "AVX2"
+
+
+class Pinned(BaseException):
+    """Raised in place of the pin: what the benchmark ran before it is all it ran."""
+
+
+@pytest.mark.parametrize(
+    ("module", "argv"),
+    [
+        ("bench.infer_sweep", ["missing.pt"]),
+        ("bench.mask_errors", ["missing.pt"]),
+        ("bench.infer_steps", ["missing.pt"]),
+        ("bench.quality_run", []),
+        ("bench.set_spread", ["missing.pt"]),
+    ],
+)
+def test_quality_benchmarks_pin_the_stages_kernels_before_they_compute(module, argv, monkeypatch):
+    """A benchmark that scores or trains as the pipeline does pins params.yaml's cpu_isa first, so a score it
+    prints for the pipeline's images and settings is the pipeline's on any CPU with AVX2."""
+    bench = __import__(module, fromlist=["main"])
+
+    def pin() -> None:
+        raise Pinned
+
+    monkeypatch.setattr(bench, "pinned_params", pin)
+    monkeypatch.setattr(sys, "argv", [module, *argv])
+    with pytest.raises(Pinned):  # before the checkpoint is opened (it does not exist)
+        bench.main()

@@ -109,6 +109,7 @@ def test_the_smoke_profile_writes_every_report(repo: Path):
     assert rows[("DRC", "tmdsprites_colour-robust", "test")].n_images == 32  # the second generator's images
     assert rows[("Colour", "tmdsprites", "train")].iou == 100.0  # grey gratings: colour alone decides
     assert rows[("Colour", "tmdsprites_colour", "train")].iou < 80  # coloured gratings: it often fails
+    assert rows[("Colour+GrabCut", "tmdsprites-robust", "test")].iou == 100.0  # the same masks, redrawn
     table1 = (repo / "reports/tables/table1.md").read_text()
     assert "DRC (this run, profile tiny)" in table1 and "78.8 / 87.5" in table1 and "not run" in table1
     assert "| Colour threshold (this run) |" in table1 and "TM-dSprites, coloured gratings" in table1
