@@ -143,14 +143,20 @@ def grabcut_readouts(readout: ReadoutConfig, vary: list[str], refine: bool) -> l
     return [replace(readout, **{k: v for change in combo for k, v in change.items()}) for combo in combos]
 
 
+def check_columns(path: Path, columns: list[str]) -> None:
+    """Fail where the CSV file ``path`` exists with other columns than ``columns`` (before any work, to
+    benchmarks that know their rows' columns up front)."""
+    if path.is_file():
+        with path.open(newline="") as f:
+            header = next(csv.reader(f), [])
+        if header != columns:
+            raise DRCError(f"{path} has other columns ({', '.join(header)}); write these rows to a new file")
+
+
 def append_row(path: Path, row: dict) -> None:
     """Append ``row`` to a CSV file, writing the header when the file is new."""
     new = not path.is_file()
-    if not new:
-        with path.open(newline="") as f:
-            header = next(csv.reader(f), [])
-        if header != list(row):
-            raise DRCError(f"{path} has other columns ({', '.join(header)}); write these rows to a new file")
+    check_columns(path, list(row))
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(row))

@@ -25,11 +25,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from bench.infer_sweep import append_row
+from bench.infer_sweep import append_row, check_columns
 from bench.inputs import add_data_options, generator_config, tmdsprites_with_originals
 from drc.atomic import write_text
-from drc.baselines.colour import colour_grabcut_masks, colour_masks
-from drc.baselines.grabcut import grabcut_masks
+from drc.baselines.registry import BASELINES
 from drc.checkpoint import load_model, train_config_of
 from drc.config import GrabCutConfig, for_unseen
 from drc.cpu_isa import pinned_params
@@ -40,16 +39,13 @@ from drc.metrics import per_image_scores, scores_at_target_size
 from drc.reports.tables import markdown_table
 from drc.scoring import inference_settings
 
-METHODS = ("DRC", "DRC-unrefined", "GrabCut", "Colour", "Colour+GrabCut")
+METHODS = ("DRC", "DRC-unrefined", *BASELINES)
+COLUMNS = ["checkpoint", "generator", "data", "seed", "images", *METHODS, "seconds"]  # of a --csv row
 
 
-def baseline_scores(originals: np.ndarray, masks: np.ndarray, margin: float) -> dict[str, float]:
-    """Mean IoU (%) of the three baselines on uint8 N x H x W x 3 images against their bool masks."""
-    found = {
-        "GrabCut": grabcut_masks(originals, margin, workers=1, progress=False)[0],
-        "Colour": colour_masks(originals),
-        "Colour+GrabCut": colour_grabcut_masks(originals, progress=False),
-    }
+def baseline_scores(originals: np.ndarray, masks: np.ndarray, cfg: GrabCutConfig) -> dict[str, float]:
+    """Mean IoU (%) of every baseline on uint8 N x H x W x 3 images against their bool masks."""
+    found = {method: baseline.masks(originals, cfg, False)[0] for method, baseline in BASELINES.items()}
     return {method: 100 * float(per_image_scores(m, masks)[0].mean()) for method, m in found.items()}
 
 
@@ -57,7 +53,7 @@ def spread(frame: pd.DataFrame) -> pd.DataFrame:
     """Mean, sample sd, smallest and largest of each method's score over the seeds (rows of ``frame``), and
     of DRC less each baseline."""
     columns = {m: frame[m] for m in METHODS if m in frame}
-    for baseline in ("GrabCut", "Colour", "Colour+GrabCut"):
+    for baseline in BASELINES:
         if baseline in frame:
             columns[f"DRC less {baseline}"] = frame["DRC"] - frame[baseline]
     table = pd.DataFrame(columns)
@@ -92,6 +88,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--csv", type=Path, help="append one row per seed to this CSV file")
     args = ap.parse_args()
+    if args.csv:
+        check_columns(args.csv, COLUMNS)
     pinned_params()  # before any kernel runs: the chains are chaotic, so other kernels' rounding moves the score
     torch.set_num_threads(args.threads)
     model, ckpt = load_model(args.checkpoint)
@@ -114,7 +112,7 @@ def main() -> None:
             "DRC-unrefined": scores_at_target_size(out.soft_mask, masks, originals, how.unrefined(), renderings)[0],
         }
         scores = {m: 100 * float(iou.mean()) for m, iou in scored.items()}
-        scores |= baseline_scores(originals, masks, GrabCutConfig().margin)
+        scores |= baseline_scores(originals, masks, GrabCutConfig(workers=1))  # the pipeline's default margin
         row = {
             "checkpoint": args.checkpoint,
             "generator": generator,

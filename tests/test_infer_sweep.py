@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.infer_sweep import append_row, grabcut_readouts, parse_plan, refined_iou
+from bench.infer_sweep import append_row, check_columns, grabcut_readouts, parse_plan, refined_iou
 from bench.inputs import generator_config, tmdsprites_with_originals
 from drc.config import ReadoutConfig, RobustConfig
 from drc.data.prepared import Prepared
@@ -75,3 +75,12 @@ def test_rows_are_appended_only_under_their_own_header(tmp_path):
     with pytest.raises(DRCError, match="has other columns"):
         append_row(path, {"a": 5, "b": 6, "c": 7})
     assert path.read_text().splitlines()[-1] == "3,4"
+
+
+def test_columns_are_checked_before_any_row_is_written(tmp_path):
+    path = tmp_path / "rows.csv"
+    check_columns(path, ["a", "b"])  # no file yet: any columns will do
+    append_row(path, {"a": 1, "b": 2})
+    check_columns(path, ["a", "b"])
+    with pytest.raises(DRCError, match="has other columns"):
+        check_columns(path, ["a", "c"])

@@ -1,10 +1,13 @@
 """bench.set_spread: the baselines it scores beside DRC and the spread it prints over seeds."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from bench.set_spread import METHODS, baseline_scores, spread, summary
+from bench.set_spread import COLUMNS, METHODS, baseline_scores, spread, summary
+from drc.config import GrabCutConfig
 
 
 def test_the_baselines_are_scored_on_the_images_given():
@@ -15,7 +18,7 @@ def test_the_baselines_are_scored_on_the_images_given():
     truth[1] = (yy - 10) ** 2 + (xx - 36) ** 2 < 36
     images[truth] = (220, 30, 30)
     before = images.copy()
-    scores = baseline_scores(images, truth, margin=0.125)
+    scores = baseline_scores(images, truth, GrabCutConfig(workers=1))
     assert np.array_equal(images, before)
     assert scores["Colour"] == scores["Colour+GrabCut"] == 100.0  # grey stripes: colour alone decides
     assert 0 < scores["GrabCut"] < 100  # the rectangle's GrabCut takes stripes too
@@ -52,3 +55,8 @@ def test_the_summary_has_a_section_per_checkpoint_and_generator():
     assert text.count("## `c.pt`, defaults, second generator") == 1
     assert "| 2 | 52.0 | 52.0 | 52.0 | 52.0 | 52.0 |" in text  # seed 2's row, one decimal
     assert "| DRC | 51.5 | 0.7 | 51.0 | 52.0 |" in text  # mean, sd, min, max over seeds 1 and 2
+
+
+def test_a_row_has_the_committed_csvs_columns():
+    committed = Path(__file__).resolve().parents[1] / "bench/results/set_spread.csv"
+    assert committed.read_text().splitlines()[0].split(",") == COLUMNS

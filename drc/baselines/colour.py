@@ -17,10 +17,10 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from drc.baselines.grabcut import refine_with_grabcut
+from drc.baselines.grabcut import REDRAW_ITERATIONS, refine_with_grabcut
 
 # How GrabCut redraws the colour masks: DRC's read-out's redrawing (drc.imageio.mask_at), without its band.
-REDRAWING = {"iterations": 5, "band": None}
+REDRAWING = {"iterations": REDRAW_ITERATIONS, "band": None}
 
 
 def saturation(image: np.ndarray) -> np.ndarray:

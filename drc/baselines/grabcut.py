@@ -15,6 +15,7 @@ import numpy as np
 from tqdm import tqdm
 
 _CHUNK = 64  # images per pool task: small enough for a smooth progress bar, large enough to amortise IPC
+REDRAW_ITERATIONS = 5  # GrabCut's iterations when it redraws a mask (DRC's read-out and the colour baseline's)
 
 
 def _check_rgb(array: np.ndarray, ndim: int, what: str) -> None:
@@ -60,7 +61,7 @@ def _grabcut(image: np.ndarray, margin: float, iterations: int) -> tuple[np.ndar
 
 
 def refine_with_grabcut(
-    image: np.ndarray, mask: np.ndarray, iterations: int = 5, band: int | None = None
+    image: np.ndarray, mask: np.ndarray, iterations: int = REDRAW_ITERATIONS, band: int | None = None
 ) -> np.ndarray:
     """A mask's edges redrawn by GrabCut at the image's own size: seeded with the mask (its pixels probable
     foreground, the rest probable background), so GrabCut's colour models and edge weights move only
