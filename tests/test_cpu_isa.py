@@ -119,6 +119,7 @@ class Pinned(BaseException):
         ("bench.infer_steps", ["missing.pt"]),
         ("bench.quality_run", []),
         ("bench.set_spread", ["missing.pt"]),
+        ("bench.missed_sprites", ["missing.pt"]),
     ],
 )
 def test_quality_benchmarks_pin_the_stages_kernels_before_they_compute(module, argv, monkeypatch):
