@@ -1,9 +1,11 @@
 """bench.missed_sprites: each sprite's recall, size and distance from the border, and their groups."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from bench.missed_sprites import iou_by_missed, missed_by_group, sprite_recall
+from bench.missed_sprites import COLUMNS, iou_by_missed, missed_by_group, sprite_recall
 
 
 def two_images() -> tuple[np.ndarray, np.ndarray]:
@@ -38,3 +40,8 @@ def test_sprites_are_grouped_by_size_and_border_with_a_total():
         ("all", "all"): (3, 33.3),
     }
     assert iou_by_missed(sprite_recall(predicted, truth)) == pytest.approx((1, 100 * 400 / 436, 50.0))
+
+
+def test_a_row_has_the_committed_csvs_columns():
+    committed = Path(__file__).resolve().parents[1] / "bench/results/missed_sprites.csv"
+    assert committed.read_text().splitlines()[0].split(",") == COLUMNS
