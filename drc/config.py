@@ -237,6 +237,8 @@ class SamplerConfig:
     settle: SettleWhich = "kept"  # which restarts settle: "kept" = only the one the read-out keeps (lowest
     #   energy of the unsettled chains); "every" = each restart, before energies or masks are compared
     start_jitter: float = 0.5  # init=encoder: restarts after the first start at the encoder's z + this x N(0, I)
+    sigma: float | None = None  # the Laplace likelihood's scale (eq. 5) in the chains' energy and in the
+    #   read-out's responsibilities (eq. 7); None = train.sigma, the model's (paper: the same sigma throughout)
     seed: int = 0  # seeds the N(0, I) starts and the Langevin noise: a score repeats exactly
     batch_size: int = 100  # images per batch (memory; the noise stream is drawn per batch)
     perf: PerfMode | None = None  # None = $DRC_PERF, else optimised (drc/perf.py)
@@ -249,6 +251,8 @@ class SamplerConfig:
             raise DRCError("sampler.step_size and sampler.settle_step_size must be positive")
         if self.start_jitter < 0:
             raise DRCError(f"sampler.start_jitter must be >= 0, got {self.start_jitter}")
+        if self.sigma is not None and self.sigma <= 0:
+            raise DRCError(f"sampler.sigma must be positive (or null: train.sigma), got {self.sigma}")
         if self.restarts < 1 or self.batch_size < 1:
             raise DRCError(
                 f"sampler.restarts and sampler.batch_size must be >= 1, got {self.restarts}, {self.batch_size}"

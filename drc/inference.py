@@ -58,6 +58,10 @@ def extract(
     restart's either way. The mask is pi_f (paper) or each pixel's posterior responsibility
     (``readout.source``), above ``readout.threshold`` (paper: 0.5; see :func:`soft_mask`).
 
+    ``sigma`` is the Laplace likelihood's scale the model was trained with (train.sigma); the chains and
+    the read-out use ``sampler.sigma`` instead where it is set (a CPU-scale deviation: a model trained at
+    a wider likelihood sampled at a sharper one).
+
     The perf mode (drc/perf.py) comes from ``sampler.perf`` if set, else ``DRC_PERF``, else "optimised".
     Image i's chains draw their starts and noise from a generator of its own, seeded from
     ``sampler.seed`` and ``keys[i]`` (default: its position i; ``image_seed``), so its result depends on
@@ -65,6 +69,7 @@ def extract(
     switches are left as they were.
     """
     check_inference(sampler, readout)
+    sigma = sigma if sampler.sigma is None else sampler.sigma
     if z_init is not None and sampler.restarts > 1:
         raise ValueError("restarts > 1 need chains from N(0, I), not z_init")
     if z_init is None and sampler.init == "encoder" and model.start_encoder is None:

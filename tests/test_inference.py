@@ -235,3 +235,16 @@ def test_a_mask_threshold_moves_the_decision_and_keeps_the_chains(model_and_imag
     for bad in (0.0, 1.0, -0.1):
         with pytest.raises(DRCError, match="readout.threshold"):
             ReadoutConfig(threshold=bad)
+
+
+def test_the_samplers_sigma_replaces_the_models_in_the_chains_and_the_read_out(model_and_images):
+    model, x = model_and_images
+    readout = ReadoutConfig(source="responsibility")
+    sharper = run(model, x, sampler(steps=2, settle_steps=1, sigma=0.25), readout)
+    by_argument = extract(model, x, sampler(steps=2, settle_steps=1), readout, 0.25, TV, progress=False)
+    assert torch.equal(sharper.z, by_argument.z) and torch.equal(sharper.soft_mask, by_argument.soft_mask)
+    assert not torch.equal(sharper.z, run(model, x, sampler(steps=2, settle_steps=1), readout).z)
+    assert torch.equal(run(model, x, sampler(steps=2, sigma=None)).z, run(model, x, sampler(steps=2)).z)
+    for bad in (0.0, -0.5):
+        with pytest.raises(DRCError, match="sampler.sigma"):
+            SamplerConfig(sigma=bad)
