@@ -1,7 +1,7 @@
 """Which TM-dSprites sprites a checkpoint's masks miss, by the sprite's size and its distance from the border.
 
     python -m bench.missed_sprites CHECKPOINT [--robust] [--seed 6] [--data texture_colour=colour] \
-        [--n 200] [--threads 2] [--csv bench/results/missed_sprites.csv]
+        [--set sampler.sigma=0.25 ...] [--n 200] [--threads 2] [--csv bench/results/missed_sprites.csv]
 
 Each ground-truth sprite is a connected component of the 128 px mask (sprites that touch count as one). Its
 recall is the share of its pixels a mask holds; below 0.5 it is missed. Sprites are grouped by size (the
@@ -9,9 +9,10 @@ longer side of their bounding box, as a fraction of the image's side: the first 
 1/6-1/3 of it, the second's 0.12-0.4 before rotation) and by their centre's distance from the nearest
 border (the first generator places centres at least 0.18 of the side from it, the second anywhere a sprite
 fits). The masks are the model's own and the scored ones (GrabCut's edges), read out as the pipeline reads
-them, from chains that start at N(0, I) under the model's profile (images it never saw). Prints, for
-each, the sprites and the share missed in each group, and the mean IoU of images with and without a
-missed sprite; with --csv appends one row per group and mask there.
+them, from chains that start at N(0, I) under the model's profile (images it never saw), changed by
+``--set``. Prints, for each, the sprites and the share missed in each group, and the mean IoU of images
+with and without a missed sprite; with --csv appends one row per group and mask there (with the
+``--set`` items and the masks' mean IoU).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from scipy import ndimage
 from bench.infer_sweep import append_row, check_columns
 from bench.inputs import add_data_options, generator_config, tmdsprites_with_originals
 from drc.checkpoint import load_model, train_config_of
-from drc.config import for_unseen
+from drc.config import for_unseen, parse_set
 from drc.cpu_isa import pinned_params
 from drc.errors import exit_cleanly
 from drc.fullres import MaskReadout, of_image
@@ -47,7 +48,9 @@ COLUMNS = [  # of a --csv row
     "data",
     "seed",
     "images",
+    "settings",
     "masks",
+    "iou",
     "size_group",
     "border_group",
     "sprites",
@@ -109,6 +112,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoint")
     add_data_options(ap, seed=2, robust=True)
+    ap.add_argument("--set", dest="overrides", action="append", default=[], help="SECTION.KEY=VALUE")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--csv", type=Path, help="append one row per group and mask to this CSV file")
     args = ap.parse_args()
@@ -118,7 +122,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     model, ckpt = load_model(args.checkpoint)
     train = train_config_of(ckpt)
-    sampler, readout = inference_settings(ckpt)
+    sampler, readout = inference_settings(ckpt, overrides=parse_set(args.overrides))
     x, truth, originals = tmdsprites_with_originals(
         generator_config(args.n, args.seed, args.data, args.robust), model.config.resolution
     )
@@ -128,29 +132,22 @@ def main() -> None:
     how = MaskReadout.of(readout, train.sigma)
     renderings = how.renderings(out.fg, out.bg)
     soft = out.soft_mask.detach().cpu().numpy()
+    settings = " ".join(args.overrides) or "the profile's"
     for name, mask_how in (("own", how.unrefined()), ("scored", how)):
         masks = np.stack([mask_at(soft[i], originals[i], mask_how, of_image(renderings, i)) for i in range(len(soft))])
+        iou = 100 * float(per_image_scores(masks, truth)[0].mean())
         sprites = sprite_recall(masks, truth)
         table = missed_by_group(sprites)
         count, with_missed, without = iou_by_missed(sprites)
         print(
-            f"\n{name} masks: IoU {sprites.groupby('image').image_iou.first().mean():.1f}; {count} images with a "
-            f"missed sprite score {with_missed:.1f}, the others {without:.1f}"
+            f"\n{name} masks ({settings}): IoU {iou:.1f}; {count} images with a missed sprite score "
+            f"{with_missed:.1f}, the others {without:.1f}"
         )
         print(table.to_string(index=False))
+        head = {"checkpoint": args.checkpoint, "generator": generator, "data": data, "seed": args.seed}
+        head |= {"images": args.n, "settings": settings, "masks": name, "iou": round(iou, 2)}
         for row in table.to_dict("records") if args.csv else []:
-            append_row(
-                args.csv,
-                {
-                    "checkpoint": args.checkpoint,
-                    "generator": generator,
-                    "data": data,
-                    "seed": args.seed,
-                    "images": args.n,
-                    "masks": name,
-                    **row,
-                },
-            )
+            append_row(args.csv, head | row)
 
 
 if __name__ == "__main__":
