@@ -6,20 +6,11 @@ from drc.baselines.colour import REDRAWING, colour_grabcut_masks, colour_masks
 from drc.baselines.grabcut import grabcut_masks
 from drc.baselines.registry import BASELINES
 from drc.config import GrabCutConfig, to_dict
-
-
-def sprite_on_stripes() -> tuple[np.ndarray, np.ndarray]:
-    yy, xx = np.mgrid[:48, :48]
-    images = np.repeat((128 + 90 * np.sin(xx / 2.0)).astype(np.uint8)[None, ..., None], 3, axis=-1).repeat(2, axis=0)
-    truth = np.zeros((2, 48, 48), bool)
-    truth[0] = (yy - 24) ** 2 + (xx - 24) ** 2 < 64
-    truth[1] = (yy - 30) ** 2 + (xx - 20) ** 2 < 49
-    images[truth] = (30, 200, 60)
-    return images, truth
+from tests.helpers import squares_on_stripes
 
 
 def test_each_baseline_gives_its_functions_masks_and_records_its_settings():
-    images, _ = sprite_on_stripes()
+    images, _ = squares_on_stripes(n=3, res=48)
     before = images.copy()
     cfg = GrabCutConfig(margin=0.1, workers=1)
     expected = {

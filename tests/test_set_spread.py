@@ -7,21 +7,20 @@ import pandas as pd
 import pytest
 
 from bench.set_spread import COLUMNS, METHODS, baseline_scores, spread, summary
+from drc.baselines.grabcut import grabcut_masks
 from drc.config import GrabCutConfig
+from drc.metrics import per_image_scores
+from tests.helpers import squares_on_stripes
 
 
 def test_the_baselines_are_scored_on_the_images_given():
-    yy, xx = np.mgrid[:48, :48]
-    images = np.repeat((128 + 90 * np.sin(xx / 2.0)).astype(np.uint8)[None, ..., None], 3, axis=-1).repeat(2, axis=0)
-    truth = np.zeros((2, 48, 48), bool)
-    truth[0] = (yy - 24) ** 2 + (xx - 24) ** 2 < 64
-    truth[1] = (yy - 10) ** 2 + (xx - 36) ** 2 < 36
-    images[truth] = (220, 30, 30)
+    images, truth = squares_on_stripes(n=3, res=48)
     before = images.copy()
     scores = baseline_scores(images, truth, GrabCutConfig(workers=1))
     assert np.array_equal(images, before)
     assert scores["Colour"] == scores["Colour+GrabCut"] == 100.0  # grey stripes: colour alone decides
-    assert 0 < scores["GrabCut"] < 100  # the rectangle's GrabCut takes stripes too
+    rectangle = grabcut_masks(images, 0.125, workers=1, progress=False)[0]
+    assert scores["GrabCut"] == 100 * float(per_image_scores(rectangle, truth)[0].mean())
 
 
 def test_the_spread_is_over_seeds_and_the_differences_are_per_seed():
