@@ -11,7 +11,8 @@ generalise_<dataset>.json, not trained again; it must have been trained with the
 seed. The table below the spread is each seed's evaluation score less its robustness score. Writes
 bench/results/seed_spread.csv (one row per dataset, set and seed: the scored IoU and the model's own
 masks' IoU, and ``settings``, a digest of the model, training and inference settings but the seed), a
-figure beside it (.png, .pdf) and a Markdown table of mean and spread (.md). A seed's set already in the
+figure beside it (.png, .pdf) and a Markdown table of mean and spread (.md), both of the rows scored
+under today's settings only. A seed's set already in the
 CSV under today's settings is not scored again; one scored under other settings (say, after a change of the
 profile's sampler) is scored again, from its kept model if that was trained as today's settings train
 (else trained again); a stopped training run resumes from its checkpoint. Run it alone on the machine:
@@ -74,8 +75,11 @@ def main() -> None:
             table = _merge(table, _seed_rows(dataset, seed, missing, profile, params, args.models, settings))
             _write_table(table, csv)
     _write_table(table, csv)
-    spread = summarise(table)
-    text = _markdown(spread, gaps(table), profile)
+    current = current_rows(table, {d: settings_digest(d, profile, params) for d in table.dataset.unique()})
+    spread = summarise(current)
+    text = _markdown(spread, gaps(current), profile)
+    if len(current) < len(table):
+        text += f"\n\n{len(table) - len(current)} rows of the CSV, scored under other settings, are not summarised."
     write_text(args.out.with_suffix(".md"), text + "\n")
     figures.seed_spread(table, f"DRC over training seeds (profile {profile})", args.out.with_suffix(".png"))
     print(text)
@@ -201,6 +205,12 @@ def _merge(table: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
 def _write_table(table: pd.DataFrame, path: Path) -> None:
     with atomic_path(path) as tmp:
         table.to_csv(tmp, index=False)
+
+
+def current_rows(table: pd.DataFrame, digests: dict[str, str]) -> pd.DataFrame:
+    """The rows of ``table`` scored under each dataset's settings of today (``digests``: dataset -> its
+    ``settings_digest``): a table partly scored again after a change of settings summarises no stale row."""
+    return table[table.settings == table.dataset.map(digests)].reset_index(drop=True)
 
 
 def summarise(table: pd.DataFrame) -> pd.DataFrame:

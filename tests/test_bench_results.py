@@ -9,7 +9,7 @@ import pytest
 
 from bench.budget_figure import data_label
 from bench.infer_sweep import append_row
-from bench.seed_spread import _merge, gaps, settings_digest, summarise
+from bench.seed_spread import _merge, current_rows, gaps, settings_digest, summarise
 from drc.params import load_params
 from drc.reports import figures
 
@@ -89,3 +89,11 @@ def test_the_figures_are_drawn(tmp_path):
     assert all((tmp_path / f"{name}.{ext}").is_file() for name in ("seeds", "budget") for ext in ("png", "pdf"))
     assert data_label("defaults", 2) == "grey gratings (seed 2)"
     assert data_label("robust texture_colour=colour", 16) == "second generator, coloured gratings (seed 16)"
+
+
+def test_only_rows_scored_under_todays_settings_are_summarised():
+    table = rows(("grey", "eval", 0, 90.0, 75.0), ("grey", "eval", 1, 80.0, 70.0), ("colour", "eval", 1, 60.0, 50.0))
+    table["settings"] = ["new", "old", "c"]
+    current = current_rows(table, {"grey": "new", "colour": "c"})
+    assert current.seed.tolist() == [0, 1] and current.dataset.tolist() == ["grey", "colour"]
+    assert summarise(current).set_index("dataset").loc["grey", "seeds"] == 1
