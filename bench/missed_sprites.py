@@ -40,8 +40,8 @@ from drc.scoring import inference_settings
 MISSED_BELOW = 0.5  # a sprite whose recall is below this is missed
 SIZE_BINS = pd.IntervalIndex.from_breaks([0, 1 / 6, 1 / 4, 2], closed="left")  # sprite size / image side
 SIZE_LABELS = {SIZE_BINS[0]: "< 1/6", SIZE_BINS[1]: "1/6 to 1/4", SIZE_BINS[2]: ">= 1/4"}
-BORDER_LABELS = {True: "< 0.18", False: ">= 0.18"}  # centre's distance from the border / image side
-NEAR_BORDER = 0.18
+NEAR_BORDER = 0.18  # centre's distance from the border / image side: the first generator's centres lie this far in
+BORDER_LABELS = {True: f"< {NEAR_BORDER}", False: f">= {NEAR_BORDER}"}
 COLUMNS = [  # of a --csv row
     "checkpoint",
     "generator",
