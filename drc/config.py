@@ -29,6 +29,10 @@ from drc.errors import DRCError
 
 T = TypeVar("T")
 
+# The word that sets a nullable setting to null from a layer of settings, where a null keeps the layer
+# below (drc/params.py): ``--set sampler.sigma=none``. A nullable text setting keeps "none" as text.
+UNSET = "none"
+
 PerfMode = Literal["eager", "optimised", "max"]  # how the math is executed (drc/perf.py); not what it computes
 LrSchedule = Literal["constant", "cosine"]
 ChainStart = Literal["noise", "persistent", "encoder"]
@@ -48,7 +52,8 @@ def _kind(hint: Any) -> str:
     if origin is Literal:
         return " | ".join(map(str, args))
     if origin in (typing.Union, types.UnionType):
-        return " or ".join(_kind(a) for a in args if a is not type(None)) + " or null"
+        (inner,) = (a for a in args if a is not type(None))
+        return f"{_kind(inner)} or " + ("null" if inner is str else UNSET)
     if origin is tuple:
         return f"list of {_kind(args[0])}" if args[-1] is Ellipsis else f"list of {len(args)} {_kind(args[0])}"
     return {bool: "true | false", int: "integer", float: "number", str: "text"}.get(hint, str(hint))
@@ -63,10 +68,13 @@ def _coerce(value: Any, hint: Any, name: str) -> Any:
             raise wrong
         return value
     if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
         (inner,) = (a for a in args if a is not type(None))
-        return _coerce(value, inner, name)
+        if value is None or (value == UNSET and inner is not str):
+            return None
+        try:
+            return _coerce(value, inner, name)
+        except DRCError:
+            raise wrong from None
     if origin is tuple:
         if not isinstance(value, list | tuple):
             raise wrong
@@ -211,7 +219,7 @@ class TrainConfig:
         if self.iterations < 0 or self.batch_size < 1:
             raise DRCError("train.iterations must be >= 0 and train.batch_size >= 1")
         if self.max_images is not None and self.max_images < 1:
-            raise DRCError(f"train.max_images must be >= 1 or null (all), got {self.max_images}")
+            raise DRCError(f"train.max_images must be >= 1 or none (all), got {self.max_images}")
         if self.sigma <= 0:
             raise DRCError(f"train.sigma must be positive, got {self.sigma}")
         if not (0 <= self.saturation_jitter <= 1 and 0 <= self.value_jitter <= 1):
@@ -252,7 +260,7 @@ class SamplerConfig:
         if self.start_jitter < 0:
             raise DRCError(f"sampler.start_jitter must be >= 0, got {self.start_jitter}")
         if self.sigma is not None and self.sigma <= 0:
-            raise DRCError(f"sampler.sigma must be positive (or null: train.sigma), got {self.sigma}")
+            raise DRCError(f"sampler.sigma must be positive (or none: train.sigma), got {self.sigma}")
         if self.restarts < 1 or self.batch_size < 1:
             raise DRCError(
                 f"sampler.restarts and sampler.batch_size must be >= 1, got {self.restarts}, {self.batch_size}"
@@ -294,7 +302,7 @@ class ReadoutConfig:
             if value is not None and not 0.0 < value < 1.0:
                 raise DRCError(f"readout.{name} must be in (0, 1), got {value!r}")
         if self.grabcut_band is not None and self.grabcut_band < 1:
-            raise DRCError(f"readout.grabcut_band must be at least 1 model pixel (or null), got {self.grabcut_band!r}")
+            raise DRCError(f"readout.grabcut_band must be at least 1 model pixel (or none), got {self.grabcut_band!r}")
 
     @property
     def uses_images(self) -> bool:
@@ -419,7 +427,7 @@ def choices_help() -> str:
         for f in fields(cls):
             hint = hints[f.name]
             if Literal in (typing.get_origin(hint), *map(typing.get_origin, typing.get_args(hint))):
-                listed.append(f"{section}.{f.name}: {_kind(hint).removesuffix(' or null')}")
+                listed.append(f"{section}.{f.name}: {_kind(hint).removesuffix(f' or {UNSET}')}")
     return "; ".join(listed)
 
 

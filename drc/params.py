@@ -1,4 +1,5 @@
-"""A run's settings, resolved from layers (later wins; null keeps the layer below):
+"""A run's settings, resolved from layers (later wins; null keeps the layer below, and the word ``none``
+sets a nullable setting to null over it: ``--set sampler.sigma=none``; drc.config.UNSET):
 
   1. the dataclass defaults of drc/config.py (the paper's settings);
   2. the paper's facts for the dataset (``drc.config.PAPER_FACTS``: latent sizes, K, ortho weight, test steps);

@@ -150,7 +150,7 @@ def test_settings_prints_the_resolved_settings_and_every_field():
     assert resolved["sampler"]["steps"] == 7 and resolved["model"]["zb_dim"] == 3
     listed = run("settings", "--fields").output
     assert "readout.source: pi_f | responsibility (default 'pi_f')" in listed
-    assert "train.max_images: integer or null (default None)" in listed
+    assert "train.max_images: integer or none (default None)" in listed
     assert "readout.source: pi_f" in run("extract", "--help").output
 
 

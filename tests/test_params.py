@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from drc.config import (
+    FolderConfig,
     ModelConfig,
     ReadoutConfig,
     SamplerConfig,
@@ -103,6 +104,20 @@ def test_layers_apply_in_order_and_null_keeps_the_layer_below(params):
         s = resolve_settings("tmdsprites", profile, params, overrides)
         assert s.train.pseudo_label == 0 and s.train.iterations == 5 and s.sampler.steps == 7
     assert resolve_section("train", "tmdsprites", "cpu", params).iterations == 800  # null: the profile's
+
+
+def test_none_sets_a_nullable_setting_to_null_over_the_layers_below(params):
+    assert resolve_section("sampler", "tmdsprites", "cpu", params).sigma == 0.25  # the cpu profile's
+    assert resolve_section("sampler", "tmdsprites", "cpu", params, parse_set(["sampler.sigma=none"])).sigma is None
+    params["readout"] = {"grabcut_band": "none", "seed_threshold": None}
+    readout = resolve_section("readout", "tmdsprites", "cpu", params)
+    assert readout.grabcut_band is None and readout.seed_threshold == 0.65  # none: null; null: the profile's
+    assert ReadoutConfig(threshold=0.8, seed_threshold="none").seed_threshold is None
+    with pytest.raises(DRCError, match="readout.grabcut_band must be integer or none, got 'off'"):
+        ReadoutConfig(grabcut_band="off")
+    with pytest.raises(DRCError, match="readout.threshold must be number, got 'none'"):
+        ReadoutConfig(threshold="none")  # not nullable: "none" is no value
+    assert FolderConfig(path="p", masks="none").masks == "none"  # a nullable text setting keeps it as text
 
 
 def test_a_section_reads_only_its_own_layers(params):
