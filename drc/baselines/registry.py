@@ -15,6 +15,9 @@ from drc.config import GrabCutConfig, to_dict
 
 @dataclass(frozen=True)
 class Baseline:
+    """One baseline: where its scores go, how it makes masks from a set's images, and what settings its
+    scores file records beside them (so a score says what made it)."""
+
     stem: str  # its files' name: reports/metrics/<stem>_<dataset>.json, reports/per_image/<stem>_<dataset>.csv
     # (uint8 N x H x W x 3 images, params.yaml's grabcut section, progress bar?) -> (bool N x H x W masks,
     # what else its scores file records: GrabCut's failures)
