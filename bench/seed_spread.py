@@ -81,7 +81,7 @@ def main() -> None:
     if len(current) < len(table):
         text += f"\n\n{len(table) - len(current)} rows of the CSV, scored under other settings, are not summarised."
     write_text(args.out.with_suffix(".md"), text + "\n")
-    figures.seed_spread(table, f"DRC over training seeds (profile {profile})", args.out.with_suffix(".png"))
+    figures.seed_spread(current, f"DRC over training seeds (profile {profile})", args.out.with_suffix(".png"))
     print(text)
 
 
