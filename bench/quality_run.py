@@ -16,8 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 
 from bench.inputs import add_data_options, generator_config, tmdsprites_inputs, tmdsprites_with_originals
@@ -57,14 +60,8 @@ def main() -> None:
     trainer = Trainer(settings.model, settings.train, x, profile=args.profile)
     rows = torch.arange(min(len(x), 1000)).numpy()
     t0 = time.time()
-    limit = float("inf") if args.minutes is None else 60 * args.minutes
-    while time.time() - t0 < limit and trainer.iteration < settings.train.iterations:
-        logs = trainer.step()
-        if trainer.iteration % args.monitor == 0:
-            s = trainer.chain_scores(rows, m[rows])
-            minutes = round((time.time() - t0) / 60, 2)
-            fg, recon = round(logs["train/fg_fraction"], 3), round(logs["loss/recon"], 3)
-            print(json.dumps({"it": trainer.iteration, "min": minutes, **s, "fg": fg, "recon": recon}), flush=True)
+    for point in monitored(trainer, rows, m[rows], args.minutes, args.monitor):
+        print(json.dumps(point), flush=True)
     from drc.data.prepared import resize_masks
     from drc.imageio import write_png
     from drc.reports.grids import sample_grid
@@ -83,11 +80,45 @@ def main() -> None:
     print(json.dumps({**final, "args": vars(args), "settings": settings.to_dict()}), flush=True)
 
 
+def monitored(
+    trainer: Trainer, rows: np.ndarray, masks: np.ndarray, minutes: float | None, every: int
+) -> Iterator[dict[str, float]]:
+    """Train until train.iterations (or ``minutes`` have passed) and every ``every`` iterations, and at the
+    last, yield the persistent chains' IoU / Dice on the training images ``rows`` (ground truth ``masks``),
+    with the iteration, the minutes so far and the last batch's foreground fraction and reconstruction error."""
+    t0 = time.time()
+    limit = float("inf") if minutes is None else 60 * minutes
+    logs: dict[str, float] = {}
+    while time.time() - t0 < limit and trainer.iteration < trainer.config.iterations:
+        logs = trainer.step()
+        last = time.time() - t0 >= limit or trainer.iteration == trainer.config.iterations
+        if trainer.iteration % every == 0 or last:
+            scores = trainer.chain_scores(rows, masks)
+            fg, recon = round(logs["train/fg_fraction"], 3), round(logs["loss/recon"], 3)
+            yield {
+                "it": trainer.iteration,
+                "min": round((time.time() - t0) / 60, 2),
+                **scores,
+                "fg": fg,
+                "recon": recon,
+            }
+
+
 def heldout_scores(trainer: Trainer, settings: Settings, args: argparse.Namespace) -> dict[str, float]:
     """IoU/Dice of unseen images (another generator seed) with the profile's sampler and read-out (the
     model's own masks as ``heldout_unrefined_iou`` when the read-out redraws them with GrabCut)."""
     cfg = generator_config(args.heldout, args.heldout_seed, args.data)
     x, m, originals = tmdsprites_with_originals(cfg, settings.model.resolution)
+    scores = scored_from_noise(trainer, settings, x, m, originals)
+    return {f"heldout_{key}": value for key, value in scores.items()}
+
+
+def scored_from_noise(
+    trainer: Trainer, settings: Settings, x: torch.Tensor, masks: np.ndarray, originals: np.ndarray
+) -> dict[str, Any]:
+    """IoU/Dice of images ``x`` scored as evaluate@ scores them: chains from N(0, I) with the profile's
+    sampler and read-out, masks against the 128 px ground truth (the model's own masks as
+    ``unrefined_iou`` when the read-out redraws them with GrabCut), and the minutes it took."""
     t = time.time()
     sampler = for_unseen(settings.sampler)
     out = extract(
@@ -95,17 +126,17 @@ def heldout_scores(trainer: Trainer, settings: Settings, args: argparse.Namespac
     )
     how = MaskReadout.of(settings.readout, settings.train.sigma)
     renderings = how.renderings(out.fg, out.bg)
-    iou, dice = scores_at_target_size(out.soft_mask, m, originals, how, renderings)
+    iou, dice = scores_at_target_size(out.soft_mask, masks, originals, how, renderings)
     unrefined = {}
     if how.refine != "none":
-        own = scores_at_target_size(out.soft_mask, m, originals, how.unrefined(), renderings)[0]
-        unrefined = {"heldout_unrefined_iou": 100 * float(own.mean())}
+        own = scores_at_target_size(out.soft_mask, masks, originals, how.unrefined(), renderings)[0]
+        unrefined = {"unrefined_iou": 100 * float(own.mean())}
     return {
-        "heldout_iou": 100 * float(iou.mean()),
-        "heldout_dice": 100 * float(dice.mean()),
+        "iou": 100 * float(iou.mean()),
+        "dice": 100 * float(dice.mean()),
         **unrefined,
-        "heldout_min": round((time.time() - t) / 60, 2),
-        "heldout_sampler": to_dict(sampler),
+        "min": round((time.time() - t) / 60, 2),
+        "sampler": to_dict(sampler),
     }
 
 

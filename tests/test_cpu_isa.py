@@ -118,6 +118,7 @@ class Pinned(BaseException):
         ("bench.mask_errors", ["missing.pt"]),
         ("bench.infer_steps", ["missing.pt"]),
         ("bench.quality_run", []),
+        ("bench.paper_curve", []),
         ("bench.set_spread", ["missing.pt"]),
         ("bench.missed_sprites", ["missing.pt"]),
     ],

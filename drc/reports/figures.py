@@ -48,7 +48,8 @@ def styled(draw: Callable[P, None]) -> Callable[P, None]:
 def _save(fig: Figure, path: Path) -> None:
     FigureCanvasAgg(fig)
     fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    fig.savefig(path.with_suffix(".pdf"), bbox_inches="tight")
+    # No creation date: a figure drawn again from the same numbers is the same file.
+    fig.savefig(path.with_suffix(".pdf"), bbox_inches="tight", metadata={"CreationDate": None})
 
 
 @styled
@@ -166,11 +167,12 @@ def training_curves(
     paper_iou: float | None,
     title: str,
     path: Path,
+    scored_on: str = "every evaluation image",
 ) -> None:
     """IoU against the training iteration: the scored read-out of the run's snapshots on the first
     evaluation images (``progress``: iteration, iou, iou_unrefined, images; the progress stage), the
     persistent chains' pi_f > 0.5 on the training images (logged while training), one line per run; each
-    run's score on all its evaluation images as a marker at its last iteration; the paper's number as a line."""
+    run's score on ``scored_on`` as a marker at its last iteration; the paper's number as a line."""
     fig = Figure(figsize=(7.5, 4.8))
     ax = fig.add_subplot()
     if progress is not None and len(progress):
@@ -193,7 +195,7 @@ def training_curves(
             marker="*",
             markersize=14,
             linestyle="none",
-            label=f"{label}: scored, every evaluation image ({iou:.1f})",
+            label=f"{label}: scored, {scored_on} ({iou:.1f})",
         )
     if paper_iou is not None:
         ax.axhline(paper_iou, color="grey", linestyle="--", label=f"paper ({paper_iou:.1f}, 10K iterations)")
@@ -201,7 +203,7 @@ def training_curves(
     ax.set_ylabel("IoU (%)")
     ax.set_ylim(0, 100)
     ax.set_title(title)
-    ax.legend(loc="lower right", fontsize=10)
+    ax.legend(loc="best", fontsize=10)
     _save(fig, path)
 
 
