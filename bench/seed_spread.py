@@ -64,8 +64,10 @@ def main() -> None:
     table = pd.read_csv(csv) if csv.is_file() else pd.DataFrame()
     if len(table) and "settings" not in table:
         table["settings"] = ""  # rows written before settings were recorded: all scored again
+    kept = table.dataset.unique().tolist() if len(table) else []
+    digests = {d: settings_digest(d, profile, params) for d in dict.fromkeys([*args.datasets, *kept])}
     for dataset in args.datasets:
-        settings = settings_digest(dataset, profile, params)
+        settings = digests[dataset]
         table = _merge(table, _pipeline_rows(dataset, profile, params, settings))
         for seed in args.seeds:
             missing = [kind for kind in args.sets if not _scored(table, dataset, kind, seed, settings)]
@@ -75,7 +77,7 @@ def main() -> None:
             table = _merge(table, _seed_rows(dataset, seed, missing, profile, params, args.models, settings))
             _write_table(table, csv)
     _write_table(table, csv)
-    current = current_rows(table, {d: settings_digest(d, profile, params) for d in table.dataset.unique()})
+    current = current_rows(table, digests)
     spread = summarise(current)
     text = _markdown(spread, gaps(current), profile)
     if len(current) < len(table):

@@ -19,7 +19,7 @@ def test_the_baselines_are_scored_on_the_images_given():
     scores = baseline_scores(images, truth, GrabCutConfig(workers=1))
     assert np.array_equal(images, before)
     assert scores["Colour"] == scores["Colour+GrabCut"] == 100.0  # grey stripes: colour alone decides
-    rectangle = grabcut_masks(images, 0.125, workers=1, progress=False)[0]
+    rectangle = grabcut_masks(images, GrabCutConfig().margin, workers=1, progress=False)[0]
     assert scores["GrabCut"] == 100 * float(per_image_scores(rectangle, truth)[0].mean())
 
 
