@@ -15,10 +15,11 @@ read-out (5,000 Langevin steps for the paper; ``--set sampler.steps=...`` for fe
 Writes <out>.csv as it goes (dataset, source "chains" or "scored", iteration, minutes, IoU, Dice, the
 foreground fraction and reconstruction error of the last training batch), so a run stopped at a time limit
 keeps every row it measured; <out>.json (per dataset: the resolved settings, training images, iterations,
-seconds per iteration, perf mode; the code and compute that ran it) and at the end <out>.png / .pdf, the
-curves against the paper's TM-dSprites IoU. The device is train.device (auto: CUDA when torch sees a GPU).
-Needs torch, NumPy, pandas, matplotlib, OpenCV and PyYAML (not DVC): on a machine with torch for its GPU,
-``PYTHONPATH=. python3 -m bench.paper_curve`` from the repository root runs it without installing.
+wall seconds per iteration with the chains' scoring, perf mode; the code and compute that ran it) and at the
+end <out>.png / .pdf, the curves against the paper's TM-dSprites IoU. The device is train.device (auto: CUDA
+when torch sees a GPU). Needs torch, NumPy, pandas, matplotlib, OpenCV, PyYAML and tqdm (not DVC): on a machine
+with torch for its GPU, ``PYTHONPATH=. python3 -m bench.paper_curve`` from the repository root runs it
+without installing.
 """
 
 from __future__ import annotations

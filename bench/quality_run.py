@@ -88,7 +88,6 @@ def monitored(
     with the iteration, the minutes so far and the last batch's foreground fraction and reconstruction error."""
     t0 = time.time()
     limit = float("inf") if minutes is None else 60 * minutes
-    logs: dict[str, float] = {}
     while time.time() - t0 < limit and trainer.iteration < trainer.config.iterations:
         logs = trainer.step()
         last = time.time() - t0 >= limit or trainer.iteration == trainer.config.iterations
