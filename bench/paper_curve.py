@@ -60,6 +60,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     ap.add_argument("--out", type=Path, default=Path("bench/results/paper_curve"), help="CSV / JSON / figure stem")
     args = ap.parse_args()
+    if args.every < 1 or args.score < 0 or not args.minutes > 0:
+        raise DRCError("--every takes a whole number >= 1, --score one >= 0 and --minutes a time > 0")
     params = pinned_params()  # the stages' kernels (params.yaml's cpu_isa), before any runs
     if args.threads:
         torch.set_num_threads(args.threads)

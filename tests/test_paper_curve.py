@@ -32,6 +32,15 @@ def test_the_curve_has_a_point_every_few_iterations_and_at_the_last(tmp_path, mo
     assert (tmp_path / "out/curve.png").is_file() and (tmp_path / "out/curve.pdf").is_file()
 
 
+@pytest.mark.parametrize("argv", [["--every", "0"], ["--score", "-1"], ["--minutes", "0"]])
+def test_a_wrong_option_is_named_before_anything_runs(tmp_path, monkeypatch, capsys, argv):
+    with pytest.raises(SystemExit) as stop:
+        run(tmp_path, monkeypatch, "datasets: [tmdsprites]\ncpu_isa: null\n", *argv)
+    assert stop.value.code != 0
+    assert "--every takes a whole number >= 1" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_dataset_it_cannot_generate_is_named(tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit) as stop:
         run(tmp_path, monkeypatch, "datasets: [tmdsprites]\ncpu_isa: null\n", "--datasets", "birds")
