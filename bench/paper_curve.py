@@ -83,19 +83,22 @@ def main() -> None:
         rows = np.arange(min(len(x), 1000))
         trainer = Trainer(settings.model, settings.train, x, profile=args.profile)
         print(f"{dataset}: {len(x)} images, {trainer.device}, perf {trainer.perf_mode}", flush=True)
+        record[dataset] = {
+            "settings": settings.to_dict(),
+            "images": len(x),
+            "perf": trainer.perf_mode,
+            "device": str(trainer.device),
+        }
+        write_json(args.out.with_suffix(".json"), record)  # before training: a run cut short says what it ran
         start = time.time()
         for point in monitored(trainer, rows, masks[rows], args.minutes, args.every):
             print(json.dumps({"dataset": dataset, **point}), flush=True)
             points.append(row(dataset, "chains", point))
             write_text(args.out.with_suffix(".csv"), pd.DataFrame(points, columns=COLUMNS).to_csv(index=False))
         seconds = time.time() - start
-        record[dataset] = {
-            "settings": settings.to_dict(),
-            "images": len(x),
+        record[dataset] |= {
             "iterations": trainer.iteration,
             "seconds_per_iteration": seconds / max(trainer.iteration, 1),
-            "perf": trainer.perf_mode,
-            "device": str(trainer.device),
         }
         if args.score:
             n = min(args.score, len(rows))

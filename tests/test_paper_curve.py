@@ -32,6 +32,22 @@ def test_the_curve_has_a_point_every_few_iterations_and_at_the_last(tmp_path, mo
     assert (tmp_path / "out/curve.png").is_file() and (tmp_path / "out/curve.pdf").is_file()
 
 
+def test_a_run_cut_short_has_recorded_its_settings(tmp_path, monkeypatch):
+    class TimeLimit(BaseException):
+        """What a device's time limit does to the run: it ends it mid-training."""
+
+    def cut_short(*args, **kwargs):
+        raise TimeLimit
+        yield
+
+    monkeypatch.setattr(paper_curve, "monitored", cut_short)
+    with pytest.raises(TimeLimit):
+        run(tmp_path, monkeypatch, "datasets: [tmdsprites]\ncpu_isa: null\n")
+    record = json.loads((tmp_path / "out/curve.json").read_text())
+    assert record["tmdsprites"]["settings"]["train"]["batch_size"] == 8  # the tiny profile's
+    assert record["command"]["profile"] == "tiny" and "torch" in record
+
+
 @pytest.mark.parametrize("argv", [["--every", "0"], ["--score", "-1"], ["--minutes", "0"]])
 def test_a_wrong_option_is_named_before_anything_runs(tmp_path, monkeypatch, capsys, argv):
     with pytest.raises(SystemExit) as stop:
