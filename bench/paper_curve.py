@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -116,12 +117,13 @@ def training_images(
     dataset: str, profile: str, params: dict[str, Any], settings: Settings
 ) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
     """The images train@<dataset> trains on under ``profile`` (prepare@ generates them: data.<dataset> of
-    params.yaml over the profile's data settings; the first train.max_images of them), their 128 px ground
-    truth and originals."""
-    sets = tmdsprites_sets(data_values(dataset, profile, params), dataset)
-    x, masks, originals = tmdsprites_with_originals(sets[""], settings.model.resolution)
-    n = settings.train.max_images or len(x)
-    return x[:n], masks[:n], originals[:n]
+    params.yaml over the profile's data settings; the first train.max_images of them, which are the same
+    however many the generator draws), their 128 px ground truth and originals."""
+    cfg = tmdsprites_sets(data_values(dataset, profile, params), dataset)[""]
+    n = min(settings.train.max_images or cfg.n_images, cfg.n_images)
+    return tmdsprites_with_originals(
+        replace(cfg, n_images=n, eval_size=min(cfg.eval_size, n)), settings.model.resolution
+    )
 
 
 def row(dataset: str, source: str, point: dict[str, Any]) -> dict[str, Any]:
