@@ -95,7 +95,7 @@ def main() -> None:
         for point in monitored(trainer, rows, masks[rows], args.minutes, args.every):
             print(json.dumps({"dataset": dataset, **point}), flush=True)
             points.append(row(dataset, "chains", point))
-            write_text(args.out.with_suffix(".csv"), pd.DataFrame(points, columns=COLUMNS).to_csv(index=False))
+            write_text(args.out.with_suffix(".csv"), curve_table(points).to_csv(index=False))
         seconds = time.time() - start
         record[dataset] |= {
             "iterations": trainer.iteration,
@@ -107,10 +107,10 @@ def main() -> None:
             print(json.dumps({"dataset": dataset, "scored": n, **scores}), flush=True)
             point = {**scores, "it": trainer.iteration, "min": round(seconds / 60, 2)}  # minutes of training
             points.append(row(dataset, "scored", point))
-            write_text(args.out.with_suffix(".csv"), pd.DataFrame(points, columns=COLUMNS).to_csv(index=False))
+            write_text(args.out.with_suffix(".csv"), curve_table(points).to_csv(index=False))
             record[dataset] |= {"scored_images": n, "scoring_minutes": scores["min"], "sampler": scores["sampler"]}
         write_json(args.out.with_suffix(".json"), record)
-    draw(pd.DataFrame(points, columns=COLUMNS), args.profile, args.score, args.out.with_suffix(".png"))
+    draw(curve_table(points), args.profile, args.score, args.out.with_suffix(".png"))
 
 
 def training_images(
@@ -124,6 +124,11 @@ def training_images(
     return tmdsprites_with_originals(
         replace(cfg, n_images=n, eval_size=min(cfg.eval_size, n)), settings.model.resolution
     )
+
+
+def curve_table(points: list[dict[str, Any]]) -> pd.DataFrame:
+    """The CSV's rows so far (``row``'s), in its columns."""
+    return pd.DataFrame(points, columns=COLUMNS)
 
 
 def row(dataset: str, source: str, point: dict[str, Any]) -> dict[str, Any]:
