@@ -27,7 +27,7 @@ def main() -> None:
     torch.set_num_threads(params.get("threads") or torch.get_num_threads())
     run = f"{args.dataset}-{args.split}"
     settings = {"profile": args.profile, "model": to_dict(model), "train": to_dict(train), "code": code_version()}
-    write_json(REPORTS / "training" / run / "settings.json", settings)
+    write_json(REPORTS / "training" / run / "settings.json", settings, replace=True)
     train_model(
         prepared_dir(args.dataset),
         args.split,
@@ -37,6 +37,8 @@ def main() -> None:
         live_dir=REPORTS / "training" / run / "live",
         profile=args.profile,
         snapshot_dir=snapshot_dir(args.dataset, args.split),
+        other_run="retrain",  # the stage owns its checkpoint (a DVC output): other settings train afresh
+        force=True,
     )
 
 

@@ -87,5 +87,5 @@ def update_readme(path: Path, table: Table) -> bool:
         return False
     new = text[:start] + block(table) + text[end + len(END) :]
     if new != text:
-        write_text(path, new)
+        write_text(path, new, replace=True)
     return True
