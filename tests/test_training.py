@@ -127,26 +127,3 @@ def test_overfit_eight_images_reduces_the_reconstruction_error():
     all_fg = score_masks(np.ones_like(masks), masks)["iou"]
     print(f"overfit: mse {first:.4f} -> {last:.4f}; IoU {iou:.1f} vs all-foreground {all_fg:.1f}")
     assert last < 0.4 * first
-
-
-def test_the_start_encoder_learns_beside_the_model_without_changing_its_run(tmp_path):
-    """model.start_encoder adds an encoder trained on dreams and the batch's chains; every other weight,
-    chain and loss is what the same run without it gives, and a resumed run continues it exactly."""
-    images = images_to_tensor(squares_on_stripes(n=8)[0])
-    plain = Trainer(tiny_model_config(), tiny_train_config(iterations=4), images)  # seeds torch's RNG
-    plain_logs = [plain.step() for _ in range(4)]
-    with_encoder = Trainer(tiny_model_config(start_encoder=True), tiny_train_config(iterations=4), images)
-    logs = [with_encoder.step() for _ in range(4)]
-    assert torch.equal(plain.z_post, with_encoder.z_post) and torch.equal(plain.z_prior, with_encoder.z_prior)
-    for name, value in plain.model.state_dict().items():
-        assert torch.equal(value, with_encoder.model.state_dict()[name]), name
-    assert {k: v for k, v in logs[-1].items() if k != "loss/start_encoder"} == plain_logs[-1]
-    assert logs[-1]["loss/start_encoder"] < logs[0]["loss/start_encoder"]
-
-    first = Trainer(tiny_model_config(start_encoder=True), tiny_train_config(iterations=4), images)
-    first.run(until=2, checkpoint_path=tmp_path / "c.pt", progress=False)
-    resumed = Trainer(tiny_model_config(start_encoder=True), tiny_train_config(iterations=4), images)
-    resumed.load(tmp_path / "c.pt")
-    resumed.run(progress=False)
-    for name, value in with_encoder.model.start_encoder.state_dict().items():
-        assert torch.equal(value, resumed.model.start_encoder.state_dict()[name]), name
