@@ -116,7 +116,12 @@ def train(args: argparse.Namespace, params: dict[str, Any]) -> None:
     print(f"{out / 'model.pt'}: {trainer.iteration} iterations on {data}")
 
 
+COLUMNS = ["model", "trained_on", "set", "images", "set_overrides", "own_iou", "own_dice", "iou", "dice",
+           "steps_per_image", "seconds", "code", "command"]  # fmt: skip
+
+
 def score(args: argparse.Namespace, params: dict[str, Any]) -> None:
+    check_columns(args.csv)
     checkpoint = Path(args.model) if Path(args.model).is_file() else MODELS / args.model / "model.pt"
     ckpt = read_checkpoint(checkpoint)
     sampler, readout = inference_settings(ckpt, params, parse_set(args.set))
@@ -203,14 +208,19 @@ def missed_by_group(sprites: pd.DataFrame) -> pd.DataFrame:
     return table.assign(missed=(100 * table.missed).round(1), sprites=table.sprites.astype(int))
 
 
-def append_row(path: Path, row: dict[str, Any]) -> None:
-    """Append ``row`` to a CSV file (header when new); refuses a file with other columns."""
+def check_columns(path: Path) -> None:
+    """Refuse, before any work, a CSV file of other columns than a probe's rows."""
     if path.is_file():
         header = list(pd.read_csv(path, nrows=0).columns)
-        if header != list(row):
+        if header != COLUMNS:
             raise DRCError(f"{path} has other columns ({', '.join(header)}); write these rows to a new --csv file")
+
+
+def append_row(path: Path, row: dict[str, Any]) -> None:
+    """Append ``row`` (its keys: COLUMNS) to a CSV file, with the header when the file is new."""
+    check_columns(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame([row]).to_csv(path, mode="a", header=not path.is_file(), index=False)
+    pd.DataFrame([row], columns=COLUMNS).to_csv(path, mode="a", header=not path.is_file(), index=False)
 
 
 def parser() -> argparse.ArgumentParser:

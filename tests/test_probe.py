@@ -1,6 +1,9 @@
 """bench.probe: settings are probed on validation seeds only, with the pipeline's own training and scoring."""
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -54,18 +57,27 @@ def test_missed_sprites_are_counted_by_size_and_border():
     assert table.loc[("all", "all")].tolist() == [2, 50.0]
 
 
+def run_probe(*args: str) -> subprocess.CompletedProcess:
+    """``python -m bench.probe ARGS`` in the working folder: a process of its own, which pins its kernels first."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "bench.probe", "--threads", "1", *args], env=env,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+
+
 @pytest.mark.slow
-def test_a_probe_trains_on_a_validation_seed_and_scores_as_the_pipeline_does(project, capsys):
-    probe.main(["--threads", "1", "train", "smoke", "--variant", "colour", "--profile", "tiny"])
+def test_a_probe_trains_on_a_validation_seed_and_scores_as_the_pipeline_does(project):
+    trained = run_probe("train", "smoke", "--variant", "colour", "--profile", "tiny")
+    assert trained.returncode == 0, trained.stderr
     assert (project / "models/probe/smoke/model.pt").is_file()
     assert (project / "data/probe/colour-s12-n64/meta.json").is_file()  # the tiny profile's 64 training images
-    probe.main(["--threads", "1", "score", "smoke", "--images", "6", "--breakdown"])
-    out = capsys.readouterr().out
+    scored = run_probe("score", "smoke", "--images", "6", "--breakdown")
+    assert scored.returncode == 0, scored.stderr
+    out = scored.stdout
     assert "colour:13: own masks" in out and "colour-robust:16: own masks" in out and "sprites missed" in out
     rows = pd.read_csv(project / "bench/results/probes.csv")
     assert rows["set"].tolist() == ["colour:13", "colour-robust:16"] and (rows["images"] == 6).all()
     assert rows["command"].str.startswith("python -m bench.probe").all()
-    with pytest.raises(SystemExit):  # a file of other columns is refused, not appended to
-        (project / "other.csv").write_text("a,b\n1,2\n")
-        probe.main(["score", "smoke", "--images", "6", "--csv", "other.csv"])
-    assert "has other columns" in capsys.readouterr().err
+    (project / "other.csv").write_text("a,b\n1,2\n")
+    refused = run_probe("score", "smoke", "--images", "6", "--csv", "other.csv")  # other columns: not appended to
+    assert refused.returncode == 2 and "has other columns" in refused.stderr
+    assert (project / "other.csv").read_text() == "a,b\n1,2\n"
