@@ -4,6 +4,8 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 export DVC_NO_ANALYTICS := 1
+# Idle OpenMP threads sleep instead of spinning (the same numbers; far faster on a busy machine: drc/__init__.py).
+export OMP_WAIT_POLICY ?= PASSIVE
 # Stages run `python ...`: the venv's interpreter must come first on PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
