@@ -53,18 +53,17 @@ class Renderings:
 
 @dataclass(frozen=True)
 class Readout:
-    """The ``readout`` settings and the likelihood scales they are read with: ``sigma`` for the soft mask's
-    responsibilities (the chains' scale, sampler.sigma or train.sigma) and ``pixel_sigma`` for the per-pixel
-    decision (train.sigma; None where no per-pixel decision is made)."""
+    """The ``readout`` settings and the likelihood scale of eq. 5 they are read with: the chains' (sampler.sigma,
+    else train.sigma), for the soft mask's responsibilities and the per-pixel decision alike (None: a read-out
+    that needs neither, pi_f resized)."""
 
     config: ReadoutConfig = ReadoutConfig()
     sigma: float | None = None
-    pixel_sigma: float | None = None
 
     @classmethod
     def resolve(cls, config: ReadoutConfig, sampler: SamplerConfig, train: TrainConfig) -> Readout:
         """The read-out of a model trained with ``train`` whose chains run under ``sampler``."""
-        return cls(config, train.sigma if sampler.sigma is None else sampler.sigma, train.sigma)
+        return cls(config, likelihood_scale(sampler, train))
 
     @property
     def own(self) -> Readout:
@@ -92,9 +91,8 @@ class Readout:
         if self.config.source == "pi_f":
             pi_f = r.pi_f[:, 0]
             return pi_f if threshold == 0.5 else torch.sigmoid(torch.logit(pi_f) - shift)
-        if self.sigma is None:
-            raise ValueError("readout.source=responsibility needs the chains' likelihood scale")
-        log_odds = pixel_log_odds(r.pi_f, laplace_loglik(r.fg, x, self.sigma), laplace_loglik(r.bg, x, self.sigma))
+        sigma = self._sigma()
+        log_odds = pixel_log_odds(r.pi_f, laplace_loglik(r.fg, x, sigma), laplace_loglik(r.bg, x, sigma))
         return torch.sigmoid(log_odds[:, 0] - shift)
 
     # -- steps 2 and 3: the mask at an image's size ---------------------------------------------------------
@@ -102,7 +100,7 @@ class Readout:
         """The renderings the masks are decided with (a batch's or one image's), or None: soft masks resized."""
         if not self.config.full_resolution:
             return None
-        self._pixel_sigma()  # refused here, before any image is read
+        self._sigma()  # refused here, before any image is read
         return Renderings(_as_array(fg), _as_array(bg))
 
     def seed(self, soft: np.ndarray, image: np.ndarray, renderings: Renderings | None = None) -> np.ndarray:
@@ -171,16 +169,16 @@ class Readout:
         band = self.config.grabcut_band
         return None if band is None else max(1, round(band * max(height, width) / model_side))
 
-    def _pixel_sigma(self) -> float:
-        if self.pixel_sigma is None:
-            raise ValueError("readout.full_resolution needs the likelihood scale (train.sigma)")
-        return self.pixel_sigma
+    def _sigma(self) -> float:
+        if self.sigma is None:
+            raise ValueError("this read-out needs the likelihood scale of the chains (sampler.sigma or train.sigma)")
+        return self.sigma
 
     def _decided_per_pixel(self, soft: np.ndarray, image: np.ndarray, renderings: Renderings) -> np.ndarray:
         """bool H x W: the soft mask (r x r) and the renderings brought to the image's H x W, each pixel's
         posterior log odds (eq. 7 with the soft mask as prior) above the decision threshold's; for GrabCut's
         seed, the soft mask's odds are first recentred from ``threshold`` on the seed's."""
-        sigma = self._pixel_sigma()
+        sigma = self._sigma()
         height, width = image.shape[:2]
         x = to_model_range(image[None].copy())  # writable: torch.from_numpy warns on a read-only image
         prior = _at(soft[None], height, width).clamp(PRIOR_CLIP, 1.0 - PRIOR_CLIP)
@@ -194,6 +192,12 @@ class Readout:
 
 
 PAPER = Readout()  # pi_f > 0.5, resized, not redrawn: the paper's read-out at its model's size
+
+
+def likelihood_scale(sampler: SamplerConfig, train: TrainConfig) -> float:
+    """The Laplace likelihood's scale (eq. 5) of the test-time chains and their read-out: sampler.sigma, else
+    the model's train.sigma (the paper's: one sigma throughout)."""
+    return train.sigma if sampler.sigma is None else sampler.sigma
 
 
 def of_image(renderings: Renderings | None, index: int) -> Renderings | None:

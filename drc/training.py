@@ -133,9 +133,12 @@ class Trainer:
                 noise_like=self._noise_like,
             )
 
-    def generator_loss(self, r: Rendering, x: torch.Tensor, z: torch.Tensor) -> dict[str, torch.Tensor]:
+    def generator_loss(
+        self, r: Rendering, x: torch.Tensor, categories: tuple[torch.Tensor, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
         """The generator-loss terms that are switched on, in ``GENERATOR_TERMS`` order (all batch means but
-        "ortho"), and their weighted sum "total"."""
+        "ortho"), and their weighted sum "total". ``categories``: the LEBM's fg and bg category logits at the
+        posterior samples, the pseudo labels' targets (read before the LEBM's update, paper Listing 3)."""
         c, m = self.config, self.model
         sigma = c.sigma if c.generator_loglik_scaled else None
         log_pf, log_pb = laplace_loglik(r.fg, x, sigma), laplace_loglik(r.bg, x, sigma)
@@ -143,8 +146,7 @@ class Trainer:
         if c.tv_norm:
             terms["tv"] = tv_norm(r.bg, "mean")
         if c.pseudo_label:
-            with torch.no_grad():
-                _, logits_f, logits_b = m.lebm(z)
+            logits_f, logits_b = categories
             terms["pseudo_f"] = pseudo_label_loss(logits_f, m.fg_classifier(r.fg * torch.sigmoid(r.fg_mask_logit)))
             terms["pseudo_b"] = pseudo_label_loss(
                 logits_b, m.bg_classifier(r.bg_raw * torch.sigmoid(r.bg_mask_logit_raw))
@@ -214,10 +216,15 @@ class Trainer:
         if c.persistent_chains and len(rows):
             self.z_post[rows], self.z_prior[rows] = z_post.cpu(), z_prior.cpu()
 
-        # LEBM: lower the energy of posterior samples, raise it at prior samples.
+        # LEBM: lower the energy of posterior samples, raise it at prior samples. Its category logits at the
+        # posterior samples, before this update, are the pseudo labels' targets (paper Listing 3).
         zero = torch.zeros((), device=dev)
         lebm = self.model.lebm
-        e_loss = share * (lebm(z_post)[0].mean() - lebm(z_prior)[0].mean()) if len(rows) else zero
+        e_loss, categories = zero, None
+        if len(rows):
+            energy_post, logits_f, logits_b = lebm(z_post)
+            e_loss = share * (energy_post.mean() - lebm(z_prior)[0].mean())
+            categories = (logits_f.detach(), logits_b.detach())
         self.opt_e.zero_grad(set_to_none=True)
         if e_loss.requires_grad:
             e_loss.backward()
@@ -230,7 +237,7 @@ class Trainer:
         mse = fg = zero
         if len(rows):
             r = self.model.render(z_post)
-            terms = self.generator_loss(r, x, z_post)
+            terms = self.generator_loss(r, x, categories)
             parts = {k: v if k == "ortho" else share * v for k, v in terms.items() if k != "total"}
             with torch.no_grad():
                 mse = share * (r.composite - x).square().mean()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from drc.config import ReadoutConfig
+from drc.config import ReadoutConfig, SamplerConfig, TrainConfig
 from drc.errors import DRCError
 from drc.imageio import resize_soft_mask
 from drc.readout import Readout, Renderings, of_image
@@ -25,7 +25,7 @@ def decided(sigma: float = 0.5, threshold: float = 0.5, **kwargs) -> Readout:
 
 
 def readout(sigma: float | None = None, **settings) -> Readout:
-    return Readout(ReadoutConfig(**settings), pixel_sigma=sigma)
+    return Readout(ReadoutConfig(**settings), sigma)
 
 
 def soft_mask_at(soft: np.ndarray, height: int, width: int, cut: float = 0.5) -> np.ndarray:
@@ -183,3 +183,20 @@ def test_grabcuts_band_is_counted_in_model_pixels_and_reaches_grabcut(monkeypatc
     assert band_at(banded, 128, 16, 16) == 1 and band_at(readout(refine="grabcut"), 32, 128, 128) is None
     with pytest.raises(DRCError, match="grabcut_band must be at least 1 model pixel"):
         ReadoutConfig(grabcut_band=0)
+
+
+def test_one_likelihood_scale_for_the_chains_the_responsibilities_and_the_per_pixel_decision():
+    """sampler.sigma, where it is set, is the scale of everything the read-out computes; else train.sigma."""
+    config = ReadoutConfig(full_resolution=True, source="responsibility")
+    sharp = Readout.resolve(config, SamplerConfig(sigma=0.25), TrainConfig(sigma=0.5))
+    assert sharp.sigma == 0.25 and Readout.resolve(config, SamplerConfig(), TrainConfig(sigma=0.5)).sigma == 0.5
+    rng = np.random.default_rng(3)
+    soft = np.full((4, 4), 0.5, np.float32)
+    renderings = Renderings(flat(RED), flat(BLUE))
+    image = image_of(np.broadcast_to(np.array([0.4, -1.0, 0.2]), (4, 4, 3)) + rng.normal(0, 0.01, (4, 4, 3)))
+    # |x - red| summed = 0.6 + 1.2 = 1.8 and |x - blue| = 1.4 + 0.8 = 2.2 in each pixel: a log-likelihood ratio of
+    # 0.4 / (2 sigma^2), 0.8 at sigma 0.5 and 3.2 at 0.25; decided at threshold 0.8 (log odds 1.39) on a prior
+    # recentred on it, the pixel is foreground at the sharper scale only.
+    at = replace(sharp, config=replace(config, threshold=0.8))
+    assert at.seed(soft, image, renderings).all()
+    assert not replace(at, sigma=0.5).seed(soft, image, renderings).any()

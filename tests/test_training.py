@@ -1,7 +1,10 @@
+import copy
+
 import numpy as np
 import pytest
 import torch
 
+import drc.training
 from drc.errors import DRCError
 from drc.metrics import score_masks
 from drc.training import Trainer, batch_indices, lr_factor
@@ -27,6 +30,22 @@ def test_step_updates_only_the_batch_rows_of_the_persistent_chains():
     changed = (trainer.z_post != before).any(1)
     assert set(torch.nonzero(changed).flatten().tolist()) == set(rows.tolist())
     assert {"loss/recon", "loss/tv", "loss/pseudo_f", "loss/pseudo_b", "loss/ortho", "loss/lebm"} <= set(logs)
+
+
+def test_pseudo_labels_target_the_lebm_categories_before_its_update(monkeypatch):
+    """Paper Listing 3: the auxiliary classifiers learn the LEBM's category posterior at the posterior samples
+    as the LEBM was before this iteration's update (its update would otherwise leak into its own targets)."""
+    trainer = make_trainer(batch_size=4, lr_lebm=1e-2)  # a large LEBM step, so before and after differ
+    before = copy.deepcopy(trainer.model.lebm)
+    targets = []
+    real = drc.training.pseudo_label_loss
+    monkeypatch.setattr(drc.training, "pseudo_label_loss", lambda t, q: targets.append(t.clone()) or real(t, q))
+    trainer.step()
+    z_post = trainer.z_post[batch_indices(8, 4, trainer.config.seed, 0)]
+    with torch.no_grad():
+        expected, after = before(z_post), trainer.model.lebm(z_post)
+    assert torch.allclose(targets[0], expected[1], atol=1e-6) and torch.allclose(targets[1], expected[2], atol=1e-6)
+    assert not torch.allclose(targets[0], after[1], atol=1e-4)  # the updated LEBM's logits would be other targets
 
 
 def test_short_run_chains_leave_the_buffers_untouched():
