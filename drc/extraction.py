@@ -41,11 +41,11 @@ from drc.data.folder import UNREADABLE, read_image, read_mask, scan_images, unsu
 from drc.data.prepared import sha256_file, to_model_range
 from drc.devices import resolve_device
 from drc.errors import DRCError, Interrupted
-from drc.fullres import MaskReadout, Renderings, of_image
-from drc.imageio import cutout, resize_rgb, write_png
+from drc.imageio import resize_rgb, write_png
 from drc.inference import content_key, extract
 from drc.model.drc import DRC
 from drc.outputs import output_file, output_folder, outside_inputs
+from drc.readout import Readout, Renderings, of_image
 from drc.reports.sheets import contact_sheet
 
 MANIFEST = ".drc-extract.jsonl"
@@ -205,7 +205,7 @@ def extract_folder(
     jobs, unsupported = plan(inputs, exclude=[out, *([preview] if preview else [])])
     model, ckpt = load_model(checkpoint, resolve_device("auto"))
     train = train_config_of(ckpt)
-    how = MaskReadout.of(readout, train.sigma)
+    how = Readout.resolve(readout, sampler, train)
     settings = {"checkpoint_sha256": sha256_file(checkpoint), "sampler": to_dict(sampler), "readout": to_dict(readout)}
     manifest = Manifest(out, settings)
     report = Report(failed=[(p, unsupported_reason(p)) for p in unsupported])
@@ -217,8 +217,7 @@ def extract_folder(
         print(f"{report.up_to_date} of {len(jobs)} image(s) already extracted with this model and settings", flush=True)
     bar = tqdm(total=len(todo), unit="img", desc="extract", disable=not progress, bar_format=BAR)
     size = batch_shape(len(jobs), sampler.batch_size)
-    run = BatchWriter(model, train, how, dataclasses.replace(sampler, batch_size=size), readout, out, manifest,
-                      report, bar)  # fmt: skip
+    run = BatchWriter(model, train, how, dataclasses.replace(sampler, batch_size=size), out, manifest, report, bar)
     try:
         with bar:
             for batch in _batches(todo, size):
@@ -246,9 +245,8 @@ class BatchWriter:
 
     model: DRC
     train: TrainConfig
-    how: MaskReadout
+    how: Readout
     sampler: SamplerConfig
-    readout: ReadoutConfig
     out: Path
     manifest: Manifest
     report: Report
@@ -278,8 +276,8 @@ class BatchWriter:
         def advance(rows: float) -> None:  # a Langevin step's worth of rows, in images (never past the batch)
             self.bar.update(min(rows * share, done - self.bar.n))
 
-        result = extract(self.model, to_model_range(np.stack(small)), self.sampler, self.readout, self.train.sigma,
-                         self.train.tv_norm, keys=keys, progress=False, step_progress=advance)  # fmt: skip
+        result = extract(self.model, to_model_range(np.stack(small)), self.sampler, self.how, self.train.tv_norm,
+                         keys=keys, progress=False, step_progress=advance)  # fmt: skip
         self.bar.update(done - self.bar.n)  # exactly the batch (sampler.steps may be 0)
         renderings = self.how.renderings(result.fg, result.bg)
         for i, (job, soft) in enumerate(zip(readable, result.soft_mask.numpy()[: len(readable)], strict=True)):
@@ -305,11 +303,11 @@ def _batches(jobs: list[Job], size: int) -> Iterator[list[Job]]:
         yield jobs[start : start + size]
 
 
-def _write(job: Job, out: Path, soft: np.ndarray, how: MaskReadout, renderings: Renderings | None) -> float:
+def _write(job: Job, out: Path, soft: np.ndarray, how: Readout, renderings: Renderings | None) -> float:
     """The image's mask and cut-out at its own size (its original is read again: only one is held);
     returns the fraction of the image the mask covers."""
     image = read_image(job.source)
-    mask, rgba = cutout(image, soft, how, renderings)
+    mask, rgba = how.cutout(image, soft, renderings)
     mask_path, cutout_path = job.outputs(out)
     write_png(mask_path, (mask * 255).astype(np.uint8), replace=True)
     write_png(cutout_path, rgba, replace=True)
