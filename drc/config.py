@@ -332,6 +332,26 @@ def for_unseen(sampler: SamplerConfig) -> SamplerConfig:
     return dataclasses.replace(sampler, init="noise") if sampler.init == "persistent" else sampler
 
 
+def chain_steps(sampler: SamplerConfig) -> int:
+    """Langevin steps each image gets: every restart's chain and the settling steps (after each restart, or once)."""
+    settles = sampler.restarts if sampler.settle == "every" else 1
+    return sampler.restarts * sampler.steps + settles * sampler.settle_steps
+
+
+def paper_chain(sampler: SamplerConfig) -> SamplerConfig:
+    """The paper's test-time chain (one from N(0, I), step size s1 = 0.1, with noise, no settling) given the
+    Langevin steps ``sampler`` spends per image: the paper's read-out at another plan's budget. The likelihood
+    scale, seed and batching stay ``sampler``'s."""
+    return SamplerConfig(
+        init="noise",
+        steps=chain_steps(sampler),
+        sigma=sampler.sigma,
+        seed=sampler.seed,
+        batch_size=sampler.batch_size,
+        perf=sampler.perf,
+    )
+
+
 def check_inference(sampler: SamplerConfig, readout: ReadoutConfig) -> None:
     """Reject a sampler / read-out pair in which a setting would be silently ignored."""
     if readout.combine == "mean_mask" and sampler.settle == "kept" and sampler.restarts > 1 and sampler.settle_steps:

@@ -1,5 +1,8 @@
 """Stage evaluate@<dataset>: score the all-data model on its evaluation images (Table 1).
 
+With --paper-readout NAME it also scores the first images as the paper reads them out (one chain from
+N(0, I) at the same number of Langevin steps, pi_f > 0.5 at the model's size: `paper_chain`, `ReadoutConfig()`),
+into reports/metrics/NAME.json: the like-for-like number beside the paper's.
 Also serves generalise@<dataset> (--on <other prepared dataset>: images never trained on) and
 evaluate_split@<dataset> (the train-split model on train / test / other datasets' test sets).
 Reads the sampler and readout sections only (profile files and params.yaml) and `cpu_isa`; the model brings the rest.
@@ -13,11 +16,11 @@ import pandas as pd
 
 from drc.atomic import atomic_path, write_json
 from drc.checkpoint import read_checkpoint
-from drc.config import ReadoutConfig, SamplerConfig, for_unseen
+from drc.config import ReadoutConfig, SamplerConfig, for_unseen, paper_chain
 from drc.cpu_isa import pinned_params
 from drc.data.prepared import Prepared
 from drc.params import resolve_inference
-from drc.provenance import drc_scores, prepared_record, score_record
+from drc.provenance import PAPER_READOUT, drc_scores, prepared_record, score_record
 from drc.scoring import evaluate_prepared, evaluation_split
 from drc.stagekit import REPORTS, dataset_parser, model_path, prepared_dir, stage
 
@@ -65,6 +68,7 @@ def main() -> None:
     ap.add_argument("--train-data", action="store_true", help="score the model's own training images")
     ap.add_argument("--on", nargs="*", default=[], help="also score these prepared datasets (never trained on)")
     ap.add_argument("--name", required=True, help="name of the scores file under reports/metrics/")
+    ap.add_argument("--paper-readout", metavar="NAME", help="also score the first images with the paper's read-out")
     ap.add_argument(
         "--own-images", action="store_true", help="a folder dataset: no figure extractions, and without masks no score"
     )
@@ -88,9 +92,16 @@ def main() -> None:
     for other in args.on:
         split = "test" if "test" in Prepared.open(prepared_dir(other)).meta["splits"] else "all"
         results.append((f"{other}/test", score(model, other, split, unseen, readout)))
+    ckpt = read_checkpoint(model)
+    provenance = {"train_data": args.dataset, "model_split": args.model_split}
     records = {key: result["record"] for key, result in results}
-    scores = drc_scores(records, model, read_checkpoint(model), train_data=args.dataset, model_split=args.model_split)
+    scores = drc_scores(records, model, ckpt, **provenance)
     first = results[0][1]
+    if args.paper_readout:
+        key, split = results[0][0], first["record"]["data"]["split"]
+        plain = score(model, key.rpartition("/")[0], split, paper_chain(unseen), ReadoutConfig())
+        paper = drc_scores({key: plain["record"]}, model, ckpt, **provenance, method=PAPER_READOUT)
+        write_json(REPORTS / "metrics" / f"{args.paper_readout}.json", paper)
     if args.own_images:
         write_per_image(args.name, first["ids"], first["iou"])
     else:
