@@ -15,10 +15,10 @@ from drc.config import TMDSpritesConfig
 from drc.data.prepared import Prepared
 from drc.data.tmdsprites import prepare_tmdsprites
 from drc.errors import DRCError
+from drc.provenance import PAPER_READOUT
 from drc.reports import paper
 from drc.reports.ablations import SUMMARY, ablation_label, ablation_rows_from_exp_show
 from drc.reports.build import ABLATIONS, FIGURES, FIGURES_PDF, RESULTS, TABLES, build_reports, write_ablations
-from drc.provenance import PAPER_READOUT
 from drc.reports.results import COLUMNS, REFINED
 
 EXP_SHOW = Path(__file__).parent / "data" / "exp_show.json"  # from `dvc exp show --json` (DVC 3.67)
