@@ -3,11 +3,16 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
+# The renderer's own environment (constraints-render.txt says why there are two): the tests need it, and
+# `make repro` when params.yaml's datasets name clevr6_rendered.
+RVENV   := .venv-render
+RSTAMP  := $(RVENV)/.installed
+REPRO_NEEDS := $(STAMP) $(if $(shell grep -E '^datasets:.*clevr6_rendered' params.yaml),$(RSTAMP))
 export DVC_NO_ANALYTICS := 1
 # Stages run `python ...`: the venv's interpreter must come first on PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv repro test lint bench clean-venv
+.PHONY: venv render-venv repro test lint bench clean-venv
 
 $(STAMP): constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -17,10 +22,17 @@ $(STAMP): constraints.txt pyproject.toml
 
 venv: $(STAMP)
 
-repro: $(STAMP)
+$(RSTAMP): constraints-render.txt
+	test -x $(RVENV)/bin/python || $(PY) -m venv $(RVENV)
+	$(RVENV)/bin/pip install --quiet -c constraints-render.txt bpy
+	touch $(RSTAMP)
+
+render-venv: $(RSTAMP)
+
+repro: $(REPRO_NEEDS)
 	$(BIN)/dvc repro
 
-test: $(STAMP)
+test: $(STAMP) $(RSTAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 
@@ -32,4 +44,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.run_all
 
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(RVENV)
