@@ -296,3 +296,20 @@ def test_a_broken_asset_stops_the_render_with_its_error(standin_assets, tmp_path
     with pytest.raises(DRCError, match=r"renderer failed on clevr6_rendered: .*Sphere\.blend holds no object"):
         cr.prepare_clevr_rendered(cfg, tmp_path / "p", download_dir=tmp_path, render_root=tmp_path / "r")
     assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.slow
+def test_the_cost_benchmark_prints_each_setting_against_the_reference(standin_assets, tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.clevr_render_cost", str(standin_assets), "--scenes", "1"]
+        + ["--settings", "1:0", "2:0", "--reference", "4:0", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("# python -m bench.clevr_render_cost ") and "Blender" in lines[1]
+    rows = {line.split("|")[0].strip(): line.split("|") for line in lines if line.strip()[:2] in ("1:", "2:", "4:")}
+    assert set(rows) == {"4:0", "1:0", "2:0"}
+    assert rows["4:0"][4].strip() == "inf" and float(rows["1:0"][4]) < float(rows["2:0"][4])  # PSNR grows
