@@ -64,7 +64,7 @@ def main() -> None:
         records = [cr.load_scene(p).record for p in paths]
         results[text] = (_prepared(paths, cfg), records, wall)
     reference = results[args.reference][0].astype(np.float64)
-    print("samples:denoise | s/scene (one worker) | CPU s/scene | peak MB | PSNR dB vs ref | MAE | wall s/scene, all workers")
+    print("samples:denoise | s/scene (one worker) | CPU s/scene | peak MB | PSNR dB vs ref | MAE | wall s/scene, all")
     for text, (images, records, wall) in results.items():
         error = images.astype(np.float64) - reference
         mse = float(np.mean(error**2))

@@ -95,6 +95,9 @@ def test_the_rendered_dataset_has_its_own_data_settings_and_the_clevr6_facts():
     ("values", "message"),
     [
         ({"rules": {"max_objects": 12}}, r"data\.clevr6_rendered\.rules\.min_objects and rules\.max_objects"),
+        ({"rules": {"margn": 0.4}}, r"data\.clevr6_rendered\.rules: unknown setting\(s\) \['margn'\]"),
+        ({"render": {"samples": "many"}}, r"data\.clevr6_rendered\.render\.samples must be"),
+        ({"n_scenes": 2.5}, r"data\.clevr6_rendered\.n_scenes must be"),
         ({"render": {"sampels": 8}}, r"unknown data\.clevr6_rendered\.render setting"),
         ({"crop_box": [64, 29, 400, 221]}, r"crop_box .* is not inside the 320 x 240 frame"),
         ({"heldout": {"seed": 0}}, r"heldout\.seed != seed"),

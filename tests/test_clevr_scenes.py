@@ -130,7 +130,7 @@ def test_scene_rules_reject_impossible_values():
         SceneRules(max_objects=11)
     with pytest.raises(ValueError, match="min_dist must be a number >= 0"):
         SceneRules(min_dist=-1.0)
-    with pytest.raises(ValueError, match="unknown rules setting"):
+    with pytest.raises(ValueError, match=r"rules: unknown setting\(s\) \['min_objets'\]"):
         SceneRules.from_mapping({"min_objets": 3})
 
 

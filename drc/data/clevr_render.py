@@ -29,6 +29,7 @@ import json
 import math
 import os
 import resource
+import signal
 import sys
 import tempfile
 import time
@@ -377,6 +378,9 @@ def run(job: Mapping[str, Any]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Stopped by the dataset's process (its run was interrupted): leave through the finally blocks, which
+    # remove the half-written scene file and the work folder.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 1:
         print("usage: python -m drc.data.clevr_render JOB.json", file=sys.stderr)

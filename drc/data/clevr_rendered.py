@@ -70,9 +70,9 @@ class RenderSettings:
     denoise: bool = True  # OpenImageDenoise after sampling (the generator's Blender 2.78 had none)
 
     def __post_init__(self) -> None:
-        check_types(self, "render")
+        check_types(self, f"data.{NAME}.render")
         if min(self.width, self.height, self.samples) < 1:
-            raise DRCError(f"render.width, height and samples must be >= 1, got {self}")
+            raise DRCError(f"data.{NAME}.render: width, height and samples must be >= 1, got {self}")
 
 
 @dataclass(frozen=True)
@@ -104,19 +104,22 @@ class ClevrRenderedConfig:
     python: str = ".venv-render/bin/python"  # the interpreter with bpy (`make render-venv`)
 
     def __post_init__(self) -> None:
-        check_types(self, "data")
+        check_types(self, f"data.{NAME}")
+
+        def bad(message: str) -> DRCError:
+            return DRCError(f"data.{NAME}: {message}")
+
         if self.n_scenes < 1 or not 1 <= self.eval_size <= self.n_scenes:
-            raise DRCError(f"need 1 <= eval_size <= n_scenes, got eval_size {self.eval_size}, n_scenes {self.n_scenes}")
+            raise bad(f"need 1 <= eval_size <= n_scenes, got eval_size {self.eval_size}, n_scenes {self.n_scenes}")
         if self.heldout.seed == self.seed or min(self.seed, self.heldout.seed) < 0 or self.heldout.n_scenes < 1:
-            raise DRCError(f"need seeds >= 0, heldout.seed != seed, heldout.n_scenes >= 1; got {self.heldout}")
+            raise bad(f"need seeds >= 0, heldout.seed != seed, heldout.n_scenes >= 1; got {self.heldout}")
         x1, y1, x2, y2 = self.crop_box
         if not (0 <= x1 < x2 <= self.render.width and 0 <= y1 < y2 <= self.render.height):
-            raise DRCError(
-                f"crop_box {self.crop_box} is not inside the {self.render.width} x {self.render.height} frame"
-            )
-        missing = {"base_scene.blend", "properties.json"} - set(self.assets_sha256)
-        if missing:
-            raise DRCError(f"assets_sha256 must list {sorted(missing)} (with the shapes and materials)")
+            raise bad(f"crop_box {self.crop_box} is not inside the {self.render.width} x {self.render.height} frame")
+        if not isinstance(self.assets_sha256, dict) or {"base_scene.blend", "properties.json"} - set(
+            self.assets_sha256
+        ):
+            raise bad("assets_sha256 must map each asset file (base_scene.blend, properties.json, ...) to its sha256")
 
 
 def config_from_values(values: Mapping[str, Any], name: str = NAME) -> ClevrRenderedConfig:
@@ -131,10 +134,7 @@ def config_from_values(values: Mapping[str, Any], name: str = NAME) -> ClevrRend
         "render": from_dict(RenderSettings, values.pop("render", None) or {}, f"data.{name}.render"),
         "heldout": from_dict(HeldoutScenes, values.pop("heldout", None) or {}, f"data.{name}.heldout"),
     }
-    try:
-        return from_dict(ClevrRenderedConfig, {**values, **nested}, f"data.{name}")
-    except DRCError as exc:
-        raise DRCError(f"data.{name}: {exc}") from None
+    return from_dict(ClevrRenderedConfig, {**values, **nested}, f"data.{name}")
 
 
 # -- assets ------------------------------------------------------------------------------------------------
@@ -377,7 +377,11 @@ def scene_stats(records: Sequence[Mapping[str, Any]], masks: np.ndarray) -> dict
 def scene_record(scene: RenderedScene, props: Properties) -> bytes:
     """One rendered scene as a serialized clevr_with_masks ``tf.Example`` (entity j + 1 = object j)."""
     if scene.image.shape != (MASK_SHAPE[1], MASK_SHAPE[2], 3):
-        raise DRCError(f"clevr_with_masks frames are 320 x 240; scene {scene.record['index']} is not (render.width)")
+        height, width = scene.image.shape[:2]
+        raise DRCError(
+            f"clevr_with_masks frames are 320 x 240, scene {scene.record['index']} is {width} x {height}: "
+            f"set data.{NAME}.render.width and height to 320 and 240"
+        )
     objects = scene.record["objects"]
     floats = {key: np.zeros(MAX_ENTITIES, np.float32) for key in ("x", "y", "z", "rotation")}
     floats["pixel_coords"] = np.zeros((MAX_ENTITIES, 3), np.float32)

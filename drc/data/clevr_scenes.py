@@ -66,7 +66,7 @@ class SceneRules:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"unknown rules setting(s) {unknown}; known: {', '.join(sorted(known))}")
+            raise ValueError(f"rules: unknown setting(s) {unknown}; known: {', '.join(sorted(known))}")
         return cls(**values)
 
 
