@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from drc.config import dataset_kind
 from drc.data import clevr_rendered as cr
 from drc.data.clevr import iter_records, parse_scene
 from drc.data.clevr_render import scene_file
@@ -85,8 +86,6 @@ def test_every_profile_gives_valid_settings(profile):
 
 
 def test_the_rendered_dataset_has_its_own_data_settings_and_the_clevr6_facts():
-    from drc.config import dataset_kind
-
     assert data_kind("clevr6_rendered") == "clevr6_rendered" and dataset_kind("clevr6_rendered") == "clevr6"
     assert data_kind("clevr6") == "clevr6" and data_kind("tmdsprites_colour") == "tmdsprites"
 
