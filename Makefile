@@ -9,10 +9,12 @@ RVENV   := .venv-render
 RSTAMP  := $(RVENV)/.installed
 REPRO_NEEDS := $(STAMP) $(if $(shell grep -E '^datasets:.*clevr6_rendered' params.yaml),$(RSTAMP))
 export DVC_NO_ANALYTICS := 1
+# Idle OpenMP threads sleep instead of spinning (the same numbers; far faster on a busy machine: drc/__init__.py).
+export OMP_WAIT_POLICY ?= PASSIVE
 # Stages run `python ...`: the venv's interpreter must come first on PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv render-venv repro test lint bench clean-venv
+.PHONY: venv render-venv repro test lint bench deps clean-venv
 
 $(STAMP): constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -42,6 +44,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all
+
+# After an import changes: rewrite dvc.yaml's code deps from the stages' imports (drc/stagedeps.py).
+deps: $(STAMP)
+	$(BIN)/python -m drc.stagedeps
 
 clean-venv:
 	rm -rf $(VENV) $(RVENV)

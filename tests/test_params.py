@@ -71,7 +71,6 @@ def test_paper_facts_per_dataset_and_for_variants(params):
 def test_the_cpu_profile_deviates_only_where_it_says(params):
     s = resolve_settings("tmdsprites", "cpu", params)
     assert s.model.resolution == 32 and s.model.zb_dim == 3 and s.model.fg_mask_bias == -3.0
-    assert not s.model.start_encoder  # chains from N(0, I), as the paper's
     assert (s.train.max_images, s.train.iterations, s.train.sigma, s.train.lr_schedule) == (128, 800, 0.5, "cosine")
     assert s.train.ortho_reg == 1.0  # the paper's fact for TM-dSprites (params.yaml: null)
     sampler = s.sampler
@@ -92,8 +91,7 @@ def test_the_cpu_profile_deviates_only_where_it_says(params):
         grabcut_band=6,
     )
     paper = resolve_settings("tmdsprites", "paper", params)
-    assert not paper.model.start_encoder and paper.sampler.init == "noise" and paper.readout == ReadoutConfig()
-    assert s.model.background == "conv" and paper.model.background == "conv"  # the paper's generator
+    assert paper.sampler.init == "noise" and paper.readout == ReadoutConfig()
 
 
 def test_layers_apply_in_order_and_null_keeps_the_layer_below(params):

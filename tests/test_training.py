@@ -1,7 +1,10 @@
+import copy
+
 import numpy as np
 import pytest
 import torch
 
+import drc.training
 from drc.errors import DRCError
 from drc.metrics import score_masks
 from drc.training import Trainer, batch_indices, lr_factor
@@ -27,6 +30,22 @@ def test_step_updates_only_the_batch_rows_of_the_persistent_chains():
     changed = (trainer.z_post != before).any(1)
     assert set(torch.nonzero(changed).flatten().tolist()) == set(rows.tolist())
     assert {"loss/recon", "loss/tv", "loss/pseudo_f", "loss/pseudo_b", "loss/ortho", "loss/lebm"} <= set(logs)
+
+
+def test_pseudo_labels_target_the_lebm_categories_before_its_update(monkeypatch):
+    """Paper Listing 3: the auxiliary classifiers learn the LEBM's category posterior at the posterior samples
+    as the LEBM was before this iteration's update (its update would otherwise leak into its own targets)."""
+    trainer = make_trainer(batch_size=4, lr_lebm=1e-2)  # a large LEBM step, so before and after differ
+    before = copy.deepcopy(trainer.model.lebm)
+    targets = []
+    real = drc.training.pseudo_label_loss
+    monkeypatch.setattr(drc.training, "pseudo_label_loss", lambda t, q: targets.append(t.clone()) or real(t, q))
+    trainer.step()
+    z_post = trainer.z_post[batch_indices(8, 4, trainer.config.seed, 0)]
+    with torch.no_grad():
+        expected, after = before(z_post), trainer.model.lebm(z_post)
+    assert torch.allclose(targets[0], expected[1], atol=1e-6) and torch.allclose(targets[1], expected[2], atol=1e-6)
+    assert not torch.allclose(targets[0], after[1], atol=1e-4)  # the updated LEBM's logits would be other targets
 
 
 def test_short_run_chains_leave_the_buffers_untouched():
@@ -127,26 +146,3 @@ def test_overfit_eight_images_reduces_the_reconstruction_error():
     all_fg = score_masks(np.ones_like(masks), masks)["iou"]
     print(f"overfit: mse {first:.4f} -> {last:.4f}; IoU {iou:.1f} vs all-foreground {all_fg:.1f}")
     assert last < 0.4 * first
-
-
-def test_the_start_encoder_learns_beside_the_model_without_changing_its_run(tmp_path):
-    """model.start_encoder adds an encoder trained on dreams and the batch's chains; every other weight,
-    chain and loss is what the same run without it gives, and a resumed run continues it exactly."""
-    images = images_to_tensor(squares_on_stripes(n=8)[0])
-    plain = Trainer(tiny_model_config(), tiny_train_config(iterations=4), images)  # seeds torch's RNG
-    plain_logs = [plain.step() for _ in range(4)]
-    with_encoder = Trainer(tiny_model_config(start_encoder=True), tiny_train_config(iterations=4), images)
-    logs = [with_encoder.step() for _ in range(4)]
-    assert torch.equal(plain.z_post, with_encoder.z_post) and torch.equal(plain.z_prior, with_encoder.z_prior)
-    for name, value in plain.model.state_dict().items():
-        assert torch.equal(value, with_encoder.model.state_dict()[name]), name
-    assert {k: v for k, v in logs[-1].items() if k != "loss/start_encoder"} == plain_logs[-1]
-    assert logs[-1]["loss/start_encoder"] < logs[0]["loss/start_encoder"]
-
-    first = Trainer(tiny_model_config(start_encoder=True), tiny_train_config(iterations=4), images)
-    first.run(until=2, checkpoint_path=tmp_path / "c.pt", progress=False)
-    resumed = Trainer(tiny_model_config(start_encoder=True), tiny_train_config(iterations=4), images)
-    resumed.load(tmp_path / "c.pt")
-    resumed.run(progress=False)
-    for name, value in with_encoder.model.start_encoder.state_dict().items():
-        assert torch.equal(value, resumed.model.start_encoder.state_dict()[name]), name
