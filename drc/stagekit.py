@@ -8,6 +8,7 @@ from pathlib import Path
 from drc.errors import exit_cleanly
 
 PREPARED = Path("data/prepared")
+RENDERS = Path("data/renders")  # rendered scenes, kept so that an interrupted render resumes
 MODELS = Path("models")
 REPORTS = Path("reports")
 

@@ -310,3 +310,22 @@ def test_a_broken_metrics_file_names_itself(tmp_path: Path) -> None:
     write_json(tmp_path / "reports/metrics/drc_tmdsprites.json", {"train_data": "tmdsprites"})
     with pytest.raises(DRCError, match="drc_tmdsprites.json is not a scores file"):
         build_reports(tmp_path)
+
+
+def test_table1_gives_rendered_clevr6_a_column_of_its_own_beside_the_papers_clevr6() -> None:
+    from drc.reports.tables import table1
+
+    row = {"train_data": "clevr6_rendered", "model_split": "all", "eval_data": "clevr6_rendered", "split": "train"}
+    results = pd.DataFrame(
+        [
+            {**row, "method": "DRC", "iou": 70.0, "dice": 80.0, "n_images": 8, "profile": "tiny", "source": "x"},
+            {**row, "method": "GrabCut", "iou": 60.0, "dice": 70.0, "n_images": 8, "profile": "tiny", "source": "y"},
+        ],
+        columns=COLUMNS,
+    )
+    frame = table1(results).frame.set_index("method")
+    assert list(frame.columns[-2:]) == ["TM-dSprites", "CLEVR6, rendered here"]
+    assert frame.loc["DRC (this run, profile tiny)", "CLEVR6, rendered here"] == "70.0 / 80.0"
+    assert frame.loc["DRC (this run, profile tiny)", "CLEVR6"] == "not run"  # DeepMind's files: not these scenes
+    assert frame.loc["GrabCut (this run)", "CLEVR6, rendered here"] == "60.0 / 70.0"
+    assert frame.loc["DRC", "CLEVR6, rendered here"] == "-"  # the paper has no such column
