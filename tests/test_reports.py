@@ -325,7 +325,9 @@ def test_table1_gives_rendered_clevr6_a_column_of_its_own_beside_the_papers_clev
     )
     frame = table1(results).frame.set_index("method")
     assert list(frame.columns[-2:]) == ["TM-dSprites", "CLEVR6, rendered here"]
-    assert frame.loc["DRC (this run, profile tiny)", "CLEVR6, rendered here"] == "70.0 / 80.0"
-    assert frame.loc["DRC (this run, profile tiny)", "CLEVR6"] == "not run"  # DeepMind's files: not these scenes
+    assert frame.loc["DRC (this run, profile tiny), the profile's read-out", "CLEVR6, rendered here"] == "70.0 / 80.0"
+    assert (
+        frame.loc["DRC (this run, profile tiny), the profile's read-out", "CLEVR6"] == "not run"
+    )  # DeepMind's files: not these scenes
     assert frame.loc["GrabCut (this run)", "CLEVR6, rendered here"] == "60.0 / 70.0"
     assert frame.loc["DRC", "CLEVR6, rendered here"] == "-"  # the paper has no such column
