@@ -192,6 +192,9 @@ class TrainConfig:
     beta2: float = knob(0.999, "Adam beta2 of every optimiser")
     tv_norm: float = knob(0.01, 'weight of the TV-norm on the re-assigned background; 0 = ablation "w/o TV-norm"')
     ortho_reg: float = knob(1.0, "weight of the orthogonal regulariser (paper 1.0, Birds 0.1; official code 0.1)")
+    ortho_squared: bool = knob(
+        False, "False: eq. 24's Frobenius norm ||W W^T (1 - I)||_F (paper); True: its square, as the official code"
+    )
     pseudo_label: float = knob(0.1, 'weight of each region\'s pseudo-label loss; 0 = ablation "w/o pseudo label"')
     persistent_chains: bool = knob(True, 'false = ablation "short-run chain" (z from N(0, I) each iteration)')
     hflip: bool = knob(True, "random horizontal flips (paper)")

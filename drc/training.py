@@ -158,7 +158,8 @@ class Trainer:
         return terms
 
     def ortho_term(self) -> torch.Tensor:
-        return orthogonal_reg(self.model.fg_gen) + orthogonal_reg(self.model.bg_gen)
+        squared = self.config.ortho_squared
+        return orthogonal_reg(self.model.fg_gen, squared) + orthogonal_reg(self.model.bg_gen, squared)
 
     def loss_weights(self) -> dict[str, float]:
         """Weight of each generator-loss term ("ortho" is the only one that is not a batch mean)."""
