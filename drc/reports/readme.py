@@ -19,6 +19,9 @@ from drc.reports.tables import Table, cell, display
 
 BEGIN = "<!-- results: written by `dvc repro` (drc/reports/readme.py) from reports/results.csv; do not edit -->"
 END = "<!-- /results -->"
+# The spread over training seeds, written by report_seeds (drc/reports/seeds.py).
+SEEDS = ("<!-- seeds: written by `make seeds` (drc/reports/seeds.py) from reports/seeds.csv; do not edit -->",
+         "<!-- /seeds -->")  # fmt: skip
 # The images each all-data model is scored on: its evaluation images, then those it never saw.
 SCORED = (("", "train", "evaluation images"), ("-heldout", "test", "held out (another seed)"),
           ("-robust", "test", "robustness set (second generator)"))  # fmt: skip
@@ -78,20 +81,21 @@ def _score(results: pd.DataFrame, method: str, data: str, split: str, train: str
     return lookup(results, **key)
 
 
-def block(table: Table) -> str:
+def block(table: Table, markers: tuple[str, str] = (BEGIN, END)) -> str:
     """The table as it stands between the markers (markers included)."""
-    return "\n".join([BEGIN, table.to_markdown().split("\n", 2)[2].strip(), END])
+    return "\n".join([markers[0], table.to_markdown().split("\n", 2)[2].strip(), markers[1]])
 
 
-def update_readme(path: Path, table: Table) -> bool:
+def update_readme(path: Path, table: Table, markers: tuple[str, str] = (BEGIN, END)) -> bool:
     """Rewrite the marked block of the README at ``path``; False (and nothing written) without markers."""
     if not path.is_file():
         return False
     text = path.read_text()
-    start, end = text.find(BEGIN), text.find(END)
+    begin, finish = markers
+    start, end = text.find(begin), text.find(finish)
     if start < 0 or end < start:
         return False
-    new = text[:start] + block(table) + text[end + len(END) :]
+    new = text[:start] + block(table, markers) + text[end + len(finish) :]
     if new != text:
         write_text(path, new)
     return True

@@ -33,7 +33,8 @@ PREFIXES = ("drc_", "generalise_", "grabcut_", "colour_")
 REFINED = "DRC+GrabCut"  # the same run's masks redrawn by GrabCut (readout.refine)
 
 
-def _rows(metrics: dict[str, Any], source: str) -> list[dict]:
+def score_rows(metrics: dict[str, Any], source: str) -> list[dict]:
+    """The rows of one scores file (``COLUMNS``)."""
     method = metrics.get("method", "DRC")
     baseline = "model" not in metrics  # trains on nothing: no train data, model split or profile
     rows = []
@@ -62,7 +63,7 @@ def collect_results(root: Path) -> pd.DataFrame:
     rows: list[dict] = []
     for path in sorted((root / METRICS).glob("*.json")):
         if path.name.startswith(PREFIXES):
-            rows += _rows(read_scores(path), path.relative_to(root).as_posix())
+            rows += score_rows(read_scores(path), path.relative_to(root).as_posix())
     frame = pd.DataFrame(rows, columns=COLUMNS)
     duplicated = frame.duplicated(KEY)
     if duplicated.any():
