@@ -398,32 +398,21 @@ class Settings:
 # The paper's per-dataset facts: latent sizes and categories (Table S1), orthogonal-regulariser weight
 # (supplementary C.2), test-time posterior steps (supplementary B; the official configs use 300 for Birds
 # and 20K for CLEVR6). Every profile starts from these.
+# dataset: z_f, z_b, z_s, K_f, K_b, ortho weight, test-time steps
+_PAPER_TABLE: dict[str, tuple[int, int, int, int, int, float, int]] = {
+    "tmdsprites": (256, 4, 1024, 30, 10, 1.0, 5000),
+    "birds": (256, 256, 512, 200, 200, 0.1, 2500),
+    "dogs": (256, 256, 512, 200, 200, 1.0, 300),
+    "cars": (256, 192, 512, 200, 200, 1.0, 300),
+    "clevr6": (256, 2, 256, 30, 10, 1.0, 5000),
+}
 PAPER_FACTS: dict[str, dict[str, dict[str, Any]]] = {
-    "tmdsprites": {
-        "model": {"zf_dim": 256, "zb_dim": 4, "zs_dim": 1024, "kf": 30, "kb": 10},
-        "train": {"ortho_reg": 1.0},
-        "sampler": {"steps": 5000},
-    },
-    "birds": {
-        "model": {"zf_dim": 256, "zb_dim": 256, "zs_dim": 512, "kf": 200, "kb": 200},
-        "train": {"ortho_reg": 0.1},
-        "sampler": {"steps": 2500},
-    },
-    "dogs": {
-        "model": {"zf_dim": 256, "zb_dim": 256, "zs_dim": 512, "kf": 200, "kb": 200},
-        "train": {"ortho_reg": 1.0},
-        "sampler": {"steps": 300},
-    },
-    "cars": {
-        "model": {"zf_dim": 256, "zb_dim": 192, "zs_dim": 512, "kf": 200, "kb": 200},
-        "train": {"ortho_reg": 1.0},
-        "sampler": {"steps": 300},
-    },
-    "clevr6": {
-        "model": {"zf_dim": 256, "zb_dim": 2, "zs_dim": 256, "kf": 30, "kb": 10},
-        "train": {"ortho_reg": 1.0},
-        "sampler": {"steps": 5000},
-    },
+    name: {
+        "model": {"zf_dim": zf, "zb_dim": zb, "zs_dim": zs, "kf": kf, "kb": kb},
+        "train": {"ortho_reg": ortho},
+        "sampler": {"steps": steps},
+    }
+    for name, (zf, zb, zs, kf, kb, ortho, steps) in _PAPER_TABLE.items()
 }
 
 

@@ -58,6 +58,16 @@ def fetch_resource(cfg: Mapping[str, Any], *, dataset: str, key: str, filename: 
     )
 
 
+def fetch_resources(
+    cfg: Mapping[str, Any], *, dataset: str, filenames: Mapping[str, str], download_dir: Path
+) -> dict[str, Fetched]:
+    """``fetch_resource`` for each key of ``filenames`` (key -> the file's name in ``download_dir``)."""
+    return {
+        key: fetch_resource(cfg, dataset=dataset, key=key, filename=name, download_dir=download_dir)
+        for key, name in filenames.items()
+    }
+
+
 def fetch(
     url: str | None,
     dest: Path,
