@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import torch
 
 from drc.model.objective import (
@@ -110,9 +111,18 @@ def test_orthogonal_reg_zero_for_orthogonal_rows_and_hand_value_otherwise():
     conv2 = torch.nn.Conv2d(2, 2, 1, bias=False)
     with torch.no_grad():
         conv2.weight.copy_(torch.tensor([[1.0, 1.0], [1.0, 0.0]]).view(2, 2, 1, 1))
-    # W W^T = [[2, 1], [1, 1]]; off-diagonal squares: 1 + 1
-    assert float(orthogonal_reg(conv2).detach()) == 2.0
+    # W W^T = [[2, 1], [1, 1]]; off-diagonal squares: 1 + 1; eq. 24's Frobenius norm sqrt(2), its square 2
+    assert float(orthogonal_reg(conv2).detach()) == pytest.approx(2**0.5)
+    assert float(orthogonal_reg(conv2, squared=True).detach()) == 2.0
     assert float(orthogonal_reg(torch.nn.Linear(3, 3))) == 0.0  # only 4-D conv weights count
+
+
+def test_orthogonal_reg_has_a_finite_gradient_at_orthogonal_weights():
+    conv = torch.nn.Conv2d(1, 2, 1, bias=False)
+    with torch.no_grad():
+        conv.weight.copy_(torch.tensor([1.0, 0.0]).view(2, 1, 1, 1))
+    orthogonal_reg(conv).backward()
+    assert conv.weight.grad.abs().sum().item() == 0.0  # the norm's subgradient at 0, not NaN
 
 
 def test_pseudo_label_is_cross_entropy_with_detached_target():
