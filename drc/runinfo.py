@@ -38,9 +38,16 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def git_info() -> dict[str, Any]:
-    """Commit and dirty flag of the checkout the drc package lives in (None outside a git checkout)."""
-    here = Path(__file__).resolve().parent
+CODE = ("drc", "stages")  # what "dirty" looks at: the code, not the pipeline's outputs (reports/, dvc.lock)
+
+
+def git_info(where: Path | None = None) -> dict[str, Any]:
+    """Commit and dirty flag of the checkout at ``where`` (default: the one the drc package lives in; None outside a
+    git checkout). Dirty means
+    the code (``CODE``) differs from the commit: the files a run writes (reports/, dvc.lock) and the settings
+    (params.yaml, recorded with every result) do not count, so a stage run after another on a clean tree still
+    reads clean."""
+    here = where or Path(__file__).resolve().parent
 
     def run(*args: str) -> str | None:
         try:
@@ -50,7 +57,8 @@ def git_info() -> dict[str, Any]:
         return out.stdout.strip()
 
     commit = run("rev-parse", "HEAD")
-    status = run("status", "--porcelain", "--untracked-files=no")
+    top = run("rev-parse", "--show-toplevel")
+    status = run("-C", top, "status", "--porcelain", "--untracked-files=no", "--", *CODE) if top else None
     return {"commit": commit, "dirty": bool(status) if status is not None else None}
 
 
