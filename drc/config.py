@@ -137,7 +137,7 @@ class ModelConfig:
     kf: int = 30  # foreground categories of the symbol-vector LEBM (200 on Birds/Dogs/Cars)
     kb: int = 10  # background categories
     lebm_hidden: int = 200  # width of the fg/bg LEBM heads (Table S2)
-    lebm_reassign_hidden: int = 400  # width of the re-assignment LEBM head (official code; table: 200)
+    lebm_reassign_hidden: int = 200  # width of the re-assignment LEBM head (Table S2; the official code: 400)
     lebm_reassign_layers: int = 3  # hidden layers of the re-assignment LEBM head
     classifier_channels: tuple[int, ...] = (64, 128, 256, 512, 1024)  # auxiliary classifiers, one per block
     pixel_reassign: bool = True  # false: ablation "w/o pixel re-assignment" (the background is not resampled)
