@@ -4,7 +4,7 @@ import torch
 from drc.config import ModelConfig
 from drc.langevin import frozen, langevin
 from drc.model.drc import DRC, Rendering, count_parameters, reassign
-from drc.model.networks import LatentEBM
+from drc.model.networks import LatentEBM, ReassignGenerator
 from tests.helpers import Fixed, hand_estep_objective, tiny_model_config, torch_threads
 
 
@@ -312,3 +312,37 @@ def test_a_posterior_chain_from_noise_reduces_j_on_images_the_generator_can_rend
         j0, j = (model.posterior_energies(v, x, 0.25, 0.01) for v in (z0, z))
         error0, error = ((model.render(v).composite - x).abs().mean() for v in (z0, z))
     assert torch.all(j < j0) and error < error0, (j0, j, error0, error)
+
+
+def test_outputs_are_the_same_in_train_and_eval_mode_and_classifiers_give_k_logits_per_image():
+    """Instance norm with each image's own statistics (Table S2), no running averages: inference (eval mode)
+    renders what training renders."""
+    torch.manual_seed(0)
+    cfg = tiny_model_config()
+    model = DRC(cfg)
+    z, x = torch.randn(2, cfg.z_dim), torch.rand(2, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        outputs = []
+        for mode in (True, False):
+            model.train(mode)
+            r = model.render(z)
+            outputs.append([r.fg, r.bg, r.pi_f, r.grid, model.fg_classifier(x), model.bg_classifier(x)])
+    for trained, evaluated in zip(*outputs, strict=True):
+        assert torch.allclose(trained, evaluated, atol=1e-6)
+    assert outputs[0][4].shape == (2, cfg.kf) and outputs[0][5].shape == (2, cfg.kb)
+
+
+def test_the_residual_grid_stops_at_the_images_edge():
+    """With model.grid_residual the grid is the identity plus the head's tanh offset, clamped to [-1, 1]: an offset
+    of tanh(3) = 0.995 to the right and up moves every pixel that far, but no farther than the edge."""
+    net = ReassignGenerator(1, 4, (4, 4, 4), residual=True)  # 32 x 32 grids
+    with torch.no_grad():
+        net.to_grid.weight.zero_()
+        net.to_grid.bias.copy_(torch.tensor([3.0, -3.0]))
+    with torch.no_grad():
+        grid = net(torch.zeros(1, 1), torch.zeros(1, 4, 4, 4))
+    centres = (torch.arange(32) * 2 + 1) / 32 - 1  # align_corners=False pixel centres
+    shift = float(np.tanh(3.0))
+    assert torch.allclose(grid[0, 0, :, 0], (centres + shift).clamp(max=1.0))  # x along a row
+    assert torch.allclose(grid[0, :, 0, 1], (centres - shift).clamp(min=-1.0))  # y down a column
+    assert float(grid[..., 0].max()) == 1.0 and float(grid[..., 1].min()) == -1.0

@@ -21,6 +21,16 @@ from tests.helpers import (
 )
 
 
+def shift_kernels(model, fg: float, bg: float) -> None:
+    """Add ``fg`` / ``bg`` to every conv kernel of the foreground / background generator: off their orthogonal
+    start, where the ortho term is ~1e-12 and whatever is done with it goes unseen."""
+    with torch.no_grad():
+        for net, shift in ((model.fg_gen, fg), (model.bg_gen, bg)):
+            for p in net.parameters():
+                if p.ndim == 4:
+                    p.add_(shift)
+
+
 def make_trainer(**train_overrides) -> Trainer:
     images, _ = squares_on_stripes(n=8)
     return Trainer(tiny_model_config(), tiny_train_config(**train_overrides), images_to_tensor(images))
@@ -102,7 +112,7 @@ def test_non_finite_loss_stops_with_a_clear_error():
     trainer = make_trainer()
     trainer.images[0, 0, 0, 0] = float("nan")
     trainer.images[:] = float("nan")
-    with pytest.raises(DRCError, match="diverged"):
+    with pytest.raises(DRCError, match="^training diverged at iteration 1 "):
         trainer.step()
 
 
@@ -202,6 +212,7 @@ def test_generator_loss_term_by_term_by_hand():
     the pseudo-label cross-entropies of each region's masked image (the background before re-assignment), ortho."""
     trainer = make_trainer(sigma=0.5)
     model = trainer.model
+    shift_kernels(model, 0.001, 0.002)
     fg, fm = torch.tensor([[0.5, 0.0], [0.0, 1.0]]).view(1, 1, 2, 2), torch.tensor([[2.0, -1.0], [0.0, 1.0]])
     bg, bg_raw = torch.tensor([[0.0, 0.5], [0.5, 0.25]]).view(1, 1, 2, 2), torch.full((1, 1, 2, 2), 0.75)
     bm_raw = torch.tensor([[0.0, 1.0], [-1.0, 0.0]]).view(1, 1, 2, 2)
@@ -222,11 +233,15 @@ def test_generator_loss_term_by_term_by_hand():
     tv = (0.5 + 0.25) / 2 + (0.5 + 0.25) / 2  # |dx| 0.5, 0.25 and |dy| 0.5, 0.25, each a mean of two
     pseudo_f = -(0.25 * np.log(0.5) + 0.75 * np.log(0.5))  # H([1/4, 3/4], [1/2, 1/2])
     pseudo_b = -(0.75 * np.log(0.25) + 0.25 * np.log(0.75))  # H([3/4, 1/4], [1/4, 3/4])
-    ortho = sum(  # the foreground and background generators' conv kernels only (eq. 24)
-        float(((w @ w.T) ** 2).sum() - (np.diag(w @ w.T) ** 2).sum())
+    ortho_f, ortho_b = (  # the foreground and background generators' conv kernels only (eq. 24)
+        sum(
+            float(((w @ w.T) ** 2).sum() - (np.diag(w @ w.T) ** 2).sum())
+            for w in (p.detach().flatten(1).double().numpy() for p in net.parameters() if p.ndim == 4)
+        )
         for net in (model.fg_gen, model.bg_gen)
-        for w in (p.detach().flatten(1).double().numpy() for p in net.parameters() if p.ndim == 4)
     )
+    assert 0.001 < ortho_f < ortho_b
+    ortho = ortho_f + ortho_b
     expected = {"recon": recon, "tv": tv, "pseudo_f": pseudo_f, "pseudo_b": pseudo_b, "ortho": ortho}
     assert list(terms) == [*expected, "total"]
     for name, value in expected.items():
@@ -247,9 +262,11 @@ def test_generator_loss_term_by_term_by_hand():
 
 @pytest.fixture(scope="module")
 def one_iteration() -> SimpleNamespace:
-    """One iteration of Algorithm 1 on 8 images (batch 4, no flips, rates 1e-3), and the model before it."""
+    """One iteration of Algorithm 1 on 8 images (batch 4, no flips, rates 1e-3, kernels shifted), and the model
+    before it."""
     with torch_threads(1):
         trainer = make_trainer(hflip=False, lr_lebm=1e-3, lr_generator=1e-3)
+        shift_kernels(trainer.model, 0.001, 0.002)
         before = copy.deepcopy(trainer.model)
         logs = trainer.step()
     rows = batch_indices(8, 4, trainer.config.seed, 0)
@@ -328,15 +345,12 @@ def shard(rank: int, world: int, **overrides) -> Trainer:
 def one_process_and_three_ranks(
     **settings,
 ) -> tuple[Trainer, dict, torch.Tensor, list[tuple[Trainer, dict, torch.Tensor]]]:
-    """One iteration in one process, then as each of three ranks: (trainer, logs, RNG state after) of each. The
-    generators' kernels are moved off their orthogonal start (the same on every rank), so the ortho term counts."""
+    """One iteration in one process, then as each of three ranks: (trainer, logs, RNG state after) of each (the
+    generators' kernels shifted the same on every rank, so that the ortho term counts)."""
 
     def trainer(rank: int, world: int) -> Trainer:
         t = shard(rank, world, **settings)
-        kernels = [p for net in (t.model.fg_gen, t.model.bg_gen) for p in net.parameters() if p.ndim == 4]
-        with torch.no_grad():
-            for p in kernels:
-                p.add_(0.002)
+        shift_kernels(t.model, 0.002, 0.002)
         return t
 
     with torch_threads(1):
@@ -383,3 +397,23 @@ def test_the_shards_losses_and_gradients_add_up_to_the_one_process(seed, empty):
         [sum(params[name].grad for params in named if params[name].grad is not None).flatten() for name in with_grad]
     )
     assert float((summed - expected).norm()) <= 1e-3 * float(expected.norm())  # measured: 2e-5 to 4e-5
+
+
+def test_each_optimisers_gradients_pass_through_reduce_gradients_between_backward_and_step():
+    """Where drc/distributed.py sums them over ranks; and the logged values through reduce_values."""
+    trainer = make_trainer()
+    seen = []
+
+    def reduce_gradients(opt: torch.optim.Optimizer) -> None:
+        params = [p for group in opt.param_groups for p in group["params"]]
+        seen.append((opt, all(p.grad is not None for p in params), [p.clone() for p in params[:1]]))
+
+    trainer.reduce_gradients = reduce_gradients
+    trainer.reduce_values = lambda values: seen.append(values.clone()) or values * 2
+    before = {name: p.clone() for name, p in trainer.model.named_parameters()}
+    logs = trainer.step()
+    (lebm_opt, lebm_grads, lebm_first), (gen_opt, gen_grads, gen_first), values = seen
+    assert lebm_opt is trainer.opt_e and gen_opt is trainer.opt_g and lebm_grads and gen_grads
+    assert torch.equal(lebm_first[0], before["lebm.fg_head.0.weight"])  # not stepped yet
+    assert torch.equal(gen_first[0], before["fg_gen.stem.fc.weight"])
+    assert logs["loss/recon"] == pytest.approx(2 * float(values[0]))  # the logs are reduce_values' output
