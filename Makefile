@@ -7,7 +7,7 @@ export DVC_NO_ANALYTICS := 1
 # Stages run `python ...`: the venv's interpreter must come first on PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv repro test lint bench clean-venv
+.PHONY: venv repro test lint bench mutants clean-venv
 
 $(STAMP): constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -30,6 +30,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all
+
+# Mutation testing of the method's core (bench/mutants.py): prints the kill rate; not part of `make test`.
+mutants: $(STAMP)
+	$(BIN)/python -m bench.mutants
 
 clean-venv:
 	rm -rf $(VENV)
