@@ -4,10 +4,12 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 export DVC_NO_ANALYTICS := 1
+# Idle OpenMP threads sleep instead of spinning (the same numbers; far faster on a busy machine: drc/__init__.py).
+export OMP_WAIT_POLICY ?= PASSIVE
 # Stages run `python ...`: the venv's interpreter must come first on PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv repro test lint bench mutants clean-venv
+.PHONY: venv repro test lint bench deps mutants clean-venv
 
 $(STAMP): constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -30,6 +32,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all
+
+# After an import changes: rewrite dvc.yaml's code deps from the stages' imports (drc/stagedeps.py).
+deps: $(STAMP)
+	$(BIN)/python -m drc.stagedeps
 
 # Mutation testing of the method's core (bench/mutants.py): prints the kill rate; not part of `make test`.
 mutants: $(STAMP)

@@ -41,7 +41,7 @@ def activation_memory(profile: str, mode: str, batch: int) -> dict[str, int]:
             tr.model.posterior_energy(v, x, c.sigma, c.tv_norm)
 
     def update() -> None:
-        tr.generator_loss(tr.model.render(z), x, z)["total"]
+        tr.generator_loss(tr.model.render(z), x, tr.model.lebm(z)[1:])["total"]
 
     post, post_max = saved_bytes(langevin_step)
     upd, upd_max = saved_bytes(update)

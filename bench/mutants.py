@@ -10,11 +10,9 @@ reason it cannot change a result, in bench/mutants_equivalent.md; exits non-zero
     python -m bench.mutants --report             # the last run's table again, without running
 
 The scope (``SCOPE``) is the method: drc/model/ (objective.py, drc.py, networks.py), the Langevin sampler,
-the per-image scores and the training step. Left out by scoping: ``WaveGenerator``, ``StartEncoder`` and
-``GraphedLangevin`` (being retired), ``scores_at_target_size`` (moving to the read-out module) and the
-trainer's checkpointing, logging and start-encoder code; the lines of retiring features inside scoped
-functions are left out by pyproject.toml's ``do_not_mutate_patterns``. Which files mutmut mutates and which
-tests it runs (the fast tests of the core) are pyproject.toml's ``[tool.mutmut]``.
+the per-image scores and the training step; not the trainer's checkpointing, logging and set-up, nor the
+scores at another resolution (the read-out's). Which files mutmut mutates and which tests it runs (the fast
+tests of the core) are pyproject.toml's ``[tool.mutmut]``.
 """
 
 from __future__ import annotations
@@ -39,13 +37,9 @@ EQUIVALENT = Path(__file__).with_name("mutants_equivalent.md")
 SCOPE = (
     "drc.model.objective.*",
     "drc.model.drc.*",
-    "drc.model.networks.x_*",
-    *(
-        f"drc.model.networks.xǁ{cls}ǁ*"
-        for cls in ("UpBlock", "LatentStem", "RegionGenerator", "ReassignGenerator", "LatentEBM", "AuxClassifier")
-    ),
-    "drc.langevin.x_langevin__mutmut_*",
-    *(f"drc.metrics.x_{f}__mutmut_*" for f in ("_as_bool", "per_image_scores", "summarize", "score_masks")),
+    "drc.model.networks.*",
+    "drc.langevin.*",
+    *(f"drc.metrics.x_{f}__mutmut_*" for f in ("as_bool", "per_image_scores", "summarize", "score_masks")),
     *(f"drc.training.x_{f}__mutmut_*" for f in ("batch_indices", "lr_factor", "check_finite")),
     *(f"drc.training.xǁTrainerǁ{m}__mutmut_*" for m in ("step", "generator_loss", "ortho_term", "loss_weights")),
 )

@@ -212,18 +212,20 @@ def settings(
     ] = "tmdsprites",
     params: Params = None,
     set_: Set = None,
-    fields: Annotated[bool, typer.Option(help="list every settable key with its type and default instead")] = False,
+    fields: Annotated[
+        bool, typer.Option(help="list every settable key with its type, default and what it does instead")
+    ] = False,
 ) -> None:
     """Print the resolved settings of a run as YAML (paper facts, profile, --params, --set)."""
     import yaml
 
-    from drc.config import describe
+    from drc.config import DOCUMENTED, describe
     from drc.params import resolve_settings
 
     if fields:
-        for section, cls in SECTIONS.items():
-            for name, kind, default in describe(cls):
-                typer.echo(f"{section}.{name}: {kind} (default {default!r})")
+        for section, cls in DOCUMENTED.items():
+            for name, kind, default, doc in describe(cls):
+                typer.echo(f"{section}.{name}: {kind} (default {default!r})\n    {doc}")
         return
     resolved = resolve_settings(dataset, profile, _params(params), parse_set(set_ or []))
     typer.echo(yaml.safe_dump(resolved.to_dict(), sort_keys=False, default_flow_style=None).rstrip())

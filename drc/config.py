@@ -33,19 +33,24 @@ T = TypeVar("T")
 # below (drc/params.py): ``--set sampler.sigma=none``. A nullable text setting keeps "none" as text.
 UNSET = "none"
 
-PerfMode = Literal["eager", "optimised", "max"]  # how the math is executed (drc/perf.py); not what it computes
+PerfMode = Literal["eager", "optimised"]  # how the math is executed (drc/perf.py); not what it computes
 LrSchedule = Literal["constant", "cosine"]
-ChainStart = Literal["noise", "persistent", "encoder"]
+ChainStart = Literal["noise", "persistent"]
 SettleWhich = Literal["kept", "every"]
 MaskSource = Literal["pi_f", "responsibility"]
 RestartCombination = Literal["lowest_energy", "mean_mask"]
 Refinement = Literal["none", "grabcut"]
 Shape = Literal["square", "circle", "triangle"]
 TextureColour = Literal["grey", "colour"]
-BackgroundKind = Literal["conv", "waves"]
 
 
 # -- typed construction -------------------------------------------------------------------------------
+def knob(default: Any, doc: str) -> Any:
+    """A settings field with its documentation, the one place a setting is explained (``drc settings --fields``
+    prints it). The paper's value is the default unless the text says otherwise."""
+    return field(default=default, metadata={"doc": doc})
+
+
 def _kind(hint: Any) -> str:
     """A type annotation in words, for error messages and ``--help``."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
@@ -119,9 +124,13 @@ def from_dict(cls: type[T], values: Mapping[str, Any], section: str) -> T:
     return cls(**values)
 
 
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
 def to_dict(obj: Any) -> dict[str, Any]:
     """A config as plain YAML/JSON values (tuples as lists)."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(obj).items()}
+    return {k: _plain(v) for k, v in dataclasses.asdict(obj).items()}
 
 
 # -- the four sections of a run ---------------------------------------------------------------------
@@ -129,40 +138,29 @@ def to_dict(obj: Any) -> dict[str, Any]:
 class ModelConfig:
     """DRC architecture (paper Table S1/S2). Defaults are the paper's TM-dSprites model."""
 
-    zf_dim: int = 256  # foreground latent size (Table S1)
-    zb_dim: int = 4  # background latent size (Table S1: 4 on TM-dSprites, 256 on Birds)
-    zs_dim: int = 1024  # pixel re-assignment latent size (Table S1)
-    base_channels: int = 128  # channels of the 4x4 map after each generator's Linear (Table S2)
-    up_channels: tuple[int, ...] = (1024, 512, 256, 128, 64)  # one up-block each; 5 blocks -> 128 px
-    kf: int = 30  # foreground categories of the symbol-vector LEBM (200 on Birds/Dogs/Cars)
-    kb: int = 10  # background categories
-    lebm_hidden: int = 200  # width of the fg/bg LEBM heads (Table S2)
-    lebm_reassign_hidden: int = 200  # width of the re-assignment LEBM head (Table S2; the official code: 400)
-    lebm_reassign_layers: int = 3  # hidden layers of the re-assignment LEBM head
-    classifier_channels: tuple[int, ...] = (64, 128, 256, 512, 1024)  # auxiliary classifiers, one per block
-    pixel_reassign: bool = True  # false: ablation "w/o pixel re-assignment" (the background is not resampled)
-    fg_mask_bias: float = 0.0  # initial bias of the fg mask logit; paper 0 (init: biases zero)
-    grid_residual: bool = False  # re-assignment grid = identity + predicted offset (paper: False)
-    background: BackgroundKind = "conv"  # conv: the background generator is the foreground's (paper); waves:
-    #   plane waves whose frequencies and phases z_b sets, mixed per pixel (WaveGenerator; a deviation that
-    #   gives the background the gratings TM-dSprites draws, and nothing shaped like a sprite; in no profile:
-    #   better own masks on coloured gratings, worse on grey, chains 2.5-3.5x as slow; docs/cpu-profile.md)
-    bg_waves: int = 12  # orientations of the waves background's bank (times 5 frequencies)
-    start_encoder: bool = False  # an encoder from an image to a test-time chain's start, trained beside the
-    #   model on its own samples (train.encoder_*; a CPU-scale deviation: the paper starts chains from N(0, I))
-    encoder_channels: tuple[int, ...] = (32, 64, 128)  # its Conv4x4-s2 blocks (resolution / 2^len >= 1)
+    zf_dim: int = knob(256, "foreground latent size (Table S1)")
+    zb_dim: int = knob(4, "background latent size (Table S1: 4 on TM-dSprites, 256 on Birds)")
+    zs_dim: int = knob(1024, "pixel re-assignment latent size (Table S1)")
+    base_channels: int = knob(128, "channels of the 4x4 map after each generator's Linear (Table S2)")
+    up_channels: tuple[int, ...] = knob((1024, 512, 256, 128, 64), "one up-block each; 5 blocks -> 128 px")
+    kf: int = knob(30, "foreground categories of the symbol-vector LEBM (200 on Birds/Dogs/Cars)")
+    kb: int = knob(10, "background categories")
+    lebm_hidden: int = knob(200, "width of the fg/bg LEBM heads (Table S2)")
+    lebm_reassign_hidden: int = knob(200, "width of the re-assignment LEBM head (Table S2; the official code: 400)")
+    lebm_reassign_layers: int = knob(3, "hidden layers of the re-assignment LEBM head")
+    classifier_channels: tuple[int, ...] = knob((64, 128, 256, 512, 1024), "auxiliary classifiers, one per block")
+    pixel_reassign: bool = knob(True, 'false: ablation "w/o pixel re-assignment" (the background is not resampled)')
+    fg_mask_bias: float = knob(0.0, "initial bias of the fg mask logit; paper 0 (init: biases zero)")
+    grid_residual: bool = knob(False, "re-assignment grid = identity + predicted offset (paper: False)")
 
     def __post_init__(self) -> None:
         check_types(self, "model")
-        if self.resolution < 2 ** len(self.encoder_channels):
-            blocks = len(self.encoder_channels)
-            raise DRCError(f"model.encoder_channels: {blocks} blocks halve {self.resolution} px to nothing")
         if len(self.classifier_channels) != len(self.up_channels):
             raise DRCError(
                 "model.classifier_channels needs one entry per up-block "
                 f"({len(self.up_channels)}), got {len(self.classifier_channels)}"
             )
-        if min(self.zf_dim, self.zb_dim, self.zs_dim, self.kf, self.kb, self.bg_waves) < 1:
+        if min(self.zf_dim, self.zb_dim, self.zs_dim, self.kf, self.kb) < 1:
             raise DRCError("model latent sizes and category counts must be positive")
 
     @property
@@ -178,41 +176,40 @@ class ModelConfig:
 class TrainConfig:
     """Learning (paper Algorithm 1, supplementary B). Defaults are the paper's."""
 
-    iterations: int = 10_000  # paper: at most 10K iterations (and 48 h) per dataset
-    batch_size: int = 48  # paper: 48 on one V100
-    max_images: int | None = None  # train on the first N images of the split (None: all); printed when it caps
-    posterior_steps: int = 40  # K1, posterior Langevin steps per iteration
-    posterior_step_size: float = 0.1  # s1
-    prior_steps: int = 60  # K0, prior Langevin steps per iteration
-    prior_step_size: float = 0.4  # s0
-    sigma: float = 0.25  # Laplace likelihood scale: log p = -|g - x| / (2 sigma^2)
-    lr_generator: float = 1e-4  # Adam, generators + auxiliary classifiers
-    lr_lebm: float = 2e-5  # Adam, latent EBM
-    lr_background: float | None = None  # Adam lr of the background + re-assignment nets; None = lr_generator
-    lr_schedule: LrSchedule = "constant"  # constant (paper) | cosine: every lr decays to 0 over `iterations`
-    beta1: float = 0.5
-    beta2: float = 0.999
-    tv_norm: float = 0.01  # weight of the TV-norm on the re-assigned background; 0 = ablation "w/o TV-norm"
-    ortho_reg: float = 1.0  # weight of the orthogonal regulariser (paper 1.0, Birds 0.1; official code 0.1)
-    pseudo_label: float = 0.1  # weight of each region's pseudo-label loss; 0 = ablation "w/o pseudo label"
-    persistent_chains: bool = True  # false = ablation "short-run chain" (z from N(0, I) each iteration)
-    hflip: bool = True  # random horizontal flips (paper)
-    saturation_jitter: float = 0.0  # each visit scales an image's HSV saturation by U(1 - this, 1) (paper: 0)
-    value_jitter: float = 0.0  # ... and its HSV value (brightness) by U(1 - this, 1) (paper: 0); drc/augment.py
-    generator_loglik_scaled: bool = True  # True: 1/(2 sigma^2) in the generator loss (paper Listing 3);
-    #   False: plain L1 there, as the official code
-    encoder_lr: float = 1e-3  # Adam lr of model.start_encoder (constant), when the model has one
-    encoder_dreams: int = 48  # prior samples per iteration, rendered, that the start encoder learns to invert
-    encoder_prior_steps: int = 30  # prior Langevin steps from N(0, I) for those samples (step prior_step_size)
-    seed: int = 0
-    checkpoint_every: int = 500  # iterations between atomic checkpoints (an interrupt also writes one)
-    snapshot_every: int = 1000  # iterations between kept copies of the checkpoint, which the progress stage
-    #   scores to draw IoU against iterations (0 = none)
-    log_every: int = 10  # iterations between DVCLive metric steps
-    image_every: int = 500  # iterations between sample grids (0 = never)
-    monitor_every: int = 250  # iterations between persistent-chain IoU on the monitor images (0 = never)
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    perf: PerfMode | None = None  # None = $DRC_PERF, else optimised (drc/perf.py)
+    iterations: int = knob(10_000, "paper: at most 10K iterations (and 48 h) per dataset")
+    batch_size: int = knob(48, "paper: 48 on one V100")
+    max_images: int | None = knob(None, "train on the first N images of the split (None: all); printed when it caps")
+    posterior_steps: int = knob(40, "K1, posterior Langevin steps per iteration")
+    posterior_step_size: float = knob(0.1, "s1")
+    prior_steps: int = knob(60, "K0, prior Langevin steps per iteration")
+    prior_step_size: float = knob(0.4, "s0")
+    sigma: float = knob(0.25, "Laplace likelihood scale: log p = -|g - x| / (2 sigma^2)")
+    lr_generator: float = knob(1e-4, "Adam, generators + auxiliary classifiers")
+    lr_lebm: float = knob(2e-5, "Adam, latent EBM")
+    lr_background: float | None = knob(None, "Adam lr of the background + re-assignment nets; None = lr_generator")
+    lr_schedule: LrSchedule = knob("constant", "constant (paper) | cosine: every lr decays to 0 over `iterations`")
+    beta1: float = knob(0.5, "Adam beta1 of every optimiser (supplementary B)")
+    beta2: float = knob(0.999, "Adam beta2 of every optimiser")
+    tv_norm: float = knob(0.01, 'weight of the TV-norm on the re-assigned background; 0 = ablation "w/o TV-norm"')
+    ortho_reg: float = knob(1.0, "weight of the orthogonal regulariser (paper 1.0, Birds 0.1; official code 0.1)")
+    pseudo_label: float = knob(0.1, 'weight of each region\'s pseudo-label loss; 0 = ablation "w/o pseudo label"')
+    persistent_chains: bool = knob(True, 'false = ablation "short-run chain" (z from N(0, I) each iteration)')
+    hflip: bool = knob(True, "random horizontal flips (paper)")
+    generator_loglik_scaled: bool = knob(
+        True, "True: 1/(2 sigma^2) in the generator loss (paper Listing 3); False: plain L1 there, as the official code"
+    )
+    seed: int = knob(0, "seeds the model's initialisation, the chains' starts, the batch order and every draw")
+    checkpoint_every: int = knob(500, "iterations between atomic checkpoints (an interrupt also writes one)")
+    snapshot_every: int = knob(
+        1000,
+        "iterations between kept copies of the checkpoint, which the progress stage scores to draw IoU "
+        "against iterations (0 = none)",
+    )
+    log_every: int = knob(10, "iterations between DVCLive metric steps")
+    image_every: int = knob(500, "iterations between sample grids (0 = never)")
+    monitor_every: int = knob(250, "iterations between persistent-chain IoU on the monitor images (0 = never)")
+    device: str = knob("auto", "auto | cpu | cuda | cuda:N")
+    perf: PerfMode | None = knob(None, "None = $DRC_PERF, else optimised (drc/perf.py)")
 
     def __post_init__(self) -> None:
         check_types(self, "train")
@@ -222,34 +219,38 @@ class TrainConfig:
             raise DRCError(f"train.max_images must be >= 1 or none (all), got {self.max_images}")
         if self.sigma <= 0:
             raise DRCError(f"train.sigma must be positive, got {self.sigma}")
-        if not (0 <= self.saturation_jitter <= 1 and 0 <= self.value_jitter <= 1):
-            raise DRCError(
-                "train.saturation_jitter and train.value_jitter must be in [0, 1], got "
-                f"{self.saturation_jitter}, {self.value_jitter}"
-            )
 
 
 @dataclass(frozen=True)
 class SamplerConfig:
     """Test-time posterior Langevin chains (paper §3.3, supplementary B): one chain from N(0, I) per image."""
 
-    init: ChainStart = "noise"  # noise: z ~ N(0, I) (paper); persistent: the training run's chains (its images
-    #   only); encoder: the model's start encoder (model.start_encoder; a CPU-scale deviation)
-    steps: int = 5000  # posterior steps per chain (paper: 300 Dogs/Cars, 2.5K Birds, 5K others)
-    step_size: float = 0.1  # s1
-    noise: bool = True  # Langevin noise at test time (paper: yes)
-    restarts: int = 1  # chains per image from N(0, I), one after another (paper: 1)
-    settle_steps: int = 0  # noise-free steps z <- z - s^2/2 grad J(z) after the chain, so the mask is read at
-    #   a mode rather than at a noisy sample (paper: 0)
-    settle_step_size: float = 0.1
-    settle: SettleWhich = "kept"  # which restarts settle: "kept" = only the one the read-out keeps (lowest
-    #   energy of the unsettled chains); "every" = each restart, before energies or masks are compared
-    start_jitter: float = 0.5  # init=encoder: restarts after the first start at the encoder's z + this x N(0, I)
-    sigma: float | None = None  # the Laplace likelihood's scale (eq. 5) in the chains' energy and in the
-    #   read-out's responsibilities (eq. 7); None = train.sigma, the model's (paper: the same sigma throughout)
-    seed: int = 0  # seeds the N(0, I) starts and the Langevin noise: a score repeats exactly
-    batch_size: int = 100  # images per batch (memory; the noise stream is drawn per batch)
-    perf: PerfMode | None = None  # None = $DRC_PERF, else optimised (drc/perf.py)
+    init: ChainStart = knob(
+        "noise", "noise: z ~ N(0, I) (paper); persistent: the training run's chains (its images only)"
+    )
+    steps: int = knob(5000, "posterior steps per chain (paper: 300 Dogs/Cars, 2.5K Birds, 5K others)")
+    step_size: float = knob(0.1, "s1")
+    noise: bool = knob(True, "Langevin noise at test time (paper: yes)")
+    restarts: int = knob(1, "chains per image from N(0, I), one after another (paper: 1)")
+    settle_steps: int = knob(
+        0,
+        "noise-free steps z <- z - s^2/2 grad J(z) after the chain, so the mask is read at a mode rather than "
+        "at a noisy sample (paper: 0)",
+    )
+    settle_step_size: float = knob(0.1, "step size of the settling steps")
+    settle: SettleWhich = knob(
+        "kept",
+        'which restarts settle: "kept" = only the one the read-out keeps (lowest energy of the unsettled '
+        'chains); "every" = each restart, before energies or masks are compared',
+    )
+    sigma: float | None = knob(
+        None,
+        "the Laplace likelihood's scale (eq. 5) in the chains' energy and in the read-out's responsibilities "
+        "(eq. 7); None = train.sigma, the model's (paper: the same sigma throughout)",
+    )
+    seed: int = knob(0, "seeds the N(0, I) starts and the Langevin noise: a score repeats exactly")
+    batch_size: int = knob(100, "images per batch (memory; the noise stream is drawn per batch)")
+    perf: PerfMode | None = knob(None, "None = $DRC_PERF, else optimised (drc/perf.py)")
 
     def __post_init__(self) -> None:
         check_types(self, "sampler")
@@ -257,8 +258,6 @@ class SamplerConfig:
             raise DRCError("sampler.steps and sampler.settle_steps must be >= 0")
         if self.step_size <= 0 or self.settle_step_size <= 0:
             raise DRCError("sampler.step_size and sampler.settle_step_size must be positive")
-        if self.start_jitter < 0:
-            raise DRCError(f"sampler.start_jitter must be >= 0, got {self.start_jitter}")
         if self.sigma is not None and self.sigma <= 0:
             raise DRCError(f"sampler.sigma must be positive (or none: train.sigma), got {self.sigma}")
         if self.restarts < 1 or self.batch_size < 1:
@@ -277,23 +276,41 @@ class SamplerConfig:
 class ReadoutConfig:
     """How the foreground mask is read from the chains' end points (paper: pi_f > 0.5 of the one chain)."""
 
-    source: MaskSource = "pi_f"  # pi_f: the generators' mixing weight (paper); responsibility: each pixel's
-    #   posterior probability of the foreground given its colour (the paper's eq. 7 at the inferred z)
-    threshold: float = 0.5  # a pixel is foreground where the read-out exceeds it (paper: 0.5)
-    combine: RestartCombination = "lowest_energy"  # lowest_energy: the mask of the restart with the lowest
-    #   posterior energy; mean_mask: the mean of every restart's soft mask (the posterior mean over the modes
-    #   the chains found). Renderings and z are the lowest-energy restart's either way
-    full_resolution: bool = False  # true: decided per pixel of the image, the read-out (bilinear) as prior
-    #   odds times the pixel's own likelihood ratio under the renderings (drc/fullres.py; a deviation; paper:
-    #   the mask at the model's resolution, which is the image's)
-    refine: Refinement = "none"  # grabcut: the mask, brought to the image's own size, seeds OpenCV's GrabCut
-    #   there (probable foreground / background), which redraws its edges (a deviation; paper: none)
-    seed_threshold: float | None = None  # under refine=grabcut: GrabCut is seeded with the mask the read-out
-    #   gives at this threshold instead (its odds recentred from `threshold`), resized or decided per pixel,
-    #   while the model's own masks keep `threshold` (None: the same mask; a deviation, drc/fullres.py)
-    grabcut_band: int | None = None  # under refine=grabcut: pixels farther than this many model pixels from
-    #   GrabCut's seed are fixed background, so it redraws edges without spreading over far texture (None:
-    #   any pixel may change; a deviation)
+    source: MaskSource = knob(
+        "pi_f",
+        "pi_f: the generators' mixing weight (paper); responsibility: each pixel's posterior probability of "
+        "the foreground given its colour (the paper's eq. 7 at the inferred z)",
+    )
+    threshold: float = knob(0.5, "a pixel is foreground where the read-out exceeds it (paper: 0.5)")
+    combine: RestartCombination = knob(
+        "lowest_energy",
+        "lowest_energy: the mask of the restart with the lowest posterior energy; mean_mask: the mean of "
+        "every restart's soft mask (the posterior mean over the modes the chains found). Renderings and z are "
+        "the lowest-energy restart's either way",
+    )
+    full_resolution: bool = knob(
+        False,
+        "true: decided per pixel of the image, the read-out (bilinear) as prior odds times the pixel's own "
+        "likelihood ratio under the renderings (drc/readout.py; a deviation; paper: the mask at the model's "
+        "resolution, which is the image's)",
+    )
+    refine: Refinement = knob(
+        "none",
+        "grabcut: the mask, brought to the image's own size, seeds OpenCV's GrabCut there (probable "
+        "foreground / background), which redraws its edges (a deviation; paper: none)",
+    )
+    seed_threshold: float | None = knob(
+        None,
+        "under refine=grabcut: GrabCut is seeded with the mask the read-out gives at this threshold instead "
+        "(its odds recentred from `threshold`), resized or decided per pixel, while the model's own masks "
+        "keep `threshold` (None: the same mask; a deviation, drc/readout.py)",
+    )
+    grabcut_band: int | None = knob(
+        None,
+        "under refine=grabcut: pixels farther than this many model pixels from GrabCut's seed are fixed "
+        "background, so it redraws edges without spreading over far texture (None: any pixel may change; a "
+        "deviation)",
+    )
 
     def __post_init__(self) -> None:
         check_types(self, "readout")
@@ -431,10 +448,10 @@ def choices_help() -> str:
     return "; ".join(listed)
 
 
-def describe(cls: type) -> list[tuple[str, str, Any]]:
-    """(field, type in words, default) of each field of a config dataclass."""
+def describe(cls: type) -> list[tuple[str, str, Any, str]]:
+    """(field, type in words, default, its documentation) of each field of a config dataclass."""
     hints = typing.get_type_hints(cls)
-    return [(f.name, _kind(hints[f.name]), to_dict(cls())[f.name]) for f in fields(cls)]
+    return [(f.name, _kind(hints[f.name]), _plain(f.default), f.metadata.get("doc", "")) for f in fields(cls)]
 
 
 # -- data and baseline ------------------------------------------------------------------------------------
@@ -443,33 +460,44 @@ class TMDSpritesConfig:
     """Every knob of the TM-dSprites generator (drc/data/tmdsprites.py; docs/tmdsprites.md gives the reading
     behind each default). Fractions are relative to the image side, so the look is resolution-independent."""
 
-    n_images: int = 20_000  # images in the dataset; paper: 20K
-    resolution: int = 128  # px, square images; paper: 128x128
-    min_sprites: int = 2  # sprites per image, drawn uniformly from [min, max]; paper: 2-3
-    max_sprites: int = 3
-    shapes: tuple[Shape, ...] = ("square", "circle", "triangle")  # drawn uniformly; paper: these three
-    # Side of a sprite's bounding square as a fraction of the image side, uniform in [lo, hi].
-    # Paper: unstated; 1/6-1/3 (21-43 px at 128, written to 4 digits) is dSprites-like (its shapes span
-    # ~0.2-0.4 of the side).
-    size_range: tuple[float, float] = (0.1667, 0.3333)
-    # Range of sprite centres as a fraction of the side (both axes), further limited so that every sprite
-    # lies wholly inside the image. Paper: "continuous", range unstated. (0, 1) = anywhere it fits,
-    # (1/4, 3/4) = dSprites' position latent. (0.18, 0.82) reproduces the paper's GrabCut score (61.9 IoU),
-    # which is very sensitive to it: see docs/tmdsprites.md.
-    position_range: tuple[float, float] = (0.18, 0.82)
-    # px; bounding squares of two sprites are at least this far apart, so sprites never overlap (paper:
-    # "the foreground objects are not occluded"); 2 leaves >= 1 background pixel between them once rasterised.
-    min_gap_px: float = 2.0
-    max_placement_tries: int = 10_000  # candidate position sets per image before a clear error (too crowded)
-    n_textures: int = 20  # gratings in the background bank; paper: 20
-    # Grating period as a fraction of the image side, spaced geometrically over [lo, hi] across the bank
-    # (4-32 px at 128). Paper: "different frequencies", values unstated.
-    texture_period_range: tuple[float, float] = (1 / 32, 1 / 4)
-    # "grey": gratings from black to white, as in Textured MNIST (greyscale); "colour": each grating
-    # runs between two random RGB colours. See docs/tmdsprites.md.
-    texture_colour: TextureColour = "grey"
-    eval_size: int = 1000  # evaluation subset = the first eval_size images; paper: 1K
-    seed: int = 0  # >= 0; fixes the texture bank and every image
+    n_images: int = knob(20_000, "images in the dataset; paper: 20K")
+    resolution: int = knob(128, "px, square images; paper: 128x128")
+    min_sprites: int = knob(2, "sprites per image, drawn uniformly from [min, max]; paper: 2-3")
+    max_sprites: int = knob(3, "see min_sprites")
+    shapes: tuple[Shape, ...] = knob(("square", "circle", "triangle"), "drawn uniformly; paper: these three")
+    size_range: tuple[float, float] = knob(
+        (0.1667, 0.3333),
+        "Side of a sprite's bounding square as a fraction of the image side, uniform in [lo, hi]. Paper: "
+        "unstated; 1/6-1/3 (21-43 px at 128, written to 4 digits) is dSprites-like (its shapes span ~0.2-0.4 "
+        "of the side).",
+    )
+    position_range: tuple[float, float] = knob(
+        (0.18, 0.82),
+        "Range of sprite centres as a fraction of the side (both axes), further limited so that every sprite "
+        'lies wholly inside the image. Paper: "continuous", range unstated. (0, 1) = anywhere it fits, (1/4, '
+        "3/4) = dSprites' position latent. (0.18, 0.82) reproduces the paper's GrabCut score (61.9 IoU), "
+        "which is very sensitive to it: see docs/tmdsprites.md.",
+    )
+    min_gap_px: float = knob(
+        2.0,
+        "px; bounding squares of two sprites are at least this far apart, so sprites never overlap (paper: "
+        '"the foreground objects are not occluded"); 2 leaves >= 1 background pixel between them once '
+        "rasterised.",
+    )
+    max_placement_tries: int = knob(10_000, "candidate position sets per image before a clear error (too crowded)")
+    n_textures: int = knob(20, "gratings in the background bank; paper: 20")
+    texture_period_range: tuple[float, float] = knob(
+        (1 / 32, 1 / 4),
+        "Grating period as a fraction of the image side, spaced geometrically over [lo, hi] across the bank "
+        '(4-32 px at 128). Paper: "different frequencies", values unstated.',
+    )
+    texture_colour: TextureColour = knob(
+        "grey",
+        '"grey": gratings from black to white, as in Textured MNIST (greyscale); "colour": each grating runs '
+        "between two random RGB colours. See docs/tmdsprites.md.",
+    )
+    eval_size: int = knob(1000, "evaluation subset = the first eval_size images; paper: 1K")
+    seed: int = knob(0, ">= 0; fixes the texture bank and every image")
 
     def __post_init__(self) -> None:
         check_types(self, "tmdsprites")
@@ -508,8 +536,8 @@ class TMDSpritesConfig:
 class HeldoutConfig:
     """A generated dataset's held-out set: the same generator from another seed, never trained on."""
 
-    seed: int = 1  # must differ from the dataset's own seed
-    n_images: int = 200
+    seed: int = knob(1, "must differ from the dataset's own seed")
+    n_images: int = knob(200, "images, every one scored")
 
     def __post_init__(self) -> None:
         check_types(self, "heldout")
@@ -520,23 +548,26 @@ class HeldoutConfig:
 @dataclass(frozen=True)
 class RobustConfig:
     """The second TM-dSprites generator (drc/data/tmdsprites_robust.py): what the paper leaves open, read
-    another way than ``TMDSpritesConfig`` reads it (its values in comments), for the robustness check."""
+    another way than ``TMDSpritesConfig`` reads it (its values in parentheses), for the robustness check."""
 
-    seed: int = 5  # its own bank and images
-    n_images: int = 200
-    resolution: int = 128  # the variant's (paper: 128)
-    texture_colour: TextureColour = "grey"  # the variant's
-    min_sprites: int = 2  # stated by the paper: 2-3
-    max_sprites: int = 3
-    size_range: tuple[float, float] = (0.12, 0.4)  # side of a sprite, fraction of the image side (1/6-1/3)
-    rotate: bool = True  # squares and triangles at a uniformly random angle (axis-aligned, apex up)
-    min_gap_px: float = 2.0  # between the circles around two sprites (between bounding squares)
-    sprite_saturation_range: tuple[float, float] = (0.8, 1.0)  # HSV saturation of a sprite (1)
-    sprite_value_range: tuple[float, float] = (0.75, 1.0)  # HSV value of a sprite (1)
-    n_textures: int = 20  # stated by the paper: a bank of 20 gratings
-    texture_period_range: tuple[float, float] = (1 / 40, 1 / 3)  # geometric over the bank, shuffled (1/32-1/4)
-    texture_contrast_range: tuple[float, float] = (0.4, 1.0)  # amplitude around the grating's mid colour (1)
-    #   orientations uniformly random in [0, 180) degrees (evenly spaced); centres anywhere a sprite fits (0.18-0.82)
+    seed: int = knob(5, "its own bank and images")
+    n_images: int = knob(200, "images, every one scored")
+    resolution: int = knob(128, "the variant's (paper: 128)")
+    texture_colour: TextureColour = knob("grey", "the variant's")
+    min_sprites: int = knob(2, "stated by the paper: 2-3")
+    max_sprites: int = knob(3, "see min_sprites")
+    size_range: tuple[float, float] = knob((0.12, 0.4), "side of a sprite, fraction of the image side (1/6-1/3)")
+    rotate: bool = knob(True, "squares and triangles at a uniformly random angle (axis-aligned, apex up)")
+    min_gap_px: float = knob(2.0, "between the circles around two sprites (between bounding squares)")
+    sprite_saturation_range: tuple[float, float] = knob((0.8, 1.0), "HSV saturation of a sprite (1)")
+    sprite_value_range: tuple[float, float] = knob((0.75, 1.0), "HSV value of a sprite (1)")
+    n_textures: int = knob(20, "stated by the paper: a bank of 20 gratings")
+    texture_period_range: tuple[float, float] = knob((1 / 40, 1 / 3), "geometric over the bank, shuffled (1/32-1/4)")
+    texture_contrast_range: tuple[float, float] = knob(
+        (0.4, 1.0),
+        "amplitude around the grating's mid colour (1) orientations uniformly random in [0, 180) degrees "
+        "(evenly spaced); centres anywhere a sprite fits (0.18-0.82)",
+    )
 
     def __post_init__(self) -> None:
         check_types(self, "robust")
@@ -558,10 +589,10 @@ class RobustConfig:
 class FolderConfig:
     """A folder of your own images as a dataset (drc/data/folder.py); ``path`` has no default."""
 
-    path: str  # the folder, searched recursively
-    masks: str | None = None  # a folder of masks at the same relative paths and stems (None: not scored)
-    resolution: int = 128  # px, the prepared images' side
-    fit: Literal["crop", "pad"] = "crop"  # centred square crop, or pad to a square with edge colours
+    path: str = field(metadata={"doc": "the folder, searched recursively (required)"})
+    masks: str | None = knob(None, "a folder of masks at the same relative paths and stems (None: not scored)")
+    resolution: int = knob(128, "px, the prepared images' side")
+    fit: Literal["crop", "pad"] = knob("crop", "centred square crop, or pad to a square with edge colours")
 
     def __post_init__(self) -> None:
         check_types(self, "folder")
@@ -573,11 +604,13 @@ class FolderConfig:
 class GrabCutConfig:
     """The GrabCut baseline (paper Table 1): OpenCV's GrabCut from a centred rectangle."""
 
-    margin: float = 0.125  # rectangle = image minus this fraction of the side on each edge (paper: 1/8)
-    iterations: int = 5  # GrabCut EM iterations
-    workers: int = 2  # processes (the masks do not depend on it)
-    margin_sweep: tuple[float, ...] = (0.03125, 0.0625, 0.09375, 0.125, 0.1875, 0.25)  # margins of the sweep figure
-    margin_sweep_images: int = 200  # first N evaluation images for the sweep
+    margin: float = knob(0.125, "rectangle = image minus this fraction of the side on each edge (paper: 1/8)")
+    iterations: int = knob(5, "GrabCut EM iterations")
+    workers: int = knob(2, "processes (the masks do not depend on it)")
+    margin_sweep: tuple[float, ...] = knob(
+        (0.03125, 0.0625, 0.09375, 0.125, 0.1875, 0.25), "margins of the sweep figure"
+    )
+    margin_sweep_images: int = knob(200, "first N evaluation images for the sweep")
 
     def __post_init__(self) -> None:
         check_types(self, "grabcut")
@@ -585,3 +618,15 @@ class GrabCutConfig:
             raise DRCError("grabcut.margin and grabcut.margin_sweep must lie in [0, 0.5) (fractions of the side)")
         if self.iterations < 1 or self.workers < 1 or self.margin_sweep_images < 1:
             raise DRCError("grabcut.iterations, grabcut.workers and grabcut.margin_sweep_images must be >= 1")
+
+
+# Every settable key, by where it is set: the four sections of a run (params.yaml's sections, --set), the data
+# settings (params.yaml's data.<dataset>) and the GrabCut baseline's (params.yaml's grabcut).
+DOCUMENTED: dict[str, type] = {
+    **SECTIONS,
+    "data.<TM-dSprites variant>": TMDSpritesConfig,
+    "data.<TM-dSprites variant>.heldout": HeldoutConfig,
+    "data.<TM-dSprites variant>.robust": RobustConfig,
+    "data.<folder dataset>": FolderConfig,
+    "grabcut": GrabCutConfig,
+}

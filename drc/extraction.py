@@ -30,9 +30,9 @@ from drc.data.folder import UNREADABLE, read_image, read_mask, walk_images
 from drc.data.prepared import sha256_file, to_model_range
 from drc.devices import resolve_device
 from drc.errors import DRCError
-from drc.fullres import MaskReadout, Renderings, of_image
-from drc.imageio import cutout, resize_rgb, write_png
+from drc.imageio import resize_rgb, write_png
 from drc.inference import extract
+from drc.readout import Readout, Renderings, of_image
 from drc.reports.sheets import contact_sheet
 from drc.scoring import path_key
 
@@ -111,7 +111,7 @@ def extract_folder(
     jobs = plan(inputs)
     model, ckpt = load_model(checkpoint, resolve_device("auto"))
     train, res = train_config_of(ckpt), model.config.resolution
-    how = MaskReadout.of(readout, train.sigma)
+    how = Readout.resolve(readout, sampler, train)
     settings = {
         "checkpoint_sha256": sha256_file(checkpoint),
         "sampler": to_dict(sampler),
@@ -135,8 +135,8 @@ def extract_folder(
             if not readable:
                 continue
             keys = [job.key for job in readable]
-            result = extract(model, to_model_range(np.stack(small)), sampler, readout, train.sigma, train.tv_norm,
-                             keys=keys, progress=False)  # fmt: skip
+            x = to_model_range(np.stack(small))
+            result = extract(model, x, sampler, how, train.tv_norm, keys=keys, progress=False)
             renderings = how.renderings(result.fg, result.bg)
             for i, (job, soft) in enumerate(zip(readable, result.soft_mask.numpy(), strict=True)):
                 _write(job, out, soft, how, of_image(renderings, i))
@@ -154,10 +154,10 @@ def _batches(jobs: list[Job], size: int) -> Iterator[list[Job]]:
         yield jobs[start : start + size]
 
 
-def _write(job: Job, out: Path, soft: np.ndarray, how: MaskReadout, renderings: Renderings | None) -> None:
+def _write(job: Job, out: Path, soft: np.ndarray, how: Readout, renderings: Renderings | None) -> None:
     """The image's mask and cut-out at its own size (its original is read again: only one is held)."""
     image = read_image(job.source)
-    mask, rgba = cutout(image, soft, how, renderings)
+    mask, rgba = how.cutout(image, soft, renderings)
     mask_path, cutout_path = job.outputs(out)
     write_png(mask_path, (mask * 255).astype(np.uint8))
     write_png(cutout_path, rgba)

@@ -11,11 +11,10 @@ import torch
 from tqdm.auto import tqdm
 
 from drc import perf
-from drc.config import ReadoutConfig, SamplerConfig, check_inference
-from drc.errors import DRCError
+from drc.config import SamplerConfig, check_inference
 from drc.langevin import frozen, langevin
 from drc.model.drc import DRC, Rendering
-from drc.model.objective import laplace_loglik, pixel_log_odds, threshold_log_odds
+from drc.readout import Readout
 
 
 @dataclass
@@ -36,8 +35,7 @@ def extract(
     model: DRC,
     images: torch.Tensor,
     sampler: SamplerConfig,
-    readout: ReadoutConfig,
-    sigma: float,
+    readout: Readout,
     tv_weight: float,
     z_init: torch.Tensor | None = None,
     keys: Sequence[int] | None = None,
@@ -46,21 +44,17 @@ def extract(
     """Sample z | x by posterior Langevin (``sampler``) and read the foreground mask at z (``readout``).
 
     ``z_init`` (N x d) starts the chains there (e.g. the stored persistent chains); otherwise
-    ``sampler.restarts`` chains per image, one after another, start from N(0, I), or with
-    ``sampler.init="encoder"`` at the model's start encoder's z for the image (the first restart) and
-    there plus ``sampler.start_jitter`` x N(0, I) (the others). Each chain may then descend
+    ``sampler.restarts`` chains per image, one after another, start from N(0, I). Each chain may then descend
     ``sampler.settle_steps`` noise-free steps, so its mask is read near the mode it found rather than
     at its last noisy sample (a CPU-scale deviation, 0 in the paper): only the chain the read-out keeps
     (``sampler.settle="kept"``) or every restart before they are compared (``"every"``). The read-out
     keeps the lowest-energy restart's mask (``readout.combine="lowest_energy"``) or averages every
     restart's soft mask (``"mean_mask"``, a CPU-scale deviation: a Monte Carlo estimate of the posterior
     mean of the mask over the modes the chains found); z and the renderings are the lowest-energy
-    restart's either way. The mask is pi_f (paper) or each pixel's posterior responsibility
-    (``readout.source``), above ``readout.threshold`` (paper: 0.5; see :func:`soft_mask`).
+    restart's either way. The soft mask is ``readout.soft`` (drc/readout.py).
 
-    ``sigma`` is the Laplace likelihood's scale the model was trained with (train.sigma); the chains and
-    the read-out use ``sampler.sigma`` instead where it is set (a CPU-scale deviation: a model trained at
-    a wider likelihood sampled at a sharper one).
+    The chains' energy and the read-out's responsibilities use the likelihood scale ``readout.sigma``
+    (``Readout.resolve``: sampler.sigma, else train.sigma).
 
     The perf mode (drc/perf.py) comes from ``sampler.perf`` if set, else ``DRC_PERF``, else "optimised".
     Image i's chains draw their starts and noise from a generator of its own, seeded from
@@ -68,14 +62,9 @@ def extract(
     neither the batch it is in nor its place there, nor on the caller's RNG state. The model and its perf
     switches are left as they were.
     """
-    check_inference(sampler, readout)
-    sigma = sigma if sampler.sigma is None else sampler.sigma
+    check_inference(sampler, readout.config)
     if z_init is not None and sampler.restarts > 1:
         raise ValueError("restarts > 1 need chains from N(0, I), not z_init")
-    if z_init is None and sampler.init == "encoder" and model.start_encoder is None:
-        raise DRCError(
-            "sampler.init=encoder needs a model trained with model.start_encoder=true; use sampler.init=noise"
-        )
     keys = list(range(len(images))) if keys is None else [int(k) for k in keys]
     if len(keys) != len(images):
         raise ValueError(f"{len(keys)} keys for {len(images)} images")
@@ -84,7 +73,7 @@ def extract(
     model.eval()
     try:
         with perf.configured(model, perf.mode_of(sampler)):
-            run = BatchExtractor(model, sampler, readout, sigma, tv_weight)
+            run = BatchExtractor(model, sampler, readout, tv_weight)
             size = sampler.batch_size
             parts = [
                 run(images[s : s + size], keys[s : s + size], None if z_init is None else z_init[s : s + size])
@@ -99,10 +88,9 @@ def extract(
 class BatchExtractor:
     """One batch of :func:`extract`: the chains, their settling and the read-out, on the model's device."""
 
-    def __init__(
-        self, model: DRC, sampler: SamplerConfig, readout: ReadoutConfig, sigma: float, tv_weight: float
-    ) -> None:
-        self.model, self.sampler, self.readout, self.sigma, self.tv_weight = model, sampler, readout, sigma, tv_weight
+    def __init__(self, model: DRC, sampler: SamplerConfig, readout: Readout, tv_weight: float) -> None:
+        self.model, self.sampler, self.readout, self.tv_weight = model, sampler, readout, tv_weight
+        self.sigma = readout.sigma
         self.device = next(model.parameters()).device
         self.noise: ImageNoise | None = None  # the batch's per-image streams, set by __call__
 
@@ -130,18 +118,14 @@ class BatchExtractor:
         sampler, model = self.sampler, self.model
         x = images.to(self.device)
         self.noise = ImageNoise(sampler.seed, keys, self.device)
-        encoded = None
-        if sampler.init == "encoder":
-            with torch.no_grad():
-                encoded = model.start_encoder(x)
-        starts = Starts(self.noise, model.config.z_dim, encoded, sampler.start_jitter)
+        starts = functools.partial(self.noise.normal, model.config.z_dim)
         restarts = functools.partial(run_restarts, model, x, sampler.restarts, starts=starts)
         energy = {"sigma": self.sigma, "tv_weight": self.tv_weight}
         mean_soft = None
         if z_init is not None:
             z = self.sample_and_settle(z_init.to(self.device), x)
-        elif self.readout.combine == "mean_mask" or sampler.settle == "every":
-            read = self.read if self.readout.combine == "mean_mask" else None
+        elif self.readout.config.combine == "mean_mask" or sampler.settle == "every":
+            read = self.read if self.readout.config.combine == "mean_mask" else None
             z, mean_soft = restarts(self.sample_and_settle, read, **energy)
         else:  # settle only the restart that the lowest energy keeps
             z, _ = restarts(self.sample, None, **energy)
@@ -162,26 +146,7 @@ class BatchExtractor:
     def read(self, z: torch.Tensor, x: torch.Tensor, r: Rendering | None = None) -> torch.Tensor:
         """The soft mask of end points ``z`` (``r``: their rendering, if already computed)."""
         r = self.model.render(z) if r is None else r
-        return soft_mask(r, x, self.readout.source, self.sigma, self.readout.threshold)
-
-
-def soft_mask(r: Rendering, x: torch.Tensor, source: str, sigma: float, threshold: float = 0.5) -> torch.Tensor:
-    """N x H x W soft foreground mask of rendering ``r`` of images ``x``: the mixing weight pi_f (the
-    paper's read-out), or each pixel's posterior responsibility gamma_f (eq. 7; a CPU-scale deviation:
-    pi_f is what the generators expect before seeing the pixel, gamma_f also weighs how well each region
-    explains its colour).
-
-    ``threshold`` t (``readout.threshold``; paper 0.5): the read-out's odds are divided by t / (1 - t),
-    so the soft mask exceeds 0.5 exactly where the read-out exceeds t, and everything downstream (scores,
-    cut-outs, figures) keeps deciding at 0.5. For gamma_f this is the Bayes decision when calling a
-    background pixel foreground costs t / (1 - t) times as much as the converse (a CPU-scale deviation).
-    """
-    shift = threshold_log_odds(threshold)
-    if source == "pi_f":
-        pi_f = r.pi_f[:, 0]
-        return pi_f if threshold == 0.5 else torch.sigmoid(torch.logit(pi_f) - shift)
-    log_odds = pixel_log_odds(r.pi_f, laplace_loglik(r.fg, x, sigma), laplace_loglik(r.bg, x, sigma))
-    return torch.sigmoid(log_odds[:, 0] - shift)
+        return self.readout.soft(r, x)
 
 
 class ImageNoise:
@@ -200,24 +165,6 @@ class ImageNoise:
         return self.normal(z.shape[1]).to(z.dtype)
 
 
-@dataclass
-class Starts:
-    """The chains' starts, restart by restart: N(0, I) draws, or the encoder's z (exact for the first
-    restart, plus ``jitter`` x N(0, I) for the others), from the images' own streams."""
-
-    noise: ImageNoise
-    z_dim: int
-    encoded: torch.Tensor | None = None
-    jitter: float = 0.0
-
-    def __call__(self, restart: int) -> torch.Tensor:
-        if self.encoded is None:
-            return self.noise.normal(self.z_dim)
-        if restart == 0:
-            return self.encoded
-        return self.encoded + self.jitter * self.noise.normal(self.z_dim)
-
-
 def image_seed(seed: int, key: int) -> int:
     """The seed of one image's stream: 63 bits of sha256 over (seed, key)."""
     digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
@@ -230,17 +177,17 @@ def run_restarts(
     restarts: int,
     run_chain: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     read: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None,
-    starts: Starts,
+    starts: Callable[[], torch.Tensor],
     sigma: float,
     tv_weight: float,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Run ``restarts`` chains per image from ``starts``, one after another (memory stays that of one);
-    keep, per image, the end point with the lowest posterior energy (a CPU-scale deviation: the
+    """Run ``restarts`` chains per image, each from a fresh ``starts()`` (N x d), one after another (memory
+    stays that of one); keep, per image, the end point with the lowest posterior energy (a CPU-scale deviation: the
     paper runs one chain; restarts escape the local modes a short chain ends in). With ``read`` (end
     points, images -> soft masks), also return the mean of the restarts' soft masks, else None."""
     best, best_energy, mask_sum = None, None, None
-    for restart in range(restarts):
-        z = run_chain(starts(restart), x)
+    for _ in range(restarts):
+        z = run_chain(starts(), x)
         if read is not None:
             mask = read(z, x)
             mask_sum = mask if mask_sum is None else mask_sum + mask

@@ -7,13 +7,12 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from drc.fullres import RESIZED, MaskReadout, Renderings, of_image
-from drc.imageio import mask_at, resize_to, soft_mask_at
+from drc.imageio import resize_soft_mask
 
 ArrayLike = np.ndarray | torch.Tensor
 
 
-def _as_bool(x: ArrayLike) -> np.ndarray:
+def as_bool(x: ArrayLike) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu().numpy()
     return np.asarray(x).astype(bool)
@@ -24,7 +23,7 @@ def per_image_scores(pred: ArrayLike, target: ArrayLike) -> tuple[np.ndarray, np
 
     Both masks empty counts as a perfect match (1.0): nothing to find and nothing found.
     """
-    p, t = _as_bool(pred), _as_bool(target)
+    p, t = as_bool(pred), as_bool(target)
     if p.shape != t.shape:
         raise ValueError(f"prediction {p.shape} and target {t.shape} differ in shape")
     p, t = p.reshape(len(p), -1), t.reshape(len(t), -1)
@@ -36,34 +35,20 @@ def per_image_scores(pred: ArrayLike, target: ArrayLike) -> tuple[np.ndarray, np
     return iou, dice
 
 
-def scores_at_target_size(
-    soft_mask: ArrayLike,
-    targets: Sequence[ArrayLike],
-    images: Sequence[np.ndarray] | None = None,
-    how: MaskReadout = RESIZED,
-    renderings: Renderings | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """IoU and Dice of each image with the model's soft masks (N x r x r) brought to each ground-truth
-    mask's own size (``drc.imageio.mask_at``): scores at the resolution the ground truth was given in.
-    With ``how.refine`` (readout.refine) each mask is redrawn on its uint8 RGB image of ``images``, and with
-    ``renderings`` (the batch's, readout.full_resolution) decided per pixel of it; the images are brought
-    to the ground truth's size first."""
-    soft = soft_mask.detach().cpu().numpy() if isinstance(soft_mask, torch.Tensor) else np.asarray(soft_mask)
+def resized_scores(soft_masks: ArrayLike, targets: Sequence[ArrayLike]) -> tuple[np.ndarray, np.ndarray]:
+    """IoU and Dice of each image with its soft mask (r x r) resized (bilinear) to its ground-truth mask's size
+    and cut at 0.5: the paper's read-out of pi_f, scored at the resolution the ground truth was given in."""
+    soft = soft_masks.detach().cpu().numpy() if isinstance(soft_masks, torch.Tensor) else np.asarray(soft_masks)
     if len(soft) != len(targets):
         raise ValueError(f"{len(soft)} predictions for {len(targets)} ground-truth masks")
-    uses_images = how.refine != "none" or renderings is not None
-    if uses_images and (images is None or len(images) != len(targets)):
-        raise ValueError(f"this read-out needs the {len(targets)} images the masks are decided on")
-    scores = []
-    for i, (p, t) in enumerate(zip(soft, targets, strict=True)):
-        height, width = np.shape(t)
-        mask = (
-            mask_at(p, resize_to(images[i], height, width), how, of_image(renderings, i))
-            if uses_images
-            else soft_mask_at(p, height, width)
-        )
-        scores.append(per_image_scores(mask[None], _as_bool(t)[None]))
-    return np.concatenate([s[0] for s in scores]), np.concatenate([s[1] for s in scores])
+    cut = [resize_soft_mask(p, *np.shape(t)) > 0.5 for p, t in zip(soft, targets, strict=True)]
+    return stacked_scores(cut, targets)
+
+
+def stacked_scores(masks: Sequence[np.ndarray], targets: Sequence[ArrayLike]) -> tuple[np.ndarray, np.ndarray]:
+    """IoU and Dice of each mask against its target, masks and targets of any size each (pairs agree)."""
+    scores = [per_image_scores(m[None], as_bool(t)[None]) for m, t in zip(masks, targets, strict=True)]
+    return np.array([s[0][0] for s in scores]), np.array([s[1][0] for s in scores])
 
 
 def summarize(iou: np.ndarray, dice: np.ndarray) -> dict[str, float | int]:

@@ -5,11 +5,6 @@
                channels-last upsample + conv and instance norm as per-channel ``group_norm`` in
                the generators' up-blocks. On CPU this is deterministic, so a run resumed from a
                checkpoint still continues bit for bit.
-``max``        ``optimised`` plus, on CUDA only, the generators' up-block convs in bfloat16
-               (norms, output heads, sampling grid, objective, LEBM and the Langevin update stay
-               float32) and CUDA graphs replaying training's fixed-shape Langevin steps (test-time
-               chains draw per-image noise, which a captured graph cannot). UNTESTED: no GPU was
-               available when it was written; on CPU ``max`` is ``optimised``.
 
 torch.compile is not used: on CPU it did not pay (docs/performance.md).
 
@@ -25,7 +20,6 @@ import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 
 from drc.config import PerfMode
@@ -33,14 +27,12 @@ from drc.errors import DRCError
 
 PERF_MODES = typing.get_args(PerfMode)
 ENV = "DRC_PERF"
-SWITCHES = ("fast", "bf16")  # the class attributes of modules with a fast path
+SWITCHES = ("fast",)  # the class attributes of modules with a fast path
 
 
 @dataclass(frozen=True)
 class PerfOptions:
     fast_kernels: bool = False  # channels-last up+conv, group-norm instance norm
-    bf16: bool = False  # CUDA: up-block convs in bfloat16
-    cuda_graphs: bool = False  # CUDA: capture one training Langevin step and replay it
 
 
 def check_mode(mode: str) -> str:
@@ -59,28 +51,17 @@ def mode_of(config: object) -> str:
     return check_mode(explicit) if explicit else default_mode()
 
 
-def options(mode: str, device: torch.device | str) -> PerfOptions:
-    """The switches ``mode`` turns on for ``device``."""
-    check_mode(mode)
-    cuda = torch.device(device).type == "cuda"
-    return PerfOptions(
-        fast_kernels=mode != "eager",
-        bf16=mode == "max" and cuda,
-        cuda_graphs=mode == "max" and cuda,
-    )
+def options(mode: str) -> PerfOptions:
+    """The switches ``mode`` turns on."""
+    return PerfOptions(fast_kernels=check_mode(mode) != "eager")
 
 
 def configure(model: nn.Module, mode: str) -> PerfOptions:
-    """Switch every submodule of ``model`` that has a fast path to ``mode``; returns the options.
-
-    Call it after moving the model to its device (the options depend on the device).
-    """
-    opts = options(mode, next(model.parameters()).device)
+    """Switch every submodule of ``model`` that has a fast path to ``mode``; returns the options."""
+    opts = options(mode)
     for m in model.modules():
         if hasattr(type(m), "fast"):
             m.fast = opts.fast_kernels
-        if hasattr(type(m), "bf16"):
-            m.bf16 = opts.bf16
     return opts
 
 

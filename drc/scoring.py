@@ -17,12 +17,12 @@ from drc.data.folder import SUFFIXES, UNREADABLE, mask_for, read_image, read_mas
 from drc.data.prepared import Prepared, PreparedDataset, to_model_range
 from drc.devices import resolve_device
 from drc.errors import DRCError
-from drc.fullres import MaskReadout, Renderings
 from drc.imageio import resize_rgb, resize_to
 from drc.inference import Extraction, extract
-from drc.metrics import scores_at_target_size, summarize
+from drc.metrics import summarize
 from drc.params import resolve_inference
 from drc.provenance import check_checkpoint, check_prepared, folder_record, read_scores
+from drc.readout import Readout, Renderings
 
 
 def inference_settings(
@@ -37,24 +37,27 @@ def inference_settings(
     return resolve_inference(dataset, profile, params, overrides)
 
 
+def model_readout(ckpt: dict[str, Any], sampler: SamplerConfig, readout: ReadoutConfig) -> Readout:
+    """The read-out of a checkpoint's model whose chains run under ``sampler`` (``Readout.resolve``)."""
+    return Readout.resolve(readout, sampler, train_config_of(ckpt))
+
+
 def extract_images(
     checkpoint: str | Path,
     images: torch.Tensor,
     sampler: SamplerConfig,
-    readout: ReadoutConfig,
+    readout: Readout,
     z_init: torch.Tensor | None = None,
     keys: Sequence[int] | None = None,
     progress: bool = True,
 ) -> Extraction:
     """Run a trained model on N x 3 x r x r images in [-1, 1] (r = the model's resolution); ``keys`` name
     each image's random stream (``drc.inference.extract``)."""
-    ckpt = read_checkpoint(checkpoint)
-    model, _ = load_model(checkpoint, resolve_device("auto"))
+    model, ckpt = load_model(checkpoint, resolve_device("auto"))
     res = model.config.resolution
     if tuple(images.shape[1:]) != (3, res, res):
         raise DRCError(f"images are {tuple(images.shape[1:])}, the model expects 3x{res}x{res}")
-    train = train_config_of(ckpt)
-    return extract(model, images, sampler, readout, train.sigma, train.tv_norm, z_init, keys, progress)
+    return extract(model, images, sampler, readout, train_config_of(ckpt).tv_norm, z_init, keys, progress)
 
 
 def evaluation_split(prepared: Prepared, wanted: str) -> str:
@@ -76,7 +79,7 @@ def evaluate_prepared(
     With ``sampler.init == "persistent"`` the chains start from the training run's persistent
     posterior chains (only for images the model was trained on); otherwise from N(0, I).
     Masks are scored at the prepared dataset's resolution (the paper's 128 px), whatever the model's:
-    each soft mask is resized there as ``drc extract`` does (``drc.metrics.scores_at_target_size``), and
+    each soft mask is read out there as ``drc extract`` reads it (``drc.readout.Readout.scores``), and
     redrawn by GrabCut on the prepared image under ``readout.refine=grabcut`` (the summary then also
     records the ``unrefined`` score, the model's own masks). Returns (summary in percent, per-image IoU
     fractions, the extraction).
@@ -88,12 +91,12 @@ def evaluate_prepared(
     rows = prepared.split(split)[:limit]
     data = PreparedDataset(prepared, rows, resolution=res)
     z_init = _persistent_init(ckpt, prepared, rows) if sampler.init == "persistent" else None
-    out = extract_images(checkpoint, data.images, sampler, readout, z_init, keys=rows, progress=progress)
+    how = model_readout(ckpt, sampler, readout)
+    out = extract_images(checkpoint, data.images, sampler, how, z_init, keys=rows, progress=progress)
     masks = np.asarray(prepared.labelled_masks()[rows])
-    how = MaskReadout.of(readout, train_config_of(ckpt).sigma)
     renderings = how.renderings(out.fg, out.bg)
-    originals = np.asarray(prepared.images[rows]) if readout.uses_images else None
-    iou, dice = scores_at_target_size(out.soft_mask, masks, originals, how, renderings)
+    originals = np.asarray(prepared.images[rows]) if how.uses_images else None
+    iou, dice = how.scores(out.soft_mask, masks, originals, renderings)
     summary = {**summarize(iou, dice), "resolution": res, "mask_resolution": int(masks.shape[-1])}
     return {**summary, **_unrefined(out, masks, how, originals, renderings)}, iou, out
 
@@ -124,10 +127,10 @@ def evaluate_folders(
             originals.append(resize_to(image, *mask.shape[:2]))
     x = to_model_range(np.stack(small))
     keys = [path_key(p.relative_to(image_dir)) for p in paths]
-    out = extract_images(checkpoint, x, sampler, readout, keys=keys, progress=progress)
-    how = MaskReadout.of(readout, train_config_of(ckpt).sigma)
+    how = model_readout(ckpt, sampler, readout)
+    out = extract_images(checkpoint, x, sampler, how, keys=keys, progress=progress)
     renderings = how.renderings(out.fg, out.bg)
-    summary = summarize(*scores_at_target_size(out.soft_mask, masks, originals, how, renderings))
+    summary = summarize(*how.scores(out.soft_mask, masks, originals, renderings))
     unrefined = _unrefined(out, masks, how, originals, renderings)
     return {**summary, **unrefined}, folder_record(paths, mask_paths, image_dir, mask_dir)
 
@@ -135,14 +138,14 @@ def evaluate_folders(
 def _unrefined(
     out: Extraction,
     masks: Sequence[np.ndarray],
-    how: MaskReadout,
+    how: Readout,
     originals: Sequence[np.ndarray] | None,
     renderings: Renderings | None,
 ) -> dict[str, Any]:
     """{"unrefined": the score of the model's own masks, before GrabCut} when the read-out refines them, else {}."""
-    if how.refine == "none":
+    if how.config.refine == "none":
         return {}
-    iou, dice = scores_at_target_size(out.soft_mask, masks, originals, how.unrefined(), renderings)
+    iou, dice = how.own.scores(out.soft_mask, masks, originals, renderings)
     return {"unrefined": {"iou": float(100 * iou.mean()), "dice": float(100 * dice.mean())}}
 
 

@@ -1,6 +1,6 @@
 """Learning DRC by EM with persistent Langevin chains (paper Algorithm 1).
 
-Every source of randomness is torch's global generator (Langevin noise, flips, colour jitter) or a generator
+Every source of randomness is torch's global generator (Langevin noise, flips) or a generator
 seeded from (seed, epoch) (batch order), so a run resumed from a checkpoint continues exactly
 as the uninterrupted run would have. SIGINT / SIGTERM stop the loop after the current iteration
 and write a checkpoint there (``drc.stopping``), so an interrupted run resumes where it stopped.
@@ -20,17 +20,15 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from drc import perf
-from drc.augment import scale_saturation_value
 from drc.checkpoint import read_checkpoint, save_checkpoint, snapshot_path
 from drc.config import ModelConfig, TrainConfig, to_dict
 from drc.devices import resolve_device
 from drc.errors import DRCError, Interrupted
-from drc.langevin import GraphedLangevin, frozen, langevin
-from drc.metrics import ArrayLike, scores_at_target_size
+from drc.langevin import frozen, langevin
+from drc.metrics import ArrayLike, resized_scores
 from drc.model.drc import DRC, Rendering
 from drc.model.objective import (
     estep_objective,
@@ -97,7 +95,6 @@ class Trainer:
         self.model = DRC(self.model_config).to(self.device)
         self.perf_mode = perf.mode_of(self.config)  # how the math is executed (drc/perf.py)
         self.perf = perf.configure(self.model, self.perf_mode)
-        self._graphs: dict[tuple, GraphedLangevin] = {}  # CUDA graphs of Langevin steps (perf "max")
         self._noise_like: Callable[[torch.Tensor], torch.Tensor] | None = None  # this step's Langevin noise
         c = self.config
         betas = (c.beta1, c.beta2)
@@ -108,10 +105,6 @@ class Trainer:
         self.opt_g = torch.optim.Adam(groups, betas=betas)
         self.opt_e = torch.optim.Adam(self.model.lebm.parameters(), lr=c.lr_lebm, betas=betas)
         self._base_lrs = [[g["lr"] for g in opt.param_groups] for opt in (self.opt_g, self.opt_e)]
-        encoder = self.model.start_encoder
-        self.opt_s = None if encoder is None else torch.optim.Adam(encoder.parameters(), lr=c.encoder_lr)
-        # The start encoder's dreams draw from a generator of their own: the model's run is the same with or without it.
-        self.encoder_rng = torch.Generator().manual_seed(c.seed + 7_777_777)
         self.n_images = len(self.images)  # the whole training set (a rank holds only its shard's images)
         d = self.model_config.z_dim
         # Persistent chains: one posterior and one prior latent per training image (official code).
@@ -122,8 +115,6 @@ class Trainer:
     def sample_posterior(self, z: torch.Tensor, x: torch.Tensor, steps: int) -> torch.Tensor:
         c = self.config
         with frozen(self.model):
-            if self._use_graphs(z, steps):
-                return self._graphed("posterior", z, x, c.posterior_step_size)(z, x, steps)
             return langevin(
                 z,
                 lambda v: self.model.posterior_energy(v, x, c.sigma, c.tv_norm),
@@ -134,8 +125,6 @@ class Trainer:
 
     def sample_prior(self, z: torch.Tensor, steps: int) -> torch.Tensor:
         with frozen(self.model):
-            if self._use_graphs(z, steps):
-                return self._graphed("prior", z, None, self.config.prior_step_size)(z, None, steps)
             return langevin(
                 z,
                 lambda v: self.model.prior_energy(v).sum(),
@@ -144,26 +133,12 @@ class Trainer:
                 noise_like=self._noise_like,
             )
 
-    def _use_graphs(self, z: torch.Tensor, steps: int) -> bool:
-        """CUDA graphs only in perf mode "max" on CUDA, single process (UNTESTED, see drc/perf.py)."""
-        return self.perf.cuda_graphs and z.is_cuda and steps > 0 and self.world == 1
-
-    def _graphed(self, kind: str, z: torch.Tensor, x: torch.Tensor | None, step_size: float) -> GraphedLangevin:
-        key = (kind, tuple(z.shape))
-        if key not in self._graphs:
-            c, m = self.config, self.model
-
-            def energy(v: torch.Tensor, xx: torch.Tensor | None) -> torch.Tensor:
-                if xx is None:
-                    return m.prior_energy(v).sum()
-                return m.posterior_energy(v, xx, c.sigma, c.tv_norm)
-
-            self._graphs[key] = GraphedLangevin(energy, z, x, step_size)
-        return self._graphs[key]
-
-    def generator_loss(self, r: Rendering, x: torch.Tensor, z: torch.Tensor) -> dict[str, torch.Tensor]:
+    def generator_loss(
+        self, r: Rendering, x: torch.Tensor, categories: tuple[torch.Tensor, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
         """The generator-loss terms that are switched on, in ``GENERATOR_TERMS`` order (all batch means but
-        "ortho"), and their weighted sum "total"."""
+        "ortho"), and their weighted sum "total". ``categories``: the LEBM's fg and bg category logits at the
+        posterior samples, the pseudo labels' targets (read before the LEBM's update, paper Listing 3)."""
         c, m = self.config, self.model
         sigma = c.sigma if c.generator_loglik_scaled else None
         log_pf, log_pb = laplace_loglik(r.fg, x, sigma), laplace_loglik(r.bg, x, sigma)
@@ -171,8 +146,7 @@ class Trainer:
         if c.tv_norm:
             terms["tv"] = tv_norm(r.bg, "mean")
         if c.pseudo_label:
-            with torch.no_grad():
-                _, logits_f, logits_b = m.lebm(z)
+            logits_f, logits_b = categories
             terms["pseudo_f"] = pseudo_label_loss(logits_f, m.fg_classifier(r.fg * torch.sigmoid(r.fg_mask_logit)))
             terms["pseudo_b"] = pseudo_label_loss(
                 logits_b, m.bg_classifier(r.bg_raw * torch.sigmoid(r.bg_mask_logit_raw))
@@ -221,15 +195,7 @@ class Trainer:
         pos = torch.nonzero(mine).flatten()  # this shard's positions in the global batch
         rows = idx[mine] // self.world  # and its rows in the shard's images and chains
         share = len(rows) / n_batch
-        x = self.images[rows]
-        if c.hflip:
-            flip = (torch.rand(n_batch) < 0.5)[pos]
-            x = torch.where(flip[:, None, None, None], x.flip(-1), x)
-        if c.saturation_jitter or c.value_jitter:
-            spans = torch.tensor([c.saturation_jitter, c.value_jitter])[:, None]
-            saturation, value = 1 - spans * torch.rand(2, n_batch)[:, pos]
-            x = scale_saturation_value(x, saturation, value)
-        x = x.to(dev)
+        x = self.batch_images(rows, pos, n_batch)
         if c.persistent_chains:
             z_post0, z_prior0 = self.z_post[rows], self.z_prior[rows]
         else:
@@ -250,10 +216,15 @@ class Trainer:
         if c.persistent_chains and len(rows):
             self.z_post[rows], self.z_prior[rows] = z_post.cpu(), z_prior.cpu()
 
-        # LEBM: lower the energy of posterior samples, raise it at prior samples.
+        # LEBM: lower the energy of posterior samples, raise it at prior samples. Its category logits at the
+        # posterior samples, before this update, are the pseudo labels' targets (paper Listing 3).
         zero = torch.zeros((), device=dev)
         lebm = self.model.lebm
-        e_loss = share * (lebm(z_post)[0].mean() - lebm(z_prior)[0].mean()) if len(rows) else zero
+        e_loss, categories = zero, None
+        if len(rows):
+            energy_post, logits_f, logits_b = lebm(z_post)
+            e_loss = share * (energy_post.mean() - lebm(z_prior)[0].mean())
+            categories = (logits_f.detach(), logits_b.detach())
         self.opt_e.zero_grad(set_to_none=True)
         if e_loss.requires_grad:
             e_loss.backward()
@@ -266,7 +237,7 @@ class Trainer:
         mse = fg = zero
         if len(rows):
             r = self.model.render(z_post)
-            terms = self.generator_loss(r, x, z_post)
+            terms = self.generator_loss(r, x, categories)
             parts = {k: v if k == "ortho" else share * v for k, v in terms.items() if k != "total"}
             with torch.no_grad():
                 mse = share * (r.composite - x).square().mean()
@@ -281,13 +252,11 @@ class Trainer:
             total.backward()
         self.reduce_gradients(self.opt_g)
         self.opt_g.step()
-        encoder = self.update_start_encoder(x, z_post, share) if self.opt_s is not None else None
         self.iteration += 1
 
         present = [k for k in GENERATOR_TERMS if weights[k]]  # the terms generator_loss computes
-        local = [parts.get(k, zero) for k in present] + [total if torch.is_tensor(total) else zero, e_loss]
-        names = [*present, "total", "lebm"] + ([] if encoder is None else ["start_encoder"])
-        local += ([] if encoder is None else [encoder]) + [mse, fg]
+        local = [parts.get(k, zero) for k in present] + [total if torch.is_tensor(total) else zero, e_loss, mse, fg]
+        names = [*present, "total", "lebm"]
         values = self.reduce_values(torch.stack([v.detach().float() for v in local])).tolist()
         logs = {f"loss/{k}": v for k, v in zip(names, values, strict=False)}
         logs["train/lr_factor"] = lr_scale
@@ -295,32 +264,14 @@ class Trainer:
         check_finite(logs, self.iteration)
         return logs
 
-    def update_start_encoder(self, x: torch.Tensor, z_post: torch.Tensor | None, share: float) -> torch.Tensor:
-        """One step of the start encoder (model.start_encoder): regress the latents of dreams (prior samples
-        from N(0, I) and ``encoder_prior_steps`` prior Langevin steps, rendered) and of this batch's images
-        (their posterior chains). Returns the loss. Dreams are drawn on every rank from the same stream
-        and counted once; the encoder never feeds back into the model."""
-        c, dev, gen = self.config, self.device, self.encoder_rng
-        d = self.model_config.z_dim
-
-        def noise(t: torch.Tensor) -> torch.Tensor:
-            return torch.randn(t.shape, generator=gen).to(device=t.device, dtype=t.dtype)
-
-        z = torch.randn(c.encoder_dreams, d, generator=gen).to(dev)
-        with frozen(self.model):
-            z = langevin(z, lambda v: self.model.prior_energy(v).sum(), c.encoder_prior_steps, c.prior_step_size,
-                         noise_like=noise)  # fmt: skip
-        with torch.no_grad():
-            dreams = self.model.render(z).composite
-        encoder = self.model.start_encoder
-        loss = F.mse_loss(encoder(dreams), z) / self.world
-        if z_post is not None and len(x):
-            loss = loss + share * F.mse_loss(encoder(x), z_post.detach())
-        self.opt_s.zero_grad(set_to_none=True)
-        loss.backward()
-        self.reduce_gradients(self.opt_s)
-        self.opt_s.step()
-        return loss
+    def batch_images(self, rows: torch.Tensor, pos: torch.Tensor, n_batch: int) -> torch.Tensor:
+        """This shard's images of the global batch (``rows``; ``pos``: their places in it), on the device,
+        flipped at random (train.hflip) by one draw for the whole batch, as one process draws it."""
+        x = self.images[rows]
+        if self.config.hflip:
+            flip = (torch.rand(n_batch) < 0.5)[pos]
+            x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+        return x.to(self.device)
 
     def reduce_gradients(self, opt: torch.optim.Optimizer) -> None:
         """Sum the gradients of ``opt``'s parameters over the shards (one process: nothing to sum)."""
@@ -333,12 +284,12 @@ class Trainer:
     @torch.no_grad()
     def chain_scores(self, rows: np.ndarray, masks: ArrayLike, batch_size: int = 200) -> dict[str, float]:
         """IoU/Dice (percent) of the masks the persistent posterior chains currently explain, scored at
-        the ground truth's own resolution (``drc.metrics.scores_at_target_size``)."""
+        the ground truth's own resolution (``drc.metrics.resized_scores``)."""
         soft = []
         for start in range(0, len(rows), batch_size):
             z = self.z_post[rows[start : start + batch_size]].to(self.device)
             soft.append(self.model.render(z).pi_f[:, 0].cpu())
-        iou, dice = scores_at_target_size(torch.cat(soft), masks)
+        iou, dice = resized_scores(torch.cat(soft), masks)
         return {"iou": 100 * float(iou.mean()), "dice": 100 * float(dice.mean())}
 
     # -- state ------------------------------------------------------------------------------------
@@ -349,8 +300,6 @@ class Trainer:
             "model": self.model.state_dict(),
             "opt_g": self.opt_g.state_dict(),
             "opt_e": self.opt_e.state_dict(),
-            "opt_s": None if self.opt_s is None else self.opt_s.state_dict(),
-            "encoder_rng": self.encoder_rng.get_state(),
             "z_post": self.z_post,
             "z_prior": self.z_prior,
             "iteration": self.iteration,
@@ -377,9 +326,6 @@ class Trainer:
         self.model.load_state_dict(ckpt["model"])
         self.opt_g.load_state_dict(ckpt["opt_g"])
         self.opt_e.load_state_dict(ckpt["opt_e"])
-        if self.opt_s is not None:
-            self.opt_s.load_state_dict(ckpt["opt_s"])
-        self.encoder_rng.set_state(ckpt["encoder_rng"])
         self.z_post, self.z_prior = ckpt["z_post"], ckpt["z_prior"]
         self.iteration = int(ckpt["iteration"])
         set_rng_state(ckpt["rng"])

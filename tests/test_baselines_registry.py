@@ -1,4 +1,4 @@
-"""drc.baselines.registry: every baseline the stage and bench.set_spread score, by name."""
+"""drc.baselines.registry: every baseline the baselines stage scores, by name."""
 
 import numpy as np
 

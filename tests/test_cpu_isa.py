@@ -111,27 +111,15 @@ class Pinned(BaseException):
     """Raised in place of the pin: what the benchmark ran before it is all it ran."""
 
 
-@pytest.mark.parametrize(
-    ("module", "argv"),
-    [
-        ("bench.infer_sweep", ["missing.pt"]),
-        ("bench.mask_errors", ["missing.pt"]),
-        ("bench.infer_steps", ["missing.pt"]),
-        ("bench.quality_run", []),
-        ("bench.paper_curve", []),
-        ("bench.set_spread", ["missing.pt"]),
-        ("bench.missed_sprites", ["missing.pt"]),
-    ],
-)
-def test_quality_benchmarks_pin_the_stages_kernels_before_they_compute(module, argv, monkeypatch):
-    """A benchmark that scores or trains as the pipeline does pins params.yaml's cpu_isa first, so a score it
-    prints for the pipeline's images and settings is the pipeline's on any CPU with AVX2."""
-    bench = __import__(module, fromlist=["main"])
+@pytest.mark.parametrize("argv", [["score", "missing"], ["train", "x"]])
+def test_the_quality_probe_pins_the_stages_kernels_before_it_computes(argv, monkeypatch):
+    """The probe trains and scores as the pipeline does: it pins params.yaml's cpu_isa first, so a score it
+    prints is the one the pipeline's kernels give on any CPU with AVX2."""
+    from bench import probe
 
     def pin() -> None:
         raise Pinned
 
-    monkeypatch.setattr(bench, "pinned_params", pin)
-    monkeypatch.setattr(sys, "argv", [module, *argv])
-    with pytest.raises(Pinned):  # before the checkpoint is opened (it does not exist)
-        bench.main()
+    monkeypatch.setattr(probe, "pinned_params", pin)
+    with pytest.raises(Pinned):  # before the checkpoint is opened (it does not exist) or data is drawn
+        probe.main(argv)

@@ -18,17 +18,14 @@ differences, so the comparison is built around that:
   chains move by their noise, so nothing amplifies) and
   checks the bookkeeping across iterations: which rank owns which chain, write-back, uneven and
   empty shards, the gather into the checkpoint, and that every rank's RNG stream stayed equal to
-  the single process's. This run also flips and jitters (train.saturation_jitter, value_jitter),
-  and test 3 checks that every rank trained on exactly (bit for bit) its rows of the single
-  process's augmented batches. Test 1 runs without jitter: with it, even one process with 1 vs 2
-  threads gave one-iteration gradients 2.6e-2 apart (chains 8e-4), above any tolerance that
-  still catches a bug, while the augmented images themselves were identical.
+  the single process's. This run also flips the images, and test 3 checks that every rank trained
+  on exactly (bit for bit) its rows of the single process's flipped batches.
 
 Observed on 2-core dev machines: one-iteration gradients 3e-4 on one CPU, 3.5e-3 on another (an
 AMD EPYC: other kernels, other rounding), chains 5e-5 on both; chains after 4 frozen iterations
 3e-5, prior chains 1e-8 (relative L2). Deliberate bugs give 1e-1..1: noise rows given to the wrong
-chains 0.6 / 1.3; a missing 1/global-batch loss scale 1.4 (gradients); jitter factors taken
-from the wrong rows of the global draw fail test 3 (and test 2).
+chains 0.6 / 1.3; a missing 1/global-batch loss scale 1.4 (gradients); flips taken from the
+wrong rows of the global draw fail test 3.
 """
 
 from __future__ import annotations
@@ -43,7 +40,6 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-import drc.training
 from drc.checkpoint import read_checkpoint
 from drc.training import Trainer, batch_indices
 from tests.helpers import (
@@ -67,14 +63,12 @@ def settings(lr: float | None = None):
 
     Test 1 uses posterior step 0.02 (paper 0.1): the sharp Laplace posterior with its |g - x| kinks
     makes s = 0.1 chaotic enough to grow rounding differences to 1e-2 within a few steps. Test 2
-    (``lr``) freezes the weights, uses step 1e-3, where the chains move by their noise, and jitters
-    the images' saturation and value.
+    (``lr``) freezes the weights and uses step 1e-3, where the chains move by their noise.
     """
     images, _ = squares_on_stripes(n=10)
     extra = {"posterior_step_size": 0.02}
     if lr is not None:
         extra = {"lr_generator": lr, "lr_lebm": lr, "posterior_step_size": 1e-3}
-        extra |= {"saturation_jitter": 0.5, "value_jitter": 0.5}
     train = tiny_train_config(iterations=ITERATIONS, batch_size=4, checkpoint_every=ITERATIONS, hflip=True, **extra)
     return tiny_model_config(), train, images_to_tensor(images)
 
@@ -84,17 +78,17 @@ def grads(trainer: Trainer) -> dict[str, torch.Tensor]:
 
 
 @contextmanager
-def recording_jittered_batches() -> Iterator[list[torch.Tensor]]:
-    """The images each training step trains on after flips and jitter, in order of iterations."""
+def recording_batches() -> Iterator[list[torch.Tensor]]:
+    """The images each training step trains on (after flips), in order of iterations."""
     seen: list[torch.Tensor] = []
-    real = drc.training.scale_saturation_value
+    real = Trainer.batch_images
 
-    def spy(x: torch.Tensor, saturation: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
-        out = real(x, saturation, value)
-        seen.append(out.clone())
-        return out
+    def spy(self: Trainer, rows: torch.Tensor, pos: torch.Tensor, n_batch: int) -> torch.Tensor:
+        x = real(self, rows, pos, n_batch)
+        seen.append(x.clone())
+        return x
 
-    with mock.patch.object(drc.training, "scale_saturation_value", spy):
+    with mock.patch.object(Trainer, "batch_images", spy):
         yield seen
 
 
@@ -110,7 +104,7 @@ def _worker(rank: int, tmp: str) -> None:
         if rank == 0:
             torch.save({"grads": grads(trainer), "logs": logs, "z_post": z_post}, os.path.join(tmp, "first.pt"))
         trainer = DistributedTrainer(*settings(FROZEN_LR))
-        with recording_jittered_batches() as batches:
+        with recording_batches() as batches:
             trainer.run(checkpoint_path=os.path.join(tmp, "ddp.pt"), progress=False)
         torch.save(batches, os.path.join(tmp, f"batches{rank}.pt"))
     finally:
@@ -126,7 +120,7 @@ def runs(tmp_path_factory):
         z0 = one.z_post.clone()
         logs = one.step()
         several = Trainer(*settings(FROZEN_LR))
-        with recording_jittered_batches() as batches:
+        with recording_batches() as batches:
             several.run(progress=False)
     return {
         "z0": z0,
@@ -180,7 +174,7 @@ def test_chains_rng_and_checkpoint_across_iterations(runs):
     assert torch.equal(ckpt["rng"]["torch"], runs["rng_after"])  # every rank's RNG == one process's
 
 
-def test_every_rank_trains_on_its_rows_of_the_augmented_batch(runs):
+def test_every_rank_trains_on_its_rows_of_the_flipped_batch(runs):
     _, train, images = settings(FROZEN_LR)
     single, per_rank = runs["batches"], runs["ddp_batches"]
     assert len(single) == ITERATIONS and all(len(b) == ITERATIONS for b in per_rank)

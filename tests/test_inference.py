@@ -5,12 +5,13 @@ from dataclasses import replace
 import pytest
 import torch
 
-from drc.config import ReadoutConfig, SamplerConfig
+from drc.config import ReadoutConfig, SamplerConfig, TrainConfig
 from drc.errors import DRCError
-from drc.inference import ImageNoise, extract, image_seed, soft_mask
+from drc.inference import ImageNoise, extract, image_seed
 from drc.langevin import langevin
 from drc.model.drc import DRC
 from drc.model.networks import UpBlock
+from drc.readout import Readout
 from tests.helpers import tiny_model_config
 
 SIGMA, TV = 0.5, 0.01
@@ -31,7 +32,9 @@ def sampler(**fields) -> SamplerConfig:
 
 
 def run(model, x, sampler_config, readout=PAPER, **kwargs):
-    return extract(model, x, sampler_config, readout, SIGMA, TV, progress=False, **kwargs)
+    """``extract`` for a model trained at likelihood scale SIGMA and TV weight TV."""
+    how = Readout.resolve(readout, sampler_config, TrainConfig(sigma=SIGMA))
+    return extract(model, x, sampler_config, how, TV, progress=False, **kwargs)
 
 
 def test_posterior_energies_are_the_per_sample_terms_of_the_batch_energy(model_and_images):
@@ -91,7 +94,8 @@ def test_mean_mask_averages_the_settled_restarts_masks(model_and_images, source)
     model, x = model_and_images
     settled = settled_by_hand(model, x)
     with torch.no_grad():
-        masks = torch.stack([soft_mask(model.render(z), x, source, SIGMA, 0.8) for z in settled])
+        read = Readout(ReadoutConfig(source=source, threshold=0.8), sigma=SIGMA)
+        masks = torch.stack([read.soft(model.render(z), x) for z in settled])
     mean = ReadoutConfig(source=source, threshold=0.8, combine="mean_mask")
     every = sampler(**SETTLED, settle="every")
     out = run(model, x, every, mean)
@@ -152,28 +156,6 @@ def test_extract_leaves_the_model_as_it_found_it(model_and_images):
     assert all(p.requires_grad for p in model.parameters())
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     model.eval()
-
-
-def test_encoder_starts_are_the_encoders_z_then_jittered_and_need_an_encoder(model_and_images):
-    model, x = model_and_images
-    torch.manual_seed(1)
-    encoded = DRC(tiny_model_config(start_encoder=True))
-    encoded.load_state_dict(
-        {**model.state_dict(), **{f"start_encoder.{k}": v for k, v in encoded.start_encoder.state_dict().items()}}
-    )
-    with torch.no_grad():
-        z = encoded.start_encoder(x)
-    first = run(encoded, x, sampler(init="encoder", steps=0))
-    assert torch.allclose(first.z, z, atol=1e-6)  # one restart, no steps: the chain is the encoder's start
-    noise = ImageNoise(0, range(len(x)), torch.device("cpu"))  # the first restart draws no start
-    jittered = z + 0.3 * noise.normal(model.config.z_dim)
-    with torch.no_grad():
-        energies = torch.stack([encoded.posterior_energies(v, x, SIGMA, TV) for v in (z, jittered)])
-    kept = torch.stack([z, jittered])[energies.argmin(0), torch.arange(len(x))]
-    two = run(encoded, x, sampler(init="encoder", steps=0, restarts=2, start_jitter=0.3))
-    assert torch.allclose(two.z, kept, atol=1e-6)
-    with pytest.raises(DRCError, match="model.start_encoder=true"):
-        run(model, x, sampler(init="encoder", steps=1))
 
 
 def test_restarts_need_chains_from_noise(model_and_images):
@@ -241,7 +223,7 @@ def test_the_samplers_sigma_replaces_the_models_in_the_chains_and_the_read_out(m
     model, x = model_and_images
     readout = ReadoutConfig(source="responsibility")
     sharper = run(model, x, sampler(steps=2, settle_steps=1, sigma=0.25), readout)
-    by_argument = extract(model, x, sampler(steps=2, settle_steps=1), readout, 0.25, TV, progress=False)
+    by_argument = extract(model, x, sampler(steps=2, settle_steps=1), Readout(readout, 0.25), TV, progress=False)
     assert torch.equal(sharper.z, by_argument.z) and torch.equal(sharper.soft_mask, by_argument.soft_mask)
     assert not torch.equal(sharper.z, run(model, x, sampler(steps=2, settle_steps=1), readout).z)
     assert torch.equal(run(model, x, sampler(steps=2, sigma=None)).z, run(model, x, sampler(steps=2)).z)

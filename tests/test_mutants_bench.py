@@ -5,7 +5,7 @@ from bench.mutants import function_of, read_equivalents, report
 
 def test_mutant_names_are_read_as_functions():
     assert function_of("drc.training.xǁTrainerǁstep__mutmut_3") == "drc.training.Trainer.step"
-    assert function_of("drc.metrics.x__as_bool__mutmut_12") == "drc.metrics._as_bool"
+    assert function_of("drc.metrics.x_as_bool__mutmut_12") == "drc.metrics.as_bool"
     assert function_of("drc.model.objective.x_tv_norm__mutmut_1") == "drc.model.objective.tv_norm"
 
 

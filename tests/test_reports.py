@@ -51,7 +51,7 @@ def write_pipeline_outputs(root: Path, n: int = 20, res: int = 16) -> None:
     prepare_tmdsprites(cfg, root / "data/prepared/tmdsprites")
     masks = Prepared.open(root / "data/prepared/tmdsprites").masks
     drc_run = {"resolution": res, "split": "eval", "sampler": {"steps": 3}, "readout": {}, "data": {}}
-    model = {"model": {"profile": "tiny"}}
+    model = {"model": {"profile": "tiny", "train": {}}}
 
     def drc(train_data: str, model_split: str, results: dict) -> dict:
         return {"method": "DRC", "train_data": train_data, "model_split": model_split, "results": results, **model}

@@ -12,9 +12,8 @@ from drc.checkpoint import read_checkpoint, train_config_of
 from drc.config import ReadoutConfig, SamplerConfig
 from drc.data.prepared import Prepared
 from drc.errors import DRCError
-from drc.fullres import MaskReadout
-from drc.metrics import scores_at_target_size
 from drc.provenance import drc_scores, prepared_record, score_record
+from drc.readout import Readout
 from drc.scoring import evaluate_prepared, inference_settings, rerun_scores
 from drc.trainrun import train_model
 from tests.helpers import tiny_model_config, tiny_train_config, write_squares
@@ -56,11 +55,10 @@ def test_a_refined_score_records_the_models_own_masks_beside_it(trained, full_re
     _, _, out = evaluate_prepared(ckpt, data, "train", noise, own, progress=False)
     prepared = Prepared.open(data)
     rows = prepared.split("train")
-    sigma = train_config_of(read_checkpoint(ckpt)).sigma
-    how = MaskReadout.of(own, sigma)  # the masks as `drc extract` decides them
+    how = Readout.resolve(own, noise, train_config_of(read_checkpoint(ckpt)))  # the masks as `drc extract` reads them
     masks, images = np.asarray(prepared.labelled_masks()[rows]), np.asarray(prepared.images[rows])
     decided = how.renderings(out.fg, out.bg)
-    assert np.allclose(plain_iou, scores_at_target_size(out.soft_mask, masks, images, how, decided)[0])
+    assert np.allclose(plain_iou, how.scores(out.soft_mask, masks, images, decided)[0])
     assert "unrefined" not in plain
     assert refined["unrefined"] == {"iou": pytest.approx(plain["iou"]), "dice": pytest.approx(plain["dice"])}
     assert refined["n_images"] == plain["n_images"] == len(plain_iou)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+import drc.training
 from drc.errors import DRCError
 from drc.metrics import score_masks
 from drc.model.drc import Rendering
@@ -50,6 +51,22 @@ def test_step_updates_only_the_batch_rows_of_the_persistent_chains():
     changed = (trainer.z_post != before).any(1)
     assert set(torch.nonzero(changed).flatten().tolist()) == set(rows.tolist())
     assert {"loss/recon", "loss/tv", "loss/pseudo_f", "loss/pseudo_b", "loss/ortho", "loss/lebm"} <= set(logs)
+
+
+def test_pseudo_labels_target_the_lebm_categories_before_its_update(monkeypatch):
+    """Paper Listing 3: the auxiliary classifiers learn the LEBM's category posterior at the posterior samples
+    as the LEBM was before this iteration's update (its update would otherwise leak into its own targets)."""
+    trainer = make_trainer(batch_size=4, lr_lebm=1e-2)  # a large LEBM step, so before and after differ
+    before = copy.deepcopy(trainer.model.lebm)
+    targets = []
+    real = drc.training.pseudo_label_loss
+    monkeypatch.setattr(drc.training, "pseudo_label_loss", lambda t, q: targets.append(t.clone()) or real(t, q))
+    trainer.step()
+    z_post = trainer.z_post[batch_indices(8, 4, trainer.config.seed, 0)]
+    with torch.no_grad():
+        expected, after = before(z_post), trainer.model.lebm(z_post)
+    assert torch.allclose(targets[0], expected[1], atol=1e-6) and torch.allclose(targets[1], expected[2], atol=1e-6)
+    assert not torch.allclose(targets[0], after[1], atol=1e-4)  # the updated LEBM's logits would be other targets
 
 
 def test_short_run_chains_leave_the_buffers_untouched():
@@ -152,29 +169,6 @@ def test_overfit_eight_images_reduces_the_reconstruction_error():
     assert last < 0.4 * first
 
 
-def test_the_start_encoder_learns_beside_the_model_without_changing_its_run(tmp_path):
-    """model.start_encoder adds an encoder trained on dreams and the batch's chains; every other weight,
-    chain and loss is what the same run without it gives, and a resumed run continues it exactly."""
-    images = images_to_tensor(squares_on_stripes(n=8)[0])
-    plain = Trainer(tiny_model_config(), tiny_train_config(iterations=4), images)  # seeds torch's RNG
-    plain_logs = [plain.step() for _ in range(4)]
-    with_encoder = Trainer(tiny_model_config(start_encoder=True), tiny_train_config(iterations=4), images)
-    logs = [with_encoder.step() for _ in range(4)]
-    assert torch.equal(plain.z_post, with_encoder.z_post) and torch.equal(plain.z_prior, with_encoder.z_prior)
-    for name, value in plain.model.state_dict().items():
-        assert torch.equal(value, with_encoder.model.state_dict()[name]), name
-    assert {k: v for k, v in logs[-1].items() if k != "loss/start_encoder"} == plain_logs[-1]
-    assert logs[-1]["loss/start_encoder"] < logs[0]["loss/start_encoder"]
-
-    first = Trainer(tiny_model_config(start_encoder=True), tiny_train_config(iterations=4), images)
-    first.run(until=2, checkpoint_path=tmp_path / "c.pt", progress=False)
-    resumed = Trainer(tiny_model_config(start_encoder=True), tiny_train_config(iterations=4), images)
-    resumed.load(tmp_path / "c.pt")
-    resumed.run(progress=False)
-    for name, value in with_encoder.model.start_encoder.state_dict().items():
-        assert torch.equal(value, resumed.model.start_encoder.state_dict()[name]), name
-
-
 def test_batch_order_of_a_seed_is_fixed():
     """The batches a committed run trained on: a change here changes every committed score."""
     assert [batch_indices(8, 3, 0, it).tolist() for it in range(3)] == [[4, 0, 7], [3, 2, 5], [5, 4, 2]]
@@ -220,13 +214,11 @@ def test_generator_loss_term_by_term_by_hand():
     r = Rendering(
         fg=fg, bg=bg, pi_f=pi_f, fg_mask_logit=fm.view(1, 1, 2, 2), bg_raw=bg_raw, bg_mask_logit_raw=bm_raw, grid=None
     )
-    x, z = torch.tensor([[0.5, 0.25], [0.0, 1.0]]).view(1, 1, 2, 2), torch.randn(1, model.config.z_dim)
+    x = torch.tensor([[0.5, 0.25], [0.0, 1.0]]).view(1, 1, 2, 2)
     log = float(np.log(3.0))
-    model.lebm = Fixed(
-        torch.zeros(1), torch.tensor([[0.0, log]]), torch.tensor([[log, 0.0]])
-    )  # P = [1/4, 3/4], [3/4, 1/4]
+    categories = torch.tensor([[0.0, log]]), torch.tensor([[log, 0.0]])  # the LEBM's: P = [1/4, 3/4], [3/4, 1/4]
     model.fg_classifier, model.bg_classifier = Fixed(torch.tensor([[0.0, 0.0]])), Fixed(torch.tensor([[0.0, log]]))
-    terms = trainer.generator_loss(r, x, z)
+    terms = trainer.generator_loss(r, x, categories)
 
     sigmoid = lambda v: 1 / (1 + np.exp(-np.asarray(v)))  # noqa: E731
     recon = -hand_estep_objective(sigmoid(fm.numpy()), fg[0, 0].numpy(), bg[0, 0].numpy(), x[0, 0].numpy(), 0.5).mean()
@@ -252,10 +244,9 @@ def test_generator_loss_term_by_term_by_hand():
     (fg_seen,), (bg_seen,) = model.fg_classifier.inputs[0], model.bg_classifier.inputs[0]
     assert np.allclose(fg_seen.numpy(), fg.numpy() * sigmoid(fm.numpy()), atol=1e-6)
     assert np.allclose(bg_seen.numpy(), 0.75 * sigmoid(bm_raw.numpy()), atol=1e-6)
-    assert model.lebm.inputs[0][0] is z
 
     plain = make_trainer(sigma=0.5, generator_loglik_scaled=False, tv_norm=0.0, pseudo_label=0.0, ortho_reg=0.0)
-    terms = plain.generator_loss(r, x, z)  # the official code's L1, without 1/(2 sigma^2); no regularisers
+    terms = plain.generator_loss(r, x, categories)  # the official code's L1, without 1/(2 sigma^2); no regularisers
     l1 = -hand_estep_objective(sigmoid(fm.numpy()), fg[0, 0].numpy(), bg[0, 0].numpy(), x[0, 0].numpy(), None).mean()
     assert list(terms) == ["recon", "total"] and float(terms["total"].detach()) == pytest.approx(l1, rel=1e-5)
 
@@ -293,7 +284,7 @@ def test_the_generator_update_lowers_the_reconstruction_term_on_its_batch(one_it
 
     def recon(model) -> float:
         with torch.no_grad():
-            return float(it.trainer.generator_loss(model.render(it.z_post), it.x, it.z_post)["recon"])
+            return float(it.trainer.generator_loss(model.render(it.z_post), it.x, model.lebm(it.z_post)[1:])["recon"])
 
     assert it.logs["loss/recon"] == pytest.approx(recon(it.before), rel=1e-5)
     assert recon(it.trainer.model) < recon(it.before)
@@ -320,7 +311,7 @@ def test_each_image_is_flipped_left_to_right_with_probability_one_half():
     trainer = make_trainer()
     seen = []
     generator_loss = trainer.generator_loss
-    trainer.generator_loss = lambda r, x, z: seen.append(x.clone()) or generator_loss(r, x, z)
+    trainer.generator_loss = lambda r, x, c: seen.append(x.clone()) or generator_loss(r, x, c)
     state = torch.get_rng_state()
     flip = torch.rand(4) < 0.5  # the iteration's first random draw
     torch.set_rng_state(state)

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from drc.baselines.grabcut import REDRAW_ITERATIONS, refine_with_grabcut
 
-# How GrabCut redraws the colour masks: DRC's read-out's redrawing (drc.imageio.mask_at), without its band.
+# How GrabCut redraws the colour masks: DRC's read-out's redrawing (drc.readout), without its band.
 REDRAWING = {"iterations": REDRAW_ITERATIONS, "band": None}
 
 

@@ -1,5 +1,5 @@
 """The baselines DRC is scored beside, by the name its results carry: how each makes its masks and what its
-scores file records. The baselines stage scores every one of them on every set; ``bench.set_spread`` too."""
+scores file records. The baselines stage scores every one of them on every set."""
 
 from __future__ import annotations
 

@@ -14,8 +14,6 @@ from drc.model.networks import (
     LatentEBM,
     ReassignGenerator,
     RegionGenerator,
-    StartEncoder,
-    WaveGenerator,
     init_orthogonal,
 )
 from drc.model.objective import estep_objective, laplace_loglik, tv_norm
@@ -49,11 +47,7 @@ class DRC(nn.Module):
         c = config
         self.config = c
         self.fg_gen = RegionGenerator(c.zf_dim, c.base_channels, c.up_channels)
-        self.bg_gen: RegionGenerator | WaveGenerator = (
-            RegionGenerator(c.zb_dim, c.base_channels, c.up_channels)
-            if c.background == "conv"
-            else WaveGenerator(c.zb_dim, c.base_channels, c.resolution, c.bg_waves, c.base_channels)
-        )
+        self.bg_gen = RegionGenerator(c.zb_dim, c.base_channels, c.up_channels)
         self.reassign_gen = ReassignGenerator(c.zs_dim, c.base_channels, c.up_channels, c.grid_residual)
         self.lebm = LatentEBM(
             c.zf_dim,
@@ -71,11 +65,6 @@ class DRC(nn.Module):
         nn.init.constant_(self.fg_gen.to_mask.bias, c.fg_mask_bias)
         if c.grid_residual:  # re-assignment starts as the identity
             nn.init.zeros_(self.reassign_gen.to_grid.weight)
-        self.start_encoder: StartEncoder | None = None
-        if c.start_encoder:  # built last, from a forked RNG: the rest of the model and its run are unchanged
-            with torch.random.fork_rng():
-                torch.manual_seed(torch.initial_seed())
-                self.start_encoder = StartEncoder(c.resolution, c.z_dim, c.encoder_channels)
 
     # -- groups of parameters, one optimiser each -------------------------------------------------
     def foreground_parameters(self) -> list[nn.Parameter]:

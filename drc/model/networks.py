@@ -20,7 +20,6 @@ class UpBlock(nn.Sequential):
     """
 
     fast: bool = False
-    bf16: bool = False  # CUDA, perf mode "max": the conv in bfloat16, everything else float32
 
     def __init__(self, c_in: int, c_out: int) -> None:
         super().__init__(
@@ -36,9 +35,7 @@ class UpBlock(nn.Sequential):
         _, conv, norm, act = self
         x = x.contiguous(memory_format=torch.channels_last)
         h = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-        with torch.autocast(h.device.type, torch.bfloat16, enabled=self.bf16, cache_enabled=False):
-            h = conv(h)
-        h = h.float().contiguous()  # group_norm's contiguous kernel is the fast one
+        h = conv(h).contiguous()  # group_norm's contiguous kernel is the fast one
         h = F.group_norm(h, h.shape[1], norm.weight, norm.bias, norm.eps)
         return F.leaky_relu(h, act.negative_slope, inplace=True)
 
@@ -79,54 +76,6 @@ class RegionGenerator(nn.Module):
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         feat = self.stem(z)
         h = self.trunk(feat)
-        return torch.tanh(self.to_rgb(h)), self.to_mask(h), feat
-
-
-class WaveGenerator(nn.Module):
-    """Background generator of ``model.background: waves`` (a deviation; the paper's is a RegionGenerator).
-
-    A fixed bank of plane waves, ``orientations`` directions over 180 degrees times ``periods`` frequencies
-    spaced geometrically from 2 cycles per side to the Nyquist frequency; z sets each wave's frequency
-    offset, phase and amplitude. At every pixel the waves' sines and cosines, beside a per-image code, go
-    through a 1x1-conv MLP to the appearance (tanh) and mask logit, so the background draws a grating of
-    any period, orientation, phase and pair of colours from a few latent dims, with no convolution to
-    draw a compact shape with. The bank starts every frequency near one of its waves: a wave's frequency
-    is found by gradient steps only near where it starts. Returns the 4x4 stem feature as
-    RegionGenerator does (the re-assignment net reads it).
-    """
-
-    PERIODS = 5
-
-    def __init__(self, z_dim: int, base: int, resolution: int, orientations: int, hidden: int) -> None:
-        super().__init__()
-        self.stem = LatentStem(z_dim, base)
-        angles = torch.arange(orientations) * torch.pi / orientations
-        cycles = torch.logspace(1.0, float(torch.log2(torch.tensor(resolution / 2))), self.PERIODS, base=2.0)
-        bank = cycles[:, None, None] * torch.stack([angles.cos(), angles.sin()], dim=1)[None]
-        self.register_buffer("bank", bank.reshape(-1, 2), persistent=False)  # waves x 2, cycles per side
-        self.waves = len(self.bank)
-        self.to_waves = nn.Linear(base * 16, 4 * self.waves)
-        self.to_code = nn.Linear(base * 16, hidden)
-        self.pixel = nn.Sequential(
-            nn.Conv2d(2 * self.waves + hidden, hidden, 1),
-            nn.LeakyReLU(GEN_SLOPE),
-            nn.Conv2d(hidden, hidden, 1),
-            nn.LeakyReLU(GEN_SLOPE),
-        )
-        self.to_rgb = nn.Conv2d(hidden, 3, 1)
-        self.to_mask = nn.Conv2d(hidden, 1, 1)
-        self.resolution = resolution
-
-    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        feat = self.stem(z)
-        flat = feat.flatten(1)
-        params = self.to_waves(flat).view(-1, self.waves, 4)
-        frequency = self.bank + params[..., :2]  # cycles per side
-        grid = identity_grid(self.resolution, self.resolution, z)[0]  # H x W x 2, (x, y) in [-1, 1]
-        angle = torch.pi * torch.einsum("hwc,bkc->bkhw", grid, frequency) + params[..., 2, None, None]
-        amplitude = params[..., 3, None, None]
-        code = self.to_code(flat)[:, :, None, None].expand(-1, -1, self.resolution, self.resolution)
-        h = self.pixel(torch.cat([amplitude * angle.sin(), amplitude * angle.cos(), code], dim=1))
         return torch.tanh(self.to_rgb(h)), self.to_mask(h), feat
 
 
@@ -205,26 +154,6 @@ class LatentEBM(nn.Module):
         logits_f, logits_b = self.fg_head(zf), self.bg_head(zb)
         f_alpha = torch.logsumexp(logits_f, 1) + torch.logsumexp(logits_b, 1) + self.reassign_head(zs).squeeze(1)
         return -f_alpha, logits_f, logits_b
-
-
-class StartEncoder(nn.Module):
-    """Image -> a test-time chain's start z (a CPU-scale deviation; the paper starts every chain from
-    N(0, I)). Conv4x4-s2 + GroupNorm + LReLU(0.2) blocks, then a Linear to the whole latent."""
-
-    def __init__(self, resolution: int, z_dim: int, channels: tuple[int, ...]) -> None:
-        super().__init__()
-        layers: list[nn.Module] = []
-        c = 3
-        for c_out in channels:
-            layers += [nn.Conv2d(c, c_out, 4, stride=2, padding=1), nn.GroupNorm(min(8, c_out), c_out)]
-            layers.append(nn.LeakyReLU(EBM_SLOPE))
-            c = c_out
-        self.net = nn.Sequential(*layers)
-        side = resolution // 2 ** len(channels)
-        self.out = nn.Linear(c * side * side, z_dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.out(self.net(x).flatten(1))
 
 
 class AuxClassifier(nn.Module):

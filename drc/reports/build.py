@@ -21,11 +21,11 @@ import numpy as np
 import pandas as pd
 
 from drc.atomic import atomic_path, write_json, write_text
-from drc.config import ReadoutConfig, from_dict
+from drc.config import ReadoutConfig, SamplerConfig, TrainConfig, from_dict
 from drc.data.prepared import Prepared
-from drc.fullres import MaskReadout
 from drc.params import load_params
 from drc.provenance import read_scores
+from drc.readout import Readout
 from drc.reports import figures, gratings, paper
 from drc.reports.ablations import SUMMARY, RunRow, ablation_label, ablation_rows_from_exp_show, table2
 from drc.reports.paper import Score
@@ -180,15 +180,17 @@ class DatasetInputs:
         return Prepared.open(self._path(f"data/prepared/{self.dataset}"))
 
     @functools.cached_property
-    def _how(self) -> MaskReadout:
-        """How the scored DRC masks left the model (the read-out and train.sigma in their scores file)."""
+    def _how(self) -> Readout:
+        """How the scored DRC masks left the model: the read-out, sampler and training settings their scores file
+        records."""
         scores = read_scores(self._path(f"reports/metrics/drc_{self.dataset}.json"))
-        recorded = next(iter(scores["results"].values()), {}).get("readout", {})
-        readout = from_dict(ReadoutConfig, recorded, "recorded readout")
-        sigma = scores.get("model", {}).get("train", {}).get("sigma")
-        if readout.full_resolution and sigma is None:
-            raise MissingInput(f"drc_{self.dataset}.json records no train.sigma to decide its masks per pixel with")
-        return MaskReadout.of(readout, sigma)
+        result = next(iter(scores["results"].values()), {})
+        train = scores.get("model", {}).get("train")
+        if train is None:
+            raise MissingInput(f"drc_{self.dataset}.json records no model settings to read its masks with")
+        readout = from_dict(ReadoutConfig, result.get("readout", {}), "recorded readout")
+        sampler = from_dict(SamplerConfig, result.get("sampler", {}), "recorded sampler")
+        return Readout.resolve(readout, sampler, from_dict(TrainConfig, train, "recorded train"))
 
     def _per_image(self) -> dict[str, pd.DataFrame]:
         """Per-image IoU tables (columns id, iou) of each method that was scored, by its label."""

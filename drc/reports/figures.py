@@ -22,8 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from drc.data.prepared import Prepared, to_model_range
-from drc.fullres import MaskReadout, of_image
-from drc.imageio import mask_at
+from drc.readout import Readout
 from drc.reports.grids import extraction_rows, tile, to_uint8
 
 EXTRACTION_ROWS = ["observed", "composite", "masked fg", "background", "GT mask", "inferred mask"]
@@ -72,15 +71,14 @@ def grid_figure(
 
 
 def scored_masks(
-    prepared: Prepared, evaluation: Mapping[str, np.ndarray], order: Sequence[int], how: MaskReadout
+    prepared: Prepared, evaluation: Mapping[str, np.ndarray], order: Sequence[int], how: Readout
 ) -> np.ndarray:
     """bool N x R x R: the stored extractions ``order`` (soft masks and renderings) as they were scored, at
-    the ground truth's R px (``mask_at``: resized or decided per pixel, then redrawn by GrabCut on the image
-    there when the read-out did so)."""
+    the ground truth's R px (``Readout.masks``: resized or decided per pixel, then redrawn by GrabCut on the
+    image there when the read-out did so)."""
     images = np.asarray(prepared.images[evaluation["rows"][order]])
-    soft = evaluation["soft_mask"][order]
     renderings = how.renderings(evaluation["fg"][order], evaluation["bg"][order])
-    return np.stack([mask_at(soft[i], image, how, of_image(renderings, i)) for i, image in enumerate(images)])
+    return how.masks(evaluation["soft_mask"][order], images, renderings)
 
 
 def _smooth(images: torch.Tensor, size: int) -> torch.Tensor:
@@ -91,7 +89,7 @@ def extraction_grid(
     evaluation: Mapping[str, np.ndarray],
     prepared: Prepared,
     order: np.ndarray,
-    how: MaskReadout,
+    how: Readout,
     title: str,
     path: Path,
 ) -> None:
@@ -240,61 +238,4 @@ def iou_by_period(periods: np.ndarray, curves: Mapping[str, np.ndarray], title: 
     ax.set_ylim(0, 100)
     ax.set_title(title)
     ax.legend()
-    _save(fig, path)
-
-
-@styled
-def seed_spread(table: pd.DataFrame, title: str, path: Path) -> None:
-    """One panel per dataset: each training seed's IoU (points) and their mean (bar) on each scored set,
-    the scored read-out beside the model's own masks (``table``: dataset, set, seed, iou, iou_unrefined)."""
-    datasets = list(dict.fromkeys(table["dataset"]))
-    fig = Figure(figsize=(4.2 * len(datasets), 4.5))
-    axes = fig.subplots(1, len(datasets), squeeze=False, sharey=True)[0]
-    kinds = [("iou", "scored read-out"), ("iou_unrefined", "model's own masks")]
-    for ax, dataset in zip(axes, datasets, strict=True):
-        rows = table[table["dataset"] == dataset]
-        sets = list(dict.fromkeys(rows["set"]))
-        for j, (column, label) in enumerate(kinds):
-            x = np.arange(len(sets)) + (j - 0.5) * 0.38
-            means = [rows.loc[rows["set"] == s, column].mean() for s in sets]
-            ax.bar(x, means, 0.36, alpha=0.45, color=f"C{j}", label=f"{label}, mean")
-            for i, s in enumerate(sets):
-                values = rows.loc[rows["set"] == s, column].to_numpy(float)
-                ax.plot(np.full(len(values), x[i]), values, "o", color=f"C{j}", markeredgecolor="black")
-        counts = rows.groupby("set")["seed"].nunique()
-        ax.set_xticks(np.arange(len(sets)), [f"{s}\n({counts[s]} seeds)" for s in sets])
-        ax.set_title(dataset)
-        ax.set_ylim(0, 100)
-    axes[0].set_ylabel("IoU (%)")
-    axes[0].legend(loc="lower left", fontsize=10)
-    fig.suptitle(title)
-    _save(fig, path)
-
-
-@styled
-def budget_curves(table: pd.DataFrame, chosen: int | None, title: str, path: Path) -> None:
-    """IoU against test-time Langevin steps per image, one tick per measured budget (evenly spaced, with
-    its restarts x (noisy + settling steps) under it), one line per data and chain start, the
-    GrabCut-refined read-out solid and the model's own masks dashed (``table``: label, start, restarts,
-    steps, settle_steps, steps_per_image, iou, iou_refined); ``chosen``, a profile's budget, dotted."""
-    fig = Figure(figsize=(10, 5))
-    ax = fig.add_subplot()
-    plans = table.drop_duplicates("steps_per_image").sort_values("steps_per_image")
-    position = {budget: i for i, budget in enumerate(plans["steps_per_image"])}
-    for i, ((label, start), rows) in enumerate(table.groupby(["label", "start"], sort=False)):
-        rows = rows.sort_values("steps_per_image")
-        x = rows["steps_per_image"].map(position)
-        name = f"{label}, from {'the encoder' if start == 'encoder' else 'N(0, I)'}"
-        if rows["iou_refined"].notna().all():
-            ax.plot(x, rows["iou_refined"], "o-", color=f"C{i}", label=f"{name}, GrabCut edges")
-        ax.plot(x, rows["iou"], "s--", color=f"C{i}", label=f"{name}, own masks")
-    ticks = [f"{r.steps_per_image}\n{r.restarts} x ({r.steps} + {r.settle_steps})" for r in plans.itertuples()]
-    ax.set_xticks(range(len(plans)), ticks)
-    if chosen in position:
-        ax.axvline(position[chosen], color="grey", linestyle=":", label=f"the profile's budget ({chosen} steps)")
-    ax.set_xlabel("test-time posterior Langevin steps per image: restarts x (noisy + settling steps)")
-    ax.set_ylabel("IoU (%)")
-    ax.set_ylim(0, 100)
-    ax.set_title(title)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=10)
     _save(fig, path)
