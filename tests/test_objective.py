@@ -146,6 +146,13 @@ def test_tv_norm_of_a_2x3_image_by_hand():
         tv_norm(img, "max")
 
 
+def test_tv_norm_of_a_3x2_image_by_hand():
+    # [[0, 2], [1, 2], [3, 2]]: |dy| = 1, 0, 2, 0 (each row from the one above it); |dx| = 2, 1, 1
+    img = torch.tensor([[[[0.0, 2.0], [1.0, 2.0], [3.0, 2.0]]]])
+    assert float(tv_norm(img)) == 3 + 4
+    assert float(tv_norm(img, "mean")) == pytest.approx(3 / 4 + 4 / 3)
+
+
 def test_orthogonal_reg_zero_for_orthogonal_rows_and_hand_value_otherwise():
     conv = torch.nn.Conv2d(1, 2, 1, bias=False)
     with torch.no_grad():
