@@ -87,7 +87,7 @@ class ReassignGenerator(nn.Module):
     offset added to the identity grid, and starts at zero, so re-assignment starts as the identity.
     """
 
-    def __init__(self, z_dim: int, base: int, channels: tuple[int, ...], residual: bool = False) -> None:
+    def __init__(self, z_dim: int, base: int, channels: tuple[int, ...], residual: bool) -> None:
         super().__init__()
         self.stem = LatentStem(z_dim, base)
         self.trunk = up_trunk(2 * base, channels)
@@ -177,10 +177,10 @@ class AuxClassifier(nn.Module):
         return self.net(x).flatten(1)
 
 
-def init_orthogonal(module: nn.Module, gain: float = 1.0) -> None:
+def init_orthogonal(module: nn.Module) -> None:
     """Orthogonal weights (gain 1.0) and zero biases for every conv and linear layer (paper §B)."""
     for m in module.modules():
         if isinstance(m, nn.Conv2d | nn.Linear):
-            nn.init.orthogonal_(m.weight, gain=gain)
+            nn.init.orthogonal_(m.weight)  # gain 1
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
