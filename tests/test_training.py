@@ -251,10 +251,11 @@ def test_generator_loss_term_by_term_by_hand():
     assert list(terms) == ["recon", "total"] and float(terms["total"].detach()) == pytest.approx(l1, rel=1e-5)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def one_iteration() -> SimpleNamespace:
     """One iteration of Algorithm 1 on 8 images (batch 4, no flips, rates 1e-3, kernels shifted), and the model
-    before it."""
+    before it. Function-scoped: mutmut links a test to the code it reaches, and a module fixture reaches
+    ``Trainer.step`` in the first of its tests only."""
     with torch_threads(1):
         trainer = make_trainer(hflip=False, lr_lebm=1e-3, lr_generator=1e-3)
         shift_kernels(trainer.model, 0.001, 0.002)
