@@ -3,13 +3,18 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
+# The renderer's own environment (constraints-render.txt says why there are two): the tests need it, and
+# `make repro` when params.yaml's datasets name clevr6_rendered.
+RVENV   := .venv-render
+RSTAMP  := $(RVENV)/.installed
+REPRO_NEEDS := $(STAMP) $(if $(shell grep -E '^datasets:.*clevr6_rendered' params.yaml),$(RSTAMP))
 export DVC_NO_ANALYTICS := 1
 # Idle OpenMP threads sleep instead of spinning (the same numbers; far faster on a busy machine: drc/__init__.py).
 export OMP_WAIT_POLICY ?= PASSIVE
 # Stages run `python ...`: the venv's interpreter must come first on PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv repro test lint bench deps mutants clean-venv
+.PHONY: venv render-venv repro seeds test lint bench deps mutants clean-venv
 
 $(STAMP): constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -19,10 +24,22 @@ $(STAMP): constraints.txt pyproject.toml
 
 venv: $(STAMP)
 
-repro: $(STAMP)
-	$(BIN)/dvc repro
+$(RSTAMP): constraints-render.txt
+	test -x $(RVENV)/bin/python || $(PY) -m venv $(RVENV)
+	$(RVENV)/bin/pip install --quiet -c constraints-render.txt bpy
+	touch $(RSTAMP)
 
-test: $(STAMP)
+render-venv: $(RSTAMP)
+
+# The default tables (one training seed); `make seeds` adds the spread over three (report_seeds and the
+# stages it needs: two more training runs per dataset); `dvc repro` runs both.
+repro: $(REPRO_NEEDS)
+	$(BIN)/dvc repro report
+
+seeds: $(REPRO_NEEDS)
+	$(BIN)/dvc repro report_seeds
+
+test: $(STAMP) $(RSTAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 
@@ -42,4 +59,4 @@ mutants: $(STAMP)
 	$(BIN)/python -m bench.mutants
 
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(RVENV)

@@ -185,7 +185,8 @@ def evaluate(
         summary, data = evaluate_folders(checkpoint, images, masks, sampler, readout)
         key = images.name
     scores = drc_scores({key: score_record(summary, data, sampler, readout)}, checkpoint, read_checkpoint(checkpoint))
-    typer.echo(json.dumps({"iou": summary["iou"], "dice": summary["dice"], "n_images": summary["n_images"]}))
+    shown = ("iou", "dice", "n_images", "refined")  # refined: the masks redrawn by GrabCut (readout.refine)
+    typer.echo(json.dumps({k: summary[k] for k in shown if k in summary}))
     if json_out is not None:
         write_json(json_out, scores)
 

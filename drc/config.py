@@ -192,6 +192,9 @@ class TrainConfig:
     beta2: float = knob(0.999, "Adam beta2 of every optimiser")
     tv_norm: float = knob(0.01, 'weight of the TV-norm on the re-assigned background; 0 = ablation "w/o TV-norm"')
     ortho_reg: float = knob(1.0, "weight of the orthogonal regulariser (paper 1.0, Birds 0.1; official code 0.1)")
+    ortho_squared: bool = knob(
+        False, "False: eq. 24's Frobenius norm ||W W^T (1 - I)||_F (paper); True: its square, as the official code"
+    )
     pseudo_label: float = knob(0.1, 'weight of each region\'s pseudo-label loss; 0 = ablation "w/o pseudo label"')
     persistent_chains: bool = knob(True, 'false = ablation "short-run chain" (z from N(0, I) each iteration)')
     hflip: bool = knob(True, "random horizontal flips (paper)")
@@ -332,6 +335,26 @@ def for_unseen(sampler: SamplerConfig) -> SamplerConfig:
     return dataclasses.replace(sampler, init="noise") if sampler.init == "persistent" else sampler
 
 
+def chain_steps(sampler: SamplerConfig) -> int:
+    """Langevin steps each image gets: every restart's chain and the settling steps (after each restart, or once)."""
+    settles = sampler.restarts if sampler.settle == "every" else 1
+    return sampler.restarts * sampler.steps + settles * sampler.settle_steps
+
+
+def paper_chain(sampler: SamplerConfig) -> SamplerConfig:
+    """The paper's test-time chain (one from N(0, I), step size s1 = 0.1, with noise, no settling) given the
+    Langevin steps ``sampler`` spends per image: the paper's read-out at another plan's budget. The likelihood
+    scale, seed and batching stay ``sampler``'s."""
+    return SamplerConfig(
+        init="noise",
+        steps=chain_steps(sampler),
+        sigma=sampler.sigma,
+        seed=sampler.seed,
+        batch_size=sampler.batch_size,
+        perf=sampler.perf,
+    )
+
+
 def check_inference(sampler: SamplerConfig, readout: ReadoutConfig) -> None:
     """Reject a sampler / read-out pair in which a setting would be silently ignored."""
     if readout.combine == "mean_mask" and sampler.settle == "kept" and sampler.restarts > 1 and sampler.settle_steps:
@@ -375,32 +398,21 @@ class Settings:
 # The paper's per-dataset facts: latent sizes and categories (Table S1), orthogonal-regulariser weight
 # (supplementary C.2), test-time posterior steps (supplementary B; the official configs use 300 for Birds
 # and 20K for CLEVR6). Every profile starts from these.
+# dataset: z_f, z_b, z_s, K_f, K_b, ortho weight, test-time steps
+_PAPER_TABLE: dict[str, tuple[int, int, int, int, int, float, int]] = {
+    "tmdsprites": (256, 4, 1024, 30, 10, 1.0, 5000),
+    "birds": (256, 256, 512, 200, 200, 0.1, 2500),
+    "dogs": (256, 256, 512, 200, 200, 1.0, 300),
+    "cars": (256, 192, 512, 200, 200, 1.0, 300),
+    "clevr6": (256, 2, 256, 30, 10, 1.0, 5000),
+}
 PAPER_FACTS: dict[str, dict[str, dict[str, Any]]] = {
-    "tmdsprites": {
-        "model": {"zf_dim": 256, "zb_dim": 4, "zs_dim": 1024, "kf": 30, "kb": 10},
-        "train": {"ortho_reg": 1.0},
-        "sampler": {"steps": 5000},
-    },
-    "birds": {
-        "model": {"zf_dim": 256, "zb_dim": 256, "zs_dim": 512, "kf": 200, "kb": 200},
-        "train": {"ortho_reg": 0.1},
-        "sampler": {"steps": 2500},
-    },
-    "dogs": {
-        "model": {"zf_dim": 256, "zb_dim": 256, "zs_dim": 512, "kf": 200, "kb": 200},
-        "train": {"ortho_reg": 1.0},
-        "sampler": {"steps": 300},
-    },
-    "cars": {
-        "model": {"zf_dim": 256, "zb_dim": 192, "zs_dim": 512, "kf": 200, "kb": 200},
-        "train": {"ortho_reg": 1.0},
-        "sampler": {"steps": 300},
-    },
-    "clevr6": {
-        "model": {"zf_dim": 256, "zb_dim": 2, "zs_dim": 256, "kf": 30, "kb": 10},
-        "train": {"ortho_reg": 1.0},
-        "sampler": {"steps": 5000},
-    },
+    name: {
+        "model": {"zf_dim": zf, "zb_dim": zb, "zs_dim": zs, "kf": kf, "kb": kb},
+        "train": {"ortho_reg": ortho},
+        "sampler": {"steps": steps},
+    }
+    for name, (zf, zb, zs, kf, kb, ortho, steps) in _PAPER_TABLE.items()
 }
 
 

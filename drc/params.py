@@ -38,6 +38,7 @@ from drc.errors import DRCError
 
 PROFILES = Path(__file__).with_name("profiles")
 DATA_SECTION = "data"
+RENDERED_CLEVR = "clevr6_rendered"
 
 
 def read_yaml(path: Path, what: str) -> dict[str, Any]:
@@ -138,11 +139,23 @@ def _deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, An
     return out
 
 
+def is_rendered_clevr(dataset: str) -> bool:
+    """Whether ``dataset`` is CLEVR6 rendered here (drc/data/clevr_rendered.py) or a variant of it: a paper
+    dataset of kind clevr6 (the paper's facts apply) whose data settings are its own."""
+    return dataset == RENDERED_CLEVR or dataset.startswith(f"{RENDERED_CLEVR}_")
+
+
+def data_kind(dataset: str) -> str:
+    """The entry of a profile's data.yaml that holds a dataset's settings: its paper dataset's (variants share
+    it; CLEVR6 rendered here has its own), or its name."""
+    return RENDERED_CLEVR if is_rendered_clevr(dataset) else dataset_kind(dataset) or dataset
+
+
 def data_values(dataset: str, profile: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """``data.<dataset>`` of params.yaml over the profile's data settings for the dataset's kind. Here null
     is a value (a real dataset's ``*_sha256: null`` accepts and records an archive's checksum)."""
     by_kind = read_yaml(profile_file(profile, DATA_SECTION), "profile file")
-    kind = dataset_kind(dataset) or dataset
+    kind = data_kind(dataset)
     own = ((params.get("data") or {}).get(dataset)) or {}
     if not isinstance(own, Mapping):
         raise DRCError(f"params data.{dataset} must be a mapping of settings")

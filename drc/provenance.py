@@ -75,6 +75,9 @@ def check_prepared(data: dict[str, Any]) -> Prepared:
     return prepared
 
 
+PAPER_READOUT = "DRC-paper-readout"  # method of a scores file whose model is read out as the paper reads it
+
+
 def drc_scores(results: dict[str, dict[str, Any]], checkpoint: str | Path, ckpt: dict[str, Any], **extra: Any) -> dict:
     """A scores file of DRC results (``score_record`` each) for one checkpoint."""
     from drc.runinfo import code_version, compute_info  # import torch: only when a file is written

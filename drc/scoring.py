@@ -79,10 +79,11 @@ def evaluate_prepared(
     With ``sampler.init == "persistent"`` the chains start from the training run's persistent
     posterior chains (only for images the model was trained on); otherwise from N(0, I).
     Masks are scored at the prepared dataset's resolution (the paper's 128 px), whatever the model's:
-    each soft mask is read out there as ``drc extract`` reads it (``drc.readout.Readout.scores``), and
-    redrawn by GrabCut on the prepared image under ``readout.refine=grabcut`` (the summary then also
-    records the ``unrefined`` score, the model's own masks). Returns (summary in percent, per-image IoU
-    fractions, the extraction).
+    each soft mask is read out there as ``drc extract`` reads it (``drc.readout.Readout.scores``). The
+    summary and the per-image IoU are the model's own masks; under ``readout.refine=grabcut`` the summary
+    also records the ``refined`` score, the same masks redrawn by GrabCut on the prepared image (a
+    post-processing step, reported apart). Returns (summary in percent, per-image IoU fractions, the
+    extraction).
     """
     ckpt = read_checkpoint(checkpoint)
     res = model_config_of(ckpt).resolution
@@ -96,9 +97,9 @@ def evaluate_prepared(
     masks = np.asarray(prepared.labelled_masks()[rows])
     renderings = how.renderings(out.fg, out.bg)
     originals = np.asarray(prepared.images[rows]) if how.uses_images else None
-    iou, dice = how.scores(out.soft_mask, masks, originals, renderings)
+    iou, dice = how.own.scores(out.soft_mask, masks, originals, renderings)
     summary = {**summarize(iou, dice), "resolution": res, "mask_resolution": int(masks.shape[-1])}
-    return {**summary, **_unrefined(out, masks, how, originals, renderings)}, iou, out
+    return {**summary, **_refined(out, masks, how, originals, renderings)}, iou, out
 
 
 def evaluate_folders(
@@ -130,23 +131,23 @@ def evaluate_folders(
     how = model_readout(ckpt, sampler, readout)
     out = extract_images(checkpoint, x, sampler, how, keys=keys, progress=progress)
     renderings = how.renderings(out.fg, out.bg)
-    summary = summarize(*how.scores(out.soft_mask, masks, originals, renderings))
-    unrefined = _unrefined(out, masks, how, originals, renderings)
-    return {**summary, **unrefined}, folder_record(paths, mask_paths, image_dir, mask_dir)
+    summary = summarize(*how.own.scores(out.soft_mask, masks, originals, renderings))
+    refined = _refined(out, masks, how, originals, renderings)
+    return {**summary, **refined}, folder_record(paths, mask_paths, image_dir, mask_dir)
 
 
-def _unrefined(
+def _refined(
     out: Extraction,
     masks: Sequence[np.ndarray],
     how: Readout,
     originals: Sequence[np.ndarray] | None,
     renderings: Renderings | None,
 ) -> dict[str, Any]:
-    """{"unrefined": the score of the model's own masks, before GrabCut} when the read-out refines them, else {}."""
+    """{"refined": the score of the model's masks redrawn by GrabCut} when the read-out refines them, else {}."""
     if how.config.refine == "none":
         return {}
-    iou, dice = how.own.scores(out.soft_mask, masks, originals, renderings)
-    return {"unrefined": {"iou": float(100 * iou.mean()), "dice": float(100 * dice.mean())}}
+    iou, dice = how.scores(out.soft_mask, masks, originals, renderings)
+    return {"refined": {"iou": float(100 * iou.mean()), "dice": float(100 * dice.mean())}}
 
 
 def labelled_images(image_dir: Path, mask_dir: Path) -> tuple[list[Path], list[Path]]:
@@ -184,7 +185,7 @@ def rerun_scores(path: str | Path, progress: bool = True) -> Iterator[tuple[str,
     (result key, recorded result, new summary). The checkpoint and the data must be those scored; the CPU
     kernels are pinned to those recorded (drc/cpu_isa.py)."""
     record = read_scores(path)
-    if record.get("method") != "DRC" or "model" not in record:
+    if "model" not in record:
         raise DRCError(f"{path} holds no DRC scores with their model (a GrabCut file re-runs with its stage)")
     checkpoint = check_checkpoint(record["model"])
     pin_as_recorded(record.get("compute", {}).get("cpu_capability"))

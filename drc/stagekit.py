@@ -8,6 +8,7 @@ from pathlib import Path
 from drc.errors import exit_cleanly
 
 PREPARED = Path("data/prepared")
+RENDERS = Path("data/renders")  # rendered scenes, kept so that an interrupted render resumes
 MODELS = Path("models")
 REPORTS = Path("reports")
 
@@ -24,8 +25,9 @@ def prepared_dir(dataset: str) -> Path:
     return PREPARED / dataset
 
 
-def model_path(dataset: str, split: str) -> Path:
-    return MODELS / dataset / split / "model.pt"
+def model_path(dataset: str, split: str, seed: int | None = None) -> Path:
+    """The checkpoint of a training run; ``seed``: a run of the spread over training seeds (seed_train@)."""
+    return MODELS / dataset / (split if seed is None else f"{split}-seed{seed}") / "model.pt"
 
 
 def snapshot_dir(dataset: str, split: str) -> Path:

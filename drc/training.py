@@ -158,7 +158,8 @@ class Trainer:
         return terms
 
     def ortho_term(self) -> torch.Tensor:
-        return orthogonal_reg(self.model.fg_gen) + orthogonal_reg(self.model.bg_gen)
+        squared = self.config.ortho_squared
+        return orthogonal_reg(self.model.fg_gen, squared) + orthogonal_reg(self.model.bg_gen, squared)
 
     def loss_weights(self) -> dict[str, float]:
         """Weight of each generator-loss term ("ortho" is the only one that is not a batch mean)."""
@@ -340,7 +341,8 @@ class Trainer:
         snapshot_dir: str | Path | None = None,
     ) -> None:
         """Train until iteration ``until`` (default: config.iterations), checkpointing on the way, and
-        keeping a copy of the checkpoint in ``snapshot_dir`` every ``config.snapshot_every`` iterations.
+        keeping a copy of the checkpoint in ``snapshot_dir`` every ``config.snapshot_every`` iterations and
+        at iteration 0 (the untrained model: what the read-out gets without training).
 
         SIGINT / SIGTERM end the loop after the current iteration: the checkpoint is written there and
         ``Interrupted`` raised (a second Ctrl-C stops at once, without a checkpoint).
@@ -348,6 +350,8 @@ class Trainer:
         c = self.config
         until = c.iterations if until is None else until
         self.model.train()
+        if snapshot_dir and c.snapshot_every and self.iteration == 0:
+            self.save(snapshot_path(snapshot_dir, 0))
         bar = tqdm(total=until, initial=self.iteration, disable=not progress, desc="train", unit="it")
         with stop_requests() as request, bar:
             while self.iteration < until:

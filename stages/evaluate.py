@@ -1,5 +1,10 @@
 """Stage evaluate@<dataset>: score the all-data model on its evaluation images (Table 1).
 
+With --paper-readout NAME it also scores the first images as the paper reads them out (one chain from
+N(0, I) at the same number of Langevin steps, pi_f > 0.5 at the model's size: `paper_chain`, `ReadoutConfig()`),
+into reports/metrics/NAME.json: the like-for-like number beside the paper's.
+With --seed N it serves seed_evaluate@<dataset>-<N>: the model of seed_train@ scored the same way, its scores
+file alone under reports/seeds/ (the spread over training seeds; figures and per-image tables are seed 0's).
 Also serves generalise@<dataset> (--on <other prepared dataset>: images never trained on) and
 evaluate_split@<dataset> (the train-split model on train / test / other datasets' test sets).
 Reads the sampler and readout sections only (profile files and params.yaml) and `cpu_isa`; the model brings the rest.
@@ -13,11 +18,11 @@ import pandas as pd
 
 from drc.atomic import atomic_path, write_json
 from drc.checkpoint import read_checkpoint
-from drc.config import ReadoutConfig, SamplerConfig, for_unseen
+from drc.config import ReadoutConfig, SamplerConfig, for_unseen, paper_chain
 from drc.cpu_isa import pinned_params
 from drc.data.prepared import Prepared
 from drc.params import resolve_inference
-from drc.provenance import drc_scores, prepared_record, score_record
+from drc.provenance import PAPER_READOUT, drc_scores, prepared_record, score_record
 from drc.scoring import evaluate_prepared, evaluation_split
 from drc.stagekit import REPORTS, dataset_parser, model_path, prepared_dir, stage
 
@@ -64,13 +69,16 @@ def main() -> None:
     ap.add_argument("--model-split", default="all", choices=["all", "train"])
     ap.add_argument("--train-data", action="store_true", help="score the model's own training images")
     ap.add_argument("--on", nargs="*", default=[], help="also score these prepared datasets (never trained on)")
-    ap.add_argument("--name", required=True, help="name of the scores file under reports/metrics/")
+    ap.add_argument("--name", required=True, help="name of the scores file under reports/metrics/ (--seed: seeds/)")
+    ap.add_argument("--seed", type=int, help="score the run of this training seed (seed_train@)")
+    ap.add_argument("--paper-readout", metavar="NAME", help="also score the first images with the paper's read-out")
     ap.add_argument(
         "--own-images", action="store_true", help="a folder dataset: no figure extractions, and without masks no score"
     )
     args = ap.parse_args()
     params = pinned_params()
-    model = model_path(args.dataset, args.model_split)
+    model = model_path(args.dataset, args.model_split, args.seed)
+    scores_dir = REPORTS / ("metrics" if args.seed is None else "seeds")
     if args.own_images and Prepared.open(prepared_dir(args.dataset)).masks is None:
         print(f"{args.dataset} has no masks: its model trains and extracts, but it is not scored")
         scores = drc_scores({}, model, read_checkpoint(model), train_data=args.dataset, model_split=args.model_split)
@@ -88,14 +96,21 @@ def main() -> None:
     for other in args.on:
         split = "test" if "test" in Prepared.open(prepared_dir(other)).meta["splits"] else "all"
         results.append((f"{other}/test", score(model, other, split, unseen, readout)))
+    ckpt = read_checkpoint(model)
+    provenance = {"train_data": args.dataset, "model_split": args.model_split}
     records = {key: result["record"] for key, result in results}
-    scores = drc_scores(records, model, read_checkpoint(model), train_data=args.dataset, model_split=args.model_split)
+    scores = drc_scores(records, model, ckpt, **provenance)
     first = results[0][1]
     if args.own_images:
         write_per_image(args.name, first["ids"], first["iou"])
-    else:
+    elif args.seed is None:  # figures and per-image tables show the seed of train@
         write_outputs(args.name, first)
-    write_json(REPORTS / "metrics" / f"{args.name}.json", scores)
+    if args.paper_readout:
+        key, split = results[0][0], first["record"]["data"]["split"]
+        plain = score(model, key.rpartition("/")[0], split, paper_chain(unseen), ReadoutConfig())
+        paper = drc_scores({key: plain["record"]}, model, ckpt, **provenance, method=PAPER_READOUT)
+        write_json(scores_dir / f"{args.paper_readout}.json", paper)
+    write_json(scores_dir / f"{args.name}.json", scores)
 
 
 if __name__ == "__main__":

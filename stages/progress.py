@@ -1,6 +1,7 @@
 """Stage progress@<dataset>: the scored read-out's IoU against training iterations.
 
-Scores every snapshot the all-data training run kept (train.snapshot_every), and the final model, on
+Scores every snapshot the all-data training run kept (train.snapshot_every; the first is the untrained model at
+iteration 0, what the read-out gets without training), and the final model, on
 the first `progress.images` evaluation images with the evaluation's sampler and read-out: the curve
 ends at the model that evaluate@<dataset> scores on all of them. Reads the sampler and readout
 sections (profile files and params.yaml), `progress` and `cpu_isa`.
@@ -37,14 +38,14 @@ def main() -> None:
     rows, records = [], []
     for iteration, path in sorted(checkpoints.items()):
         summary, _, _ = evaluate_prepared(path, prepared.root, split, sampler, readout, progress=False, limit=images)
-        unrefined = summary.get("unrefined", {})
+        refined = summary.get("refined", {})  # GrabCut's redrawing, where the read-out does it
         rows.append(
             {
                 "iteration": iteration,
                 "iou": summary["iou"],
                 "dice": summary["dice"],
-                "iou_unrefined": unrefined.get("iou", summary["iou"]),
-                "dice_unrefined": unrefined.get("dice", summary["dice"]),
+                "iou_refined": refined.get("iou", summary["iou"]),
+                "dice_refined": refined.get("dice", summary["dice"]),
                 "images": summary["n_images"],
             }
         )

@@ -65,7 +65,7 @@ def test_evaluate_prints_scores_and_writes_them_with_what_made_them(checkpoint, 
     printed = json.loads(result.stdout.strip().splitlines()[-1])
     scores = json.loads((tmp_path / "s.json").read_text())
     (record,) = scores["results"].values()
-    assert printed == {k: record[k] for k in ("iou", "dice", "n_images")} and record["n_images"] == 3
+    assert printed == {k: record[k] for k in ("iou", "dice", "n_images", "refined")} and record["n_images"] == 3
     assert record["sampler"]["steps"] == 3 and record["sampler"]["init"] == "noise"  # the tiny profile's
     assert record["readout"] == {
         "source": "pi_f",

@@ -111,13 +111,17 @@ def test_offline_names_the_param_to_set_without_waiting_on_retries(tmp_path, mon
     with pytest.raises(DRCError, match=r"cannot download .*set data\.test\.archive_file to its path"):
         _fetch(f"http://127.0.0.1:{port}/a.bin", tmp_path / "a.bin", None, retries=4)
     assert list(tmp_path.iterdir()) == [] and waits == []  # refused before any byte: no back-off
+    with pytest.raises(DRCError, match=r"cannot download .*set data\.test\.folder to its path"):
+        _fetch(f"http://127.0.0.1:{port}/a.bin", tmp_path / "a.bin", None, local_param="data.test.folder")
 
 
 def test_http_error_and_missing_url(http_server, tmp_path):
     with pytest.raises(DRCError, match=r"HTTP 404.*data\.test\.archive_url"):
         _fetch(http_server.url("nope.bin"), tmp_path / "a.bin", None)
-    with pytest.raises(DRCError, match=r"no URL .*data\.test\.archive_url"):
+    with pytest.raises(DRCError, match=r"no URL .*data\.test\.archive_url, or set data\.test\.archive_file"):
         _fetch(None, tmp_path / "a.bin", None)
+    with pytest.raises(DRCError, match=r"HTTP 404.*set data\.test\.folder to its path"):
+        _fetch(http_server.url("nope.bin"), tmp_path / "a.bin", None, local_param="data.test.folder")
 
 
 def test_cub_split_file_matches_the_pinned_checksum(http_server, tmp_path):

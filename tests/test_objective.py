@@ -161,13 +161,15 @@ def test_orthogonal_reg_zero_for_orthogonal_rows_and_hand_value_otherwise():
     conv2 = torch.nn.Conv2d(2, 2, 1, bias=False)
     with torch.no_grad():
         conv2.weight.copy_(torch.tensor([[1.0, 1.0], [1.0, 0.0]]).view(2, 2, 1, 1))
-    # W W^T = [[2, 1], [1, 1]]; off-diagonal squares: 1 + 1
-    assert float(orthogonal_reg(conv2).detach()) == 2.0
+    # W W^T = [[2, 1], [1, 1]]; off-diagonal squares: 1 + 1; eq. 24's Frobenius norm sqrt(2), its square 2
+    assert float(orthogonal_reg(conv2).detach()) == pytest.approx(2**0.5)
+    assert float(orthogonal_reg(conv2, squared=True).detach()) == 2.0
     assert float(orthogonal_reg(torch.nn.Linear(3, 3))) == 0.0  # only 4-D conv weights count
 
 
 def test_orthogonal_reg_sums_every_conv_of_a_module_by_hand():
-    # Rows of each flattened kernel W (C_out x C_in*kh*kw); the sum of squared off-diagonal entries of W W^T:
+    # Rows of each flattened kernel W (C_out x C_in*kh*kw); the sum of squared off-diagonal entries of W W^T
+    # (squared=True; eq. 24's norm is its square root):
     #   [[1], [1]]                  -> W W^T = [[1, 1], [1, 1]]              -> 1 + 1 = 2
     #   [[1, 0], [0, 1], [1, 1]]    -> off-diagonal pairs (0,2), (1,2) are 1 -> 2 * (1 + 1) = 4
     #   [[1, 2], [3, -1]] (1 x 2)   -> <row 0, row 1> = 3 - 2 = 1            -> 2
@@ -182,7 +184,16 @@ def test_orthogonal_reg_sums_every_conv_of_a_module_by_hand():
         net[0].weight.copy_(torch.tensor([1.0, 1.0]).view(2, 1, 1, 1))
         net[1].weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]).view(3, 2, 1, 1))
         net[2].weight.copy_(torch.tensor([[1.0, 2.0], [3.0, -1.0]]).view(2, 1, 1, 2))
-    assert float(orthogonal_reg(net).detach()) == 2 + 4 + 2
+    assert float(orthogonal_reg(net, squared=True).detach()) == 2 + 4 + 2
+    assert float(orthogonal_reg(net).detach()) == pytest.approx(2**0.5 + 4**0.5 + 2**0.5)  # eq. 24: each norm
+
+
+def test_orthogonal_reg_has_a_finite_gradient_at_orthogonal_weights():
+    conv = torch.nn.Conv2d(1, 2, 1, bias=False)
+    with torch.no_grad():
+        conv.weight.copy_(torch.tensor([1.0, 0.0]).view(2, 1, 1, 1))
+    orthogonal_reg(conv).backward()
+    assert conv.weight.grad.abs().sum().item() == 0.0  # the norm's subgradient at 0, not NaN
 
 
 @pytest.mark.filterwarnings("error")  # a softmax over an implicit dimension warns

@@ -22,6 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
+ONE_MORE_SEED = ["-S", "seeds.datasets=[tmdsprites]", "-S", "seeds.train=[1]"]  # the spread's stages, small
+
+
 def sh(cmd: list[str], cwd: Path) -> str:
     env = {
         **os.environ,
@@ -60,7 +63,7 @@ def repo(tmp_path_factory) -> Path:
     sh(["git", "init", "-q"], dst)
     sh(["git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"], dst)
     sh(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "copy"], dst)
-    sh(["dvc", "exp", "run", "-S", "profile=tiny", "-S", "++grabcut.margin_sweep_images=16"], dst)
+    sh(["dvc", "exp", "run", "-S", "profile=tiny", "-S", "++grabcut.margin_sweep_images=16", *ONE_MORE_SEED], dst)
     return dst
 
 
@@ -92,6 +95,8 @@ def test_the_smoke_profile_writes_every_report(repo: Path):
         "reports/metrics/colour_tmdsprites_colour.json",
         "reports/metrics/grabcut_heldout_tmdsprites_colour.json",
         "reports/metrics/generalise_tmdsprites.json",
+        "reports/metrics/drc_paper_readout_tmdsprites.json",
+        "reports/seeds/drc_tmdsprites_seed1.json",
         "reports/figures/extractions_tmdsprites.png",
         "reports/figures/worst_tmdsprites.png",
         "reports/figures/iou_hist_tmdsprites.png",
@@ -111,10 +116,16 @@ def test_the_smoke_profile_writes_every_report(repo: Path):
     assert rows[("Colour", "tmdsprites_colour", "train")].iou < 80  # coloured gratings: it often fails
     assert rows[("Colour+GrabCut", "tmdsprites-robust", "test")].iou == 100.0  # the same masks, redrawn
     table1 = (repo / "reports/tables/table1.md").read_text()
-    assert "DRC (this run, profile tiny)" in table1 and "78.8 / 87.5" in table1 and "not run" in table1
+    assert "DRC (this run, profile tiny), the paper's read-out" in table1 and "78.8 / 87.5" in table1
+    assert ("DRC-paper-readout", "tmdsprites", "train") in rows and ("DRC+GrabCut", "tmdsprites", "train") in rows
+    spread = pd.read_csv(repo / "reports/seeds.csv", dtype={"seeds": str})  # seed 0 (train@) and seed 1
+    assert set(spread.seeds) == {"0 1"} and set(spread.eval_data) == {"tmdsprites", "tmdsprites-heldout",
+                                                                     "tmdsprites-robust"}  # fmt: skip
+    seed1 = json.loads((repo / "reports/seeds/drc_tmdsprites_seed1.json").read_text())
+    assert seed1["model"]["train"]["seed"] == 1 and seed1["model"]["path"] == "models/tmdsprites/all-seed1/model.pt"
     assert "| Colour threshold (this run) |" in table1 and "TM-dSprites, coloured gratings" in table1
     progress = pd.read_csv(repo / "reports/progress/tmdsprites.csv")  # the scored IoU along the training run
-    assert progress.iteration.tolist() == [6, 12] and progress.images.tolist() == [64, 64]
+    assert progress.iteration.tolist() == [0, 6, 12] and progress.images.tolist() == [64] * 3  # 0: untrained
     assert (repo / "models/tmdsprites/all/snapshots/iteration_0000006.pt").is_file()
     scores = json.loads((repo / "reports/metrics/drc_tmdsprites.json").read_text())
     steps = yaml.safe_load((repo / "params.yaml").read_text())["sampler"].get("steps") or 3  # else the profile's
@@ -152,6 +163,8 @@ def test_dvc_status_marks_exactly_what_an_edit_changes(repo: Path):
         )
         for ds in params.get(key) or []
     }
+    seeds = [f"{ds}-{seed}" for ds in params["seeds"]["datasets"] for seed in params["seeds"]["train"]]
+    scoring |= {f"seed_evaluate@{run}" for run in seeds}
     assert changed_stages(repo) == scoring
     (repo / "params.yaml").write_text(saved)
 
@@ -159,6 +172,7 @@ def test_dvc_status_marks_exactly_what_an_edit_changes(repo: Path):
     code = sampler_code.read_text()
     sampler_code.write_text(code + "\n# edited\n")
     training = {f"train@{ds}" for ds in params["datasets"]} | {f"train_folder@{ds}" for ds in params["folder_datasets"]}
+    training |= {f"seed_train@{run}" for run in seeds}
     assert changed_stages(repo) == scoring | training
     sampler_code.write_text(code)
     assert changed_stages(repo) == set()

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from drc.reports.readme import BEGIN, END, block, headline, update_readme
+from drc.reports.readme import BEGIN, END, SEEDS, block, headline, update_readme
+from drc.reports.seeds import SPREAD, seeds_table
 from drc.reports.tables import Table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,6 +21,16 @@ def test_the_readme_results_are_the_pipelines():
     assert written == block(headline(pd.read_csv(ROOT / "reports/results.csv"))), (
         "README.md's results differ from reports/results.csv: run `dvc repro report`"
     )
+
+
+def test_the_readme_spread_over_seeds_is_the_pipelines():
+    text = README.read_text()
+    written = text[text.index(SEEDS[0]) : text.index(SEEDS[1]) + len(SEEDS[1])]
+    if not (ROOT / SPREAD).is_file():
+        assert "Not run yet" in written and not any(c.isdigit() for c in written.split("-->")[1]), written
+        return
+    spread = pd.read_csv(ROOT / SPREAD, dtype={"seeds": str})
+    assert written == block(seeds_table(spread), SEEDS), "README.md's seeds differ from reports/seeds.csv"
 
 
 def test_the_readme_is_short_and_its_links_exist():

@@ -6,8 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from tfrecord import example_pb2
 
-from drc.data.clevr import iter_records, parse_scene
+from drc.data.clevr import Scene, iter_records, parse_scene, scene_example, write_records
 from drc.data.download import iter_tar
 from drc.data.prepared import Prepared, resize_images
 from drc.data.real import DEFAULTS, filters_path, prepare_real
@@ -177,6 +178,23 @@ def test_clevr_reader_rejects_truncated_and_foreign_records(tmp_path):
         list(iter_records(tmp_path / "cut.tfrecords"))
     with pytest.raises(DRCError, match="not a clevr_with_masks example"):
         parse_scene(b"\x0a\x03abc", "record 0")
+
+
+def test_clevr_writer_lays_records_out_as_deepminds_file(tmp_path):
+    """What scene_example writes, the reader and the tfrecord package's decoder read back (one byte per element)."""
+    scenes = [clevr_scene(3, 0), clevr_scene(5, 1)]
+    originals = [Scene(image=s["image"], masks=s["masks"], visibility=s["visibility"]) for s in scenes]
+    codes = {"color": np.arange(11, dtype=np.uint8)}
+    written = write_records(tmp_path / "w.tfrecords", (scene_example(s, codes=codes) for s in originals))
+    assert written == 2 and [p.name for p in tmp_path.iterdir()] == ["w.tfrecords"]
+    records = list(iter_records(tmp_path / "w.tfrecords"))
+    for record, original in zip(records, originals, strict=True):
+        scene = parse_scene(record, "x")
+        assert np.array_equal(scene.image, original.image) and np.array_equal(scene.masks, original.masks)
+        assert scene.n_objects == original.n_objects
+    feature = example_pb2.Example.FromString(records[1]).features.feature
+    assert len(feature["image"].bytes_list.value) == 240 * 320 * 3 and feature["image"].bytes_list.value[0] == b"\x78"
+    assert feature["color"].bytes_list.value[10] == b"\x0a"
 
 
 def test_unknown_dataset_and_param(tmp_path):

@@ -15,10 +15,11 @@ from drc.config import TMDSpritesConfig
 from drc.data.prepared import Prepared
 from drc.data.tmdsprites import prepare_tmdsprites
 from drc.errors import DRCError
+from drc.provenance import PAPER_READOUT
 from drc.reports import paper
 from drc.reports.ablations import SUMMARY, ablation_label, ablation_rows_from_exp_show
 from drc.reports.build import ABLATIONS, FIGURES, FIGURES_PDF, RESULTS, TABLES, build_reports, write_ablations
-from drc.reports.results import COLUMNS, UNREFINED
+from drc.reports.results import COLUMNS, REFINED
 
 EXP_SHOW = Path(__file__).parent / "data" / "exp_show.json"  # from `dvc exp show --json` (DVC 3.67)
 FIGURE_KINDS = ["extractions", "worst", "iou_hist", "grabcut_vs_drc", "grabcut_margin", "training", "iou_by_period"]
@@ -58,14 +59,16 @@ def write_pipeline_outputs(root: Path, n: int = 20, res: int = 16) -> None:
 
     write_json(
         root / "reports/metrics/drc_tmdsprites.json",
-        drc("tmdsprites", "all", {"tmdsprites/train": score(45.678, **drc_run, unrefined={"iou": 30.0, "dice": 40.0})}),
+        drc("tmdsprites", "all", {"tmdsprites/train": score(45.678, **drc_run, refined={"iou": 80.0, "dice": 90.0})}),
     )
+    paper_readout = {**drc("tmdsprites", "all", {"tmdsprites/train": score(35.0, **drc_run)}), "method": PAPER_READOUT}
+    write_json(root / "reports/metrics/drc_paper_readout_tmdsprites.json", paper_readout)
     write_json(
         root / "reports/metrics/generalise_tmdsprites.json",
         drc(
             "tmdsprites",
             "all",
-            {"tmdsprites-heldout/test": score(40.0, 10, **drc_run, unrefined={"iou": 25.0, "dice": 35.0})},
+            {"tmdsprites-heldout/test": score(40.0, 10, **drc_run, refined={"iou": 75.0, "dice": 85.0})},
         ),
     )
     write_json(
@@ -140,11 +143,15 @@ def test_results_csv_has_one_row_per_score(built: tuple[Path, list[str]]) -> Non
     root, _ = built
     results = pd.read_csv(root / RESULTS)
     assert list(results.columns) == COLUMNS
-    assert len(results) == 11
-    unrefined = results[results.method == UNREFINED]  # the model's own masks, before readout.refine
-    assert unrefined[["eval_data", "iou", "n_images"]].values.tolist() == [
-        ["tmdsprites", 30.0, 20],
-        ["tmdsprites-heldout", 25.0, 10],
+    assert len(results) == 12
+    refined = results[results.method == REFINED]  # the model's masks redrawn by GrabCut (readout.refine)
+    assert refined[["eval_data", "iou", "n_images"]].values.tolist() == [
+        ["tmdsprites", 80.0, 20],
+        ["tmdsprites-heldout", 75.0, 10],
+    ]
+    paper_readout = results[results.method == PAPER_READOUT]  # the same model, read out as the paper does
+    assert paper_readout[["train_data", "model_split", "eval_data", "iou"]].values.tolist() == [
+        ["tmdsprites", "all", "tmdsprites", 35.0]
     ]
     drc = results[(results.method == "DRC") & (results.model_split == "all") & (results.eval_data == "tmdsprites")]
     assert drc[["train_data", "split", "n_images"]].values.tolist() == [["tmdsprites", "train", 20]]
@@ -170,7 +177,8 @@ def test_summary_is_the_headline_scores(built: tuple[Path, list[str]]) -> None:
     summary = json.loads((root / SUMMARY).read_text())
     assert summary["tmdsprites"]["drc"] == {"iou": 45.678, "dice": 55.718}
     assert summary["tmdsprites"]["grabcut"]["iou"] == 61.26
-    assert summary["tmdsprites"]["drc-unrefined"]["iou"] == 30.0
+    assert summary["tmdsprites"]["drc+grabcut"]["iou"] == 80.0
+    assert summary["tmdsprites"]["drc-paper-readout"]["iou"] == 35.0
     assert summary["tmdsprites-heldout"]["drc_test"]["iou"] == 40.0
     assert summary["dogs"]["drc_split_test"]["iou"] == 33.3
 
@@ -182,20 +190,22 @@ def test_table1_sets_paper_rows_beside_this_run(built: tuple[Path, list[str]]) -
         assert f"| {method} |" in text
     assert "| DRC | 56.4 / 70.9 | 71.7 / 83.2 | 72.4 / 83.7 | 84.7 / 91.5 | 78.8 / 87.5 |" in text
     assert "| GrabCut (this run) | not run | not run | not run | not run | 61.3 / 71.3 |" in text
-    assert "| DRC (this run, profile tiny) | not run | not run | not run | not run | 45.7 / 55.7 |" in text
-    assert "| Colour threshold (this run) | not run | not run | not run | not run | 100.0 / 110.0 |" in text
+    run = "| not run | not run | not run | not run |"
+    assert f"| DRC (this run, profile tiny), the paper's read-out {run} 35.0 / 45.0 |" in text
+    assert f"| DRC (this run, profile tiny), the profile's read-out {run} 45.7 / 55.7 |" in text
+    assert f"| Colour threshold (this run) {run} 100.0 / 110.0 |" in text
+    assert f"| DRC, redrawn by GrabCut (this run; post-processing) {run} 80.0 / 90.0 |" in text
+    assert f"| Colour threshold, redrawn by GrabCut (this run; post-processing) {run} not run |" in text
+    lines = [line.split(" |")[0] for line in text.splitlines() if line.startswith("| ")]
+    ours = [line for line in lines if "this run" in line]
+    assert ours[0].endswith("the paper's read-out") and ours[-2:] == [
+        "| DRC, redrawn by GrabCut (this run; post-processing)",
+        "| Colour threshold, redrawn by GrabCut (this run; post-processing)",
+    ]  # post-processing apart, last
     assert (
-        "| Colour threshold redrawn by GrabCut (this run) | not run | not run | not run | not run | not run |" in text
-    )
-    assert (
-        "| DRC, before GrabCut redraws its edges (this run) | not run | not run | not run | not run | 30.0 / 40.0 |"
-        in text
-    )
-    assert (
-        "Images never trained on: DRC trained on TM-dSprites scores 40.0 / 50.0 (25.0 / 35.0 before GrabCut's "
-        "edges) on the 10 images of "
-        "tmdsprites-heldout (GrabCut 58.0 / 68.0, Colour threshold not run, Colour threshold redrawn by GrabCut "
-        "70.0 / 80.0)."
+        "Images never trained on: DRC trained on TM-dSprites scores 40.0 / 50.0 (75.0 / 85.0 redrawn by GrabCut) "
+        "on the 10 images of tmdsprites-heldout (GrabCut 58.0 / 68.0, colour threshold not run, colour threshold "
+        "redrawn by GrabCut 70.0 / 80.0)."
     ) in text
     table = pd.read_csv(root / TABLES / "table1.csv")
     assert list(table.columns) == ["method", *paper.DATASETS.values()]
@@ -215,7 +225,8 @@ def test_tables_3_and_4_fill_cells_that_ran(built: tuple[Path, list[str]]) -> No
 def test_table2_has_the_workspace_row_and_how_to_add_ablations(built: tuple[Path, list[str]]) -> None:
     root, _ = built
     text = (root / TABLES / "table2.md").read_text()
-    assert "| full | 56.4 / 70.9 | 45.7 / 55.7 | TM-dSprites | tiny | workspace |" in text
+    assert "| full | 56.4 / 70.9 | 45.7 / 55.7 | +0.0 | TM-dSprites | tiny | workspace |" in text
+    assert "The paper's column is Birds" in text
     assert "| w/o pseudo label | 48.7 / 64.2 | not run |" in text
     assert "dvc exp run -S train.pseudo_label=0" in text and "drc report --ablations" in text
 
@@ -242,10 +253,13 @@ def test_missing_inputs_give_not_run_tables_and_no_figures(tmp_path: Path) -> No
     assert list((tmp_path / FIGURES).iterdir()) == []
     assert pd.read_csv(tmp_path / RESULTS).empty
     table1 = (tmp_path / TABLES / "table1.md").read_text()
-    assert "| DRC (this run, profile -) | not run | not run | not run | not run | not run |" in table1
+    assert (
+        "| DRC (this run, profile -), the profile's read-out | not run | not run | not run | not run | not run |"
+        in (table1)
+    )
     assert "| DRC (this run) | IoU | not run | not run | not run |" in (tmp_path / TABLES / "table3.md").read_text()
     assert (
-        "| full | 56.4 / 70.9 | not run | TM-dSprites | - | workspace |"
+        "| full | 56.4 / 70.9 | not run |  | TM-dSprites | - | workspace |"
         in (tmp_path / TABLES / "table2.md").read_text()
     )
 
@@ -285,8 +299,8 @@ def test_write_ablations_adds_experiment_rows(tmp_path: Path) -> None:
     write_params(tmp_path, pseudo_label=0)
     text = write_ablations(tmp_path, EXP_SHOW.read_text()).read_text()
     assert (tmp_path / ABLATIONS).with_suffix(".csv").is_file()
-    assert "| w/o pseudo label | 48.7 / 64.2 | not run | TM-dSprites | - | workspace |" in text  # nothing ran
-    assert "| w/o pseudo label | 48.7 / 64.2 | 52.0 / 64.5 | TM-dSprites | cpu | exp about-dogs |" in text
+    assert "| w/o pseudo label | 48.7 / 64.2 | not run |  | TM-dSprites | - | workspace |" in text  # nothing ran
+    assert "| w/o pseudo label | 48.7 / 64.2 | 52.0 / 64.5 |  | TM-dSprites | cpu | exp about-dogs |" in text
     assert "| amortized inference | - | not run |" in text
     assert "| w/o pseudo label, w/o TV-norm | - | 48.0 / 60.5 |" in text
 
@@ -296,3 +310,24 @@ def test_a_broken_metrics_file_names_itself(tmp_path: Path) -> None:
     write_json(tmp_path / "reports/metrics/drc_tmdsprites.json", {"train_data": "tmdsprites"})
     with pytest.raises(DRCError, match="drc_tmdsprites.json is not a scores file"):
         build_reports(tmp_path)
+
+
+def test_table1_gives_rendered_clevr6_a_column_of_its_own_beside_the_papers_clevr6() -> None:
+    from drc.reports.tables import table1
+
+    row = {"train_data": "clevr6_rendered", "model_split": "all", "eval_data": "clevr6_rendered", "split": "train"}
+    results = pd.DataFrame(
+        [
+            {**row, "method": "DRC", "iou": 70.0, "dice": 80.0, "n_images": 8, "profile": "tiny", "source": "x"},
+            {**row, "method": "GrabCut", "iou": 60.0, "dice": 70.0, "n_images": 8, "profile": "tiny", "source": "y"},
+        ],
+        columns=COLUMNS,
+    )
+    frame = table1(results).frame.set_index("method")
+    assert list(frame.columns[-2:]) == ["TM-dSprites", "CLEVR6, rendered here"]
+    assert frame.loc["DRC (this run, profile tiny), the profile's read-out", "CLEVR6, rendered here"] == "70.0 / 80.0"
+    assert (
+        frame.loc["DRC (this run, profile tiny), the profile's read-out", "CLEVR6"] == "not run"
+    )  # DeepMind's files: not these scenes
+    assert frame.loc["GrabCut (this run)", "CLEVR6, rendered here"] == "60.0 / 70.0"
+    assert frame.loc["DRC", "CLEVR6, rendered here"] == "-"  # the paper has no such column

@@ -227,7 +227,7 @@ def test_generator_loss_term_by_term_by_hand():
     pseudo_b = -(0.75 * np.log(0.25) + 0.25 * np.log(0.75))  # H([3/4, 1/4], [1/4, 3/4])
     ortho_f, ortho_b = (  # the foreground and background generators' conv kernels only (eq. 24)
         sum(
-            float(((w @ w.T) ** 2).sum() - (np.diag(w @ w.T) ** 2).sum())
+            float(np.sqrt(((w @ w.T) ** 2).sum() - (np.diag(w @ w.T) ** 2).sum()))  # eq. 24's norm
             for w in (p.detach().flatten(1).double().numpy() for p in net.parameters() if p.ndim == 4)
         )
         for net in (model.fg_gen, model.bg_gen)

@@ -42,16 +42,17 @@ def test_train_logs_curves_and_resumes_when_iterations_grow(dataset, tmp_path, c
 def test_snapshots_are_kept_along_the_way_and_a_fresh_start_clears_them(dataset, tmp_path):
     ckpt, kept = tmp_path / "m.pt", tmp_path / "snapshots"
     train_model(dataset, "all", MODEL, train_config(iterations=4, snapshot_every=2), ckpt, snapshot_dir=kept)
-    assert [i for i, _ in snapshots(kept)] == [2, 4]
+    assert [i for i, _ in snapshots(kept)] == [0, 2, 4]  # 0: the untrained model, the curve's first point
+    assert read_checkpoint(snapshots(kept)[0][1])["iteration"] == 0
     last, final = read_checkpoint(snapshots(kept)[-1][1]), read_checkpoint(ckpt)
     assert last["iteration"] == 4 and all(torch.equal(last["model"][k], v) for k, v in final["model"].items())
     train_model(dataset, "all", MODEL, train_config(iterations=6, snapshot_every=2), ckpt, snapshot_dir=kept)
-    assert [i for i, _ in snapshots(kept)] == [2, 4, 6]  # the resumed run keeps the earlier ones
+    assert [i for i, _ in snapshots(kept)] == [0, 2, 4, 6]  # the resumed run keeps the earlier ones
     other = train_config(iterations=2, snapshot_every=2, lr_generator=5e-4)
     train_model(dataset, "all", MODEL, other, ckpt, snapshot_dir=kept, progress=False)
-    assert [i for i, _ in snapshots(kept)] == [2]  # another run's snapshots are gone
+    assert [i for i, _ in snapshots(kept)] == [0, 2]  # another run's snapshots are gone
     none_due = tmp_path / "none"
-    train_model(dataset, "all", MODEL, train_config(iterations=1, snapshot_every=2), ckpt, snapshot_dir=none_due)
+    train_model(dataset, "all", MODEL, train_config(iterations=1, snapshot_every=0), ckpt, snapshot_dir=none_due)
     assert none_due.is_dir() and snapshots(none_due) == []  # the folder exists: it is a pipeline output
     assert read_checkpoint(snapshots(kept)[0][1])["train_config"]["lr_generator"] == 5e-4
 
@@ -62,7 +63,7 @@ def test_keeping_snapshots_leaves_the_run_unchanged(dataset, tmp_path):
         dataset, "all", MODEL, train_config(iterations=3, snapshot_every=1), tmp_path / "b.pt",
         snapshot_dir=tmp_path / "s", progress=False,
     )  # fmt: skip
-    assert len(snapshots(tmp_path / "s")) == 3
+    assert len(snapshots(tmp_path / "s")) == 4  # iterations 0 (untrained) to 3
     for key, value in plain.model.state_dict().items():
         assert torch.equal(value, kept.model.state_dict()[key]), key
 

@@ -43,8 +43,9 @@ def colour_masks(images: np.ndarray) -> np.ndarray:
 
 
 def colour_grabcut_masks(images: np.ndarray, progress: bool = True) -> np.ndarray:
-    """bool N x H x W: each image's colour mask redrawn by GrabCut seeded with it, as DRC's masks are
-    (``refine_with_grabcut`` under ``REDRAWING``: no band, so any pixel may change)."""
+    """bool N x H x W: each image's colour mask redrawn by GrabCut seeded with it (``refine_with_grabcut`` under
+    ``REDRAWING``). Unlike DRC's redrawing there is no band (any pixel may change) and no lower seed threshold (a
+    colour mask has no soft mask to take one from): those are read-out settings chosen for DRC's masks."""
     masks = colour_masks(images)
     bar = tqdm(zip(images, masks, strict=True), total=len(masks), desc="colour + grabcut", disable=not progress)
     return np.stack([refine_with_grabcut(np.asarray(im), m, **REDRAWING) for im, m in bar]) if len(masks) else masks

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from drc.data.crop import CropJob, crop_archive
-from drc.data.download import fetch_resource, iter_tar, read_tar_files
+from drc.data.download import fetch_resources, iter_tar, read_tar_files
 from drc.errors import DRCError
 
 ROOT = "CUB_200_2011/"
@@ -23,14 +23,8 @@ SPLIT_NAMES = {0: "train", 1: "val", 2: "test"}
 
 def build(cfg: dict[str, Any], download_dir: Path) -> dict[str, Any]:
     """Arrays, metadata and fetched files for ``drc.data.real.prepare_real``."""
-    files = {
-        key: fetch_resource(cfg, dataset="birds", key=key, filename=filename, download_dir=download_dir)
-        for key, filename in (
-            ("images", "CUB_200_2011.tgz"),
-            ("segmentations", "segmentations.tgz"),
-            ("split", "train_val_test_split.txt"),
-        )
-    }
+    names = {"images": "CUB_200_2011.tgz", "segmentations": "segmentations.tgz", "split": "train_val_test_split.txt"}
+    files = fetch_resources(cfg, dataset="birds", filenames=names, download_dir=download_dir)
     meta = read_tar_files(files["images"].path, [ROOT + "images.txt", ROOT + "bounding_boxes.txt"])
     relpaths = _read_table(meta[ROOT + "images.txt"], "images.txt")
     boxes = _read_table(meta[ROOT + "bounding_boxes.txt"], "bounding_boxes.txt")

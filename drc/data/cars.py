@@ -17,7 +17,7 @@ import numpy as np
 import scipy.io
 
 from drc.data.crop import Box, CropJob, crop_archive
-from drc.data.download import fetch_resource, read_tar_files
+from drc.data.download import fetch_resources, read_tar_files
 from drc.data.maskrcnn import Detector, pseudo_label
 from drc.errors import DRCError
 
@@ -26,14 +26,8 @@ SPLITS = ("train", "test")
 
 def build(cfg: dict[str, Any], download_dir: Path, detector: Detector | None = None) -> dict[str, Any]:
     """Arrays, metadata and fetched files for ``drc.data.real.prepare_real``."""
-    files = {
-        key: fetch_resource(cfg, dataset="cars", key=key, filename=filename, download_dir=download_dir)
-        for key, filename in (
-            ("train_images", "cars_train.tgz"),
-            ("test_images", "cars_test.tgz"),
-            ("devkit", "car_devkit.tgz"),
-        )
-    }
+    names = {"train_images": "cars_train.tgz", "test_images": "cars_test.tgz", "devkit": "car_devkit.tgz"}
+    files = fetch_resources(cfg, dataset="cars", filenames=names, download_dir=download_dir)
     devkit = read_tar_files(files["devkit"].path, [f"devkit/cars_{split}_annos.mat" for split in SPLITS])
     resolution, scale = int(cfg["resolution"]), float(cfg["crop_scale"])
     images, ids, split_of = [], [], []

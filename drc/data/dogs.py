@@ -17,7 +17,7 @@ import numpy as np
 import scipy.io
 
 from drc.data.crop import Box, CropJob, crop_archive
-from drc.data.download import fetch_resource, iter_tar, read_tar_files
+from drc.data.download import fetch_resources, iter_tar, read_tar_files
 from drc.data.maskrcnn import Detector, pseudo_label
 from drc.errors import DRCError
 
@@ -26,10 +26,8 @@ SPLITS = ("train", "test")
 
 def build(cfg: dict[str, Any], download_dir: Path, detector: Detector | None = None) -> dict[str, Any]:
     """Arrays, metadata and fetched files for ``drc.data.real.prepare_real``."""
-    files = {
-        key: fetch_resource(cfg, dataset="dogs", key=key, filename=f"{key}.tar", download_dir=download_dir)
-        for key in ("images", "annotation", "lists")
-    }
+    names = {key: f"{key}.tar" for key in ("images", "annotation", "lists")}
+    files = fetch_resources(cfg, dataset="dogs", filenames=names, download_dir=download_dir)
     lists = read_tar_files(files["lists"].path, [f"{split}_list.mat" for split in SPLITS])
     relpaths = {split: read_file_list(lists[f"{split}_list.mat"], f"{split}_list.mat") for split in SPLITS}
     ordered = [(split, path) for split in SPLITS for path in relpaths[split]]

@@ -58,6 +58,16 @@ def fetch_resource(cfg: Mapping[str, Any], *, dataset: str, key: str, filename: 
     )
 
 
+def fetch_resources(
+    cfg: Mapping[str, Any], *, dataset: str, filenames: Mapping[str, str], download_dir: Path
+) -> dict[str, Fetched]:
+    """``fetch_resource`` for each key of ``filenames`` (key -> the file's name in ``download_dir``)."""
+    return {
+        key: fetch_resource(cfg, dataset=dataset, key=key, filename=name, download_dir=download_dir)
+        for key, name in filenames.items()
+    }
+
+
 def fetch(
     url: str | None,
     dest: Path,
@@ -65,6 +75,7 @@ def fetch(
     sha256: str | None,
     local_file: str | Path | None = None,
     param: str,
+    local_param: str | None = None,
     retries: int = 4,
     backoff_s: float = 2.0,
     timeout_s: float = 60.0,
@@ -72,9 +83,11 @@ def fetch(
     """Return a verified copy of ``url``: ``local_file`` if set, else ``dest`` (downloaded if needed).
 
     ``param`` is the params prefix used in messages (``data.birds.images`` names ``..._url``,
-    ``..._sha256`` and ``..._file``). ``retries`` counts consecutive attempts that made no progress.
+    ``..._sha256`` and ``..._file``); ``local_param`` names the setting for a local copy where it is not
+    ``<param>_file``. ``retries`` counts consecutive attempts that made no progress.
     """
     sha256 = sha256.lower() if sha256 else None
+    local_param = local_param or f"{param}_file"
     if local_file is not None:
         path = Path(local_file).expanduser()
         return Fetched(path, _verify_local(path, sha256, param), None)
@@ -84,10 +97,19 @@ def fetch(
         if digest is not None:
             return Fetched(dest, digest, url)
     if not url:
-        raise DRCError(f"no URL for {dest.name}: set {param}_url, or set {param}_file to a local copy")
+        raise DRCError(f"no URL for {dest.name}: set {param}_url, or set {local_param} to a local copy")
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
-    _download(url, part, param=param, dest=dest, retries=retries, backoff_s=backoff_s, timeout_s=timeout_s)
+    _download(
+        url,
+        part,
+        param=param,
+        local_param=local_param,
+        dest=dest,
+        retries=retries,
+        backoff_s=backoff_s,
+        timeout_s=timeout_s,
+    )
     digest = sha256_file(part)
     if sha256 is None:
         write_text(_record_path(dest), digest + "\n")
@@ -138,7 +160,15 @@ def _verify_existing(dest: Path, sha256: str | None) -> str | None:
 
 
 def _download(
-    url: str, part: Path, *, param: str, dest: Path, retries: int, backoff_s: float, timeout_s: float
+    url: str,
+    part: Path,
+    *,
+    param: str,
+    local_param: str,
+    dest: Path,
+    retries: int,
+    backoff_s: float,
+    timeout_s: float,
 ) -> None:
     """Fill ``part`` with the whole body of ``url``, resuming after interruptions. A host that cannot be
     reached before any byte has arrived fails at once rather than after the retries' back-off."""
@@ -154,7 +184,7 @@ def _download(
             if exc.code < 500:
                 raise DRCError(
                     f"{url} answered HTTP {exc.code} {exc.reason}; set {param}_url to a working mirror, "
-                    f"or download the file yourself and set {param}_file to its path"
+                    f"or download the file yourself and set {local_param} to its path"
                 ) from exc
             problem = f"HTTP {exc.code}"
         except _TRANSIENT as exc:
@@ -166,7 +196,7 @@ def _download(
         if failures > retries or unreachable:
             raise DRCError(
                 f"cannot download {url} ({problem}); if this machine is offline, fetch the file elsewhere "
-                f"and set {param}_file to its path (or copy it to {dest})"
+                f"and set {local_param} to its path (or copy it to {dest})"
             )
         if failures:
             time.sleep(backoff_s * 2 ** (failures - 1))

@@ -153,7 +153,7 @@ def resize_images(images: np.ndarray, resolution: int) -> np.ndarray:
 
     Shrinking filters with an antialiased bilinear (triangle) kernel as wide as the shrink factor (PIL's
     and torchvision's antialias): OpenCV's area average is a box filter that lets fine gratings through
-    as moire patterns, which no region model can explain (bench/quality_sweep.md, third round).
+    as moire patterns, which no region model can explain (docs/cpu-profile.md, images shrunk to 32 px).
     Enlarging is plain bilinear.
     """
     images = np.asarray(images)

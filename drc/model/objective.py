@@ -68,15 +68,20 @@ def tv_norm(image: torch.Tensor, reduction: str = "sum") -> torch.Tensor:
     raise ValueError(f"reduction must be 'sum', 'mean' or 'per_sample', got {reduction!r}")
 
 
-def orthogonal_reg(module: nn.Module) -> torch.Tensor:
-    """sum over 4-D conv weights W (flattened to C_out x rest) of ||W W^T ⊙ (1 - I)||_F^2."""
+def orthogonal_reg(module: nn.Module, squared: bool = False) -> torch.Tensor:
+    """Eq. 24: the sum over 4-D conv weights W (flattened to C_out x rest) of ||W W^T ⊙ (1 - I)||_F, or of its
+    square (``squared``, as the official code)."""
     total = torch.zeros(())
     for p in module.parameters():
         if p.ndim == 4:
             w = p.flatten(1)
             gram = w @ w.t()
             off = gram - torch.diag_embed(torch.diagonal(gram))
-            total = total.to(p.device) + off.square().sum()
+            norm_sq = off.square().sum()
+            if not squared:  # the norm, with gradient 0 where it is 0 (sqrt's is infinite there)
+                positive = norm_sq > 0
+                norm_sq = torch.where(positive, torch.where(positive, norm_sq, 1.0).sqrt(), 0.0)
+            total = total.to(p.device) + norm_sq
     return total
 
 

@@ -120,19 +120,30 @@ def _experiment_row(rev: Mapping[str, Any], executor: Mapping[str, Any]) -> RunR
 
 
 def table2(current: RunRow, experiments: list[RunRow] | None = None) -> Table:
-    """The paper's ablations (Birds) beside this run's: the workspace row and, if given, experiments."""
+    """The paper's ablations (Birds) beside this run's: the workspace row and, if given, experiments. Each run
+    is compared with this run's full model on the same data and profile (the IoU it loses), never with the
+    paper's numbers, which are another dataset's."""
     runs = [current, *(experiments or [])]
     labels = list(paper.TABLE2) + [r.label for r in runs if r.label not in paper.TABLE2]
+    full = {(r.dataset, r.profile): r.score for r in runs if r.label == "full" and r.score is not None}
     rows = []
     for label in dict.fromkeys(labels):
         matching = [r for r in runs if r.label == label]
         reported = cell(paper.TABLE2.get(label), "-")
         if not matching:
-            rows.append([label, reported, "not run", "", "", ""])
+            rows.append([label, reported, "not run", "", "", "", ""])
         for run in matching:
-            rows.append([label, reported, cell(run.score), display(run.dataset), run.profile, run.source])
-    columns = ["ablation", f"paper ({display(paper.TABLE2_DATASET)})", "this run", "data", "profile", "source"]
-    notes = ["IoU / Dice in percent on the training data of the first dataset in params.yaml."]
+            base = full.get((run.dataset, run.profile))
+            change = "" if base is None or run.score is None else f"{run.score[0] - base[0]:+.1f}"
+            row = [label, reported, cell(run.score), change, display(run.dataset), run.profile, run.source]
+            rows.append(row)
+    columns = ["ablation", f"paper ({display(paper.TABLE2_DATASET)})", "this run", "IoU change vs this run's full"]
+    columns += ["data", "profile", "source"]
+    notes = [
+        "IoU / Dice in percent on the training data of the first dataset in params.yaml. The paper's column is "
+        f"{display(paper.TABLE2_DATASET)}; this run's rows are compared with this run's full model on the same data "
+        "and profile, not with the paper's numbers."
+    ]
     if experiments is None:
         notes.append(HOW_TO)
     return Table("Table 2: ablations", pd.DataFrame(rows, columns=columns), notes)

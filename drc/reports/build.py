@@ -24,13 +24,13 @@ from drc.atomic import atomic_path, write_json, write_text
 from drc.config import ReadoutConfig, SamplerConfig, TrainConfig, from_dict
 from drc.data.prepared import Prepared
 from drc.params import load_params
-from drc.provenance import read_scores
+from drc.provenance import PAPER_READOUT, read_scores
 from drc.readout import Readout
 from drc.reports import figures, gratings, paper
 from drc.reports.ablations import SUMMARY, RunRow, ablation_label, ablation_rows_from_exp_show, table2
 from drc.reports.paper import Score
 from drc.reports.readme import headline, update_readme
-from drc.reports.results import UNREFINED, collect_results, lookup, summary
+from drc.reports.results import REFINED, collect_results, lookup, summary
 from drc.reports.tables import Table, display, table1, table3, table4
 
 RESULTS = Path("reports/results.csv")
@@ -132,8 +132,9 @@ def draw_figures(root: Path, params: Mapping[str, Any], out: Path, results: pd.D
 
 
 def table1_scores(results: pd.DataFrame, datasets: list[str]) -> pd.DataFrame:
-    """IoU per dataset (rows, display names) and method (columns): this run's DRC (and its masks before
-    GrabCut's edges, when the read-out redraws them), the baselines, the paper's DRC; NaN where missing."""
+    """IoU per dataset (rows, display names) and method (columns): the paper's DRC, this run's DRC under the
+    paper's and the profile's read-out, the baselines, then GrabCut's redrawing of DRC's and of the colour
+    threshold's masks (post-processing); NaN where missing."""
 
     def all_data(method: str, d: str) -> Score | None:
         return lookup(results, method=method, train_data=d, model_split="all", eval_data=d, split="train")
@@ -142,12 +143,13 @@ def table1_scores(results: pd.DataFrame, datasets: list[str]) -> pd.DataFrame:
         return lookup(results, method=method, eval_data=d, split="train")
 
     methods: dict[str, Callable[[str], Score | None]] = {
-        "DRC (this run)": functools.partial(all_data, "DRC"),
-        "DRC, model's masks": functools.partial(all_data, UNREFINED),
-        "GrabCut (this run)": functools.partial(baseline, "GrabCut"),
-        "colour threshold": functools.partial(baseline, "Colour"),
-        "colour threshold, GrabCut's edges": functools.partial(baseline, "Colour+GrabCut"),
         "DRC (paper)": lambda d: paper.TABLE1["DRC"].get(d),
+        "DRC, paper's read-out": functools.partial(all_data, PAPER_READOUT),
+        "DRC, profile's read-out": functools.partial(all_data, "DRC"),
+        "GrabCut": functools.partial(baseline, "GrabCut"),
+        "colour threshold": functools.partial(baseline, "Colour"),
+        "DRC, redrawn by GrabCut": functools.partial(all_data, REFINED),
+        "colour threshold, redrawn by GrabCut": functools.partial(baseline, "Colour+GrabCut"),
     }
     frame = pd.DataFrame(
         {name: [np.nan if (s := score(d)) is None else s[0] for d in datasets] for name, score in methods.items()},
@@ -181,8 +183,8 @@ class DatasetInputs:
 
     @functools.cached_property
     def _how(self) -> Readout:
-        """How the scored DRC masks left the model: the read-out, sampler and training settings their scores file
-        records."""
+        """How DRC's own scored masks left the model: the read-out (without GrabCut's redrawing), sampler and
+        training settings their scores file records."""
         scores = read_scores(self._path(f"reports/metrics/drc_{self.dataset}.json"))
         result = next(iter(scores["results"].values()), {})
         train = scores.get("model", {}).get("train")
@@ -190,16 +192,16 @@ class DatasetInputs:
             raise MissingInput(f"drc_{self.dataset}.json records no model settings to read its masks with")
         readout = from_dict(ReadoutConfig, result.get("readout", {}), "recorded readout")
         sampler = from_dict(SamplerConfig, result.get("sampler", {}), "recorded sampler")
-        return Readout.resolve(readout, sampler, from_dict(TrainConfig, train, "recorded train"))
+        return Readout.resolve(readout, sampler, from_dict(TrainConfig, train, "recorded train")).own
 
     def _per_image(self) -> dict[str, pd.DataFrame]:
         """Per-image IoU tables (columns id, iou) of each method that was scored, by its label."""
         tables = {}
         for method, label in (
-            ("drc", "DRC"),
+            ("drc", "DRC, profile's read-out"),
             ("grabcut", "GrabCut"),
             ("colour", "colour threshold"),
-            ("colour_grabcut", "colour threshold, GrabCut's edges"),
+            ("colour_grabcut", "colour threshold, redrawn by GrabCut"),
         ):
             path = self.root / f"reports/per_image/{method}_{self.dataset}.csv"
             if path.is_file():

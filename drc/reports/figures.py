@@ -25,7 +25,17 @@ from drc.data.prepared import Prepared, to_model_range
 from drc.readout import Readout
 from drc.reports.grids import extraction_rows, tile, to_uint8
 
-EXTRACTION_ROWS = ["observed", "composite", "masked fg", "background", "GT mask", "inferred mask"]
+EXTRACTION_ROWS = ["observed", "composite", "fg x DRC mask", "background", "GT mask", "DRC mask"]
+# One colour per method, the same in every figure.
+METHOD_COLOURS = {
+    "DRC (paper)": "grey",
+    "DRC, paper's read-out": "tab:cyan",
+    "DRC, profile's read-out": "tab:blue",
+    "GrabCut": "tab:orange",
+    "colour threshold": "tab:green",
+    "DRC, redrawn by GrabCut": "tab:purple",
+    "colour threshold, redrawn by GrabCut": "tab:olive",
+}
 PAD = 4  # pixels between tiles, as grids.tile draws them
 DPI = 200
 STYLE = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 10,
@@ -114,7 +124,7 @@ def comparison_grid(
     title: str,
     path: Path,
 ) -> None:
-    """Image, ground truth, GrabCut mask and DRC mask per column, all at the ground truth's resolution;
+    """Image, ground truth, GrabCut mask and DRC's own mask per column, all at the ground truth's resolution;
     ``grabcut``/``drc`` = (bool masks there, as scored; IoU fractions)."""
     drc_masks, drc_iou = drc
     grabcut_masks, grabcut_iou = grabcut
@@ -133,7 +143,8 @@ def iou_histogram(scores: Mapping[str, np.ndarray], title: str, path: Path) -> N
     ax = fig.add_subplot()
     bins = np.linspace(0, 100, 21)
     for method, iou in scores.items():
-        ax.hist(iou, bins=bins, alpha=0.55, label=f"{method} (mean {np.mean(iou):.1f}, n={len(iou)})")
+        label = f"{method} (mean {np.mean(iou):.1f}, n={len(iou)})"
+        ax.hist(iou, bins=bins, alpha=0.55, color=METHOD_COLOURS.get(method), label=label)
     ax.set_xlabel("IoU per image (%)")
     ax.set_ylabel("images")
     ax.set_title(title)
@@ -168,21 +179,23 @@ def training_curves(
     scored_on: str = "every evaluation image",
 ) -> None:
     """IoU against the training iteration: the scored read-out of the run's snapshots on the first
-    evaluation images (``progress``: iteration, iou, iou_unrefined, images; the progress stage), the
+    evaluation images (``progress``: iteration, iou, iou_refined, images; the progress stage), the
     persistent chains' pi_f > 0.5 on the training images (logged while training), one line per run; each
     run's score on ``scored_on`` as a marker at its last iteration; the paper's number as a line."""
     fig = Figure(figsize=(7.5, 4.8))
     ax = fig.add_subplot()
     if progress is not None and len(progress):
         n = int(progress["images"].iloc[0])
-        ax.plot(progress["iteration"], progress["iou"], marker="o", label=f"scored read-out, first {n} images")
-        if not np.allclose(progress["iou_unrefined"], progress["iou"]):
+        own = METHOD_COLOURS["DRC, profile's read-out"]
+        ax.plot(progress["iteration"], progress["iou"], marker="o", color=own, label=f"DRC's masks, first {n} images")
+        if "iou_refined" in progress and not np.allclose(progress["iou_refined"], progress["iou"]):
             ax.plot(
                 progress["iteration"],
-                progress["iou_unrefined"],
+                progress["iou_refined"],
                 marker="o",
                 linestyle="--",
-                label=f"model's own masks, first {n} images",
+                color=METHOD_COLOURS["DRC, redrawn by GrabCut"],
+                label=f"redrawn by GrabCut (post-processing), first {n} images",
             )
     for label, curve in curves.items():
         ax.plot(curve["step"], curve["iou"], marker=".", alpha=0.7, label=f"{label}: persistent chains, pi_f > 0.5")
@@ -215,7 +228,8 @@ def table1_bars(scores: pd.DataFrame, title: str, path: Path) -> None:
     x = np.arange(len(scores))
     for j, method in enumerate(scores.columns):
         values = scores[method].to_numpy(float)
-        bars = ax.bar(x + (j - (len(scores.columns) - 1) / 2) * width, values, width, label=method)
+        offset = (j - (len(scores.columns) - 1) / 2) * width
+        bars = ax.bar(x + offset, values, width, color=METHOD_COLOURS.get(method), label=method)
         ax.bar_label(bars, labels=["" if np.isnan(v) else f"{v:.0f}" for v in values], fontsize=10)
     ax.set_xticks(x, list(scores.index))
     ax.set_ylabel("IoU (%)")
@@ -231,7 +245,7 @@ def iou_by_period(periods: np.ndarray, curves: Mapping[str, np.ndarray], title: 
     fig = Figure(figsize=(7, 4.5))
     ax = fig.add_subplot()
     for label, means in curves.items():
-        ax.plot(periods, means, marker="o", label=label)
+        ax.plot(periods, means, marker="o", color=METHOD_COLOURS.get(label), label=label)
     ax.set_xscale("log")
     ax.set_xlabel("grating period (pixels at 128 px)")
     ax.set_ylabel("mean IoU per image (%)")

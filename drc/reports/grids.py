@@ -36,7 +36,8 @@ def extraction_rows(
     soft_mask: torch.Tensor,
     gt_mask: torch.Tensor | None = None,
 ) -> list[np.ndarray]:
-    """The paper's Fig. 3 rows: observed, composite, masked fg, bg, [GT mask], inferred mask (soft_mask > 0.5)."""
+    """The paper's Fig. 3 rows: observed, composite, the foreground rendering cut by the inferred mask, bg, [GT mask],
+    inferred mask (soft_mask > 0.5)."""
     mask = (soft_mask > 0.5).float()
     masked_fg = fg * mask[:, None] + (1 - mask[:, None])  # white outside the mask
     rows = [to_uint8(observed), to_uint8(composite), to_uint8(masked_fg), to_uint8(bg)]

@@ -7,7 +7,11 @@ Score = tuple[float, float]  # (IoU, Dice)
 # Dataset keys of params.yaml -> the paper's column names, in the paper's order.
 DATASETS = {"birds": "Birds", "dogs": "Dogs", "cars": "Cars", "clevr6": "CLEVR6", "tmdsprites": "TM-dSprites"}
 # Datasets of this project that the paper has no column for, with their display names.
-VARIANTS = {"tmdsprites_colour": "TM-dSprites, coloured gratings"}
+# clevr6_rendered has a column of its own: CLEVR scenes rendered here, not DeepMind's files the paper scored.
+VARIANTS = {
+    "tmdsprites_colour": "TM-dSprites, coloured gratings",
+    "clevr6_rendered": "CLEVR6, rendered here",
+}
 
 # Table 1: scores on the training data.
 TABLE1: dict[str, dict[str, Score | None]] = {

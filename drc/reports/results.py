@@ -6,8 +6,10 @@ model (Table 1, generalisation) from the train-split model (Tables 3-4), which b
 (``Colour+GrabCut``) train on nothing, so their
 train_data, model_split and profile are ``-``. ``source`` names the scores file a row comes from: it
 records everything that made the score (drc/provenance.py), and ``drc evaluate --from`` re-runs it.
-Where the read-out redraws DRC's masks with GrabCut (readout.refine), the model's own masks before that
-are a second row, method ``UNREFINED``.
+``DRC`` is the model's own masks under the profile's read-out; where the read-out also redraws them with
+GrabCut (readout.refine), those redrawn masks are a second row, method ``REFINED``: a post-processing
+step, set beside the same step applied to the colour threshold. ``PAPER_READOUT`` (drc/provenance.py) is
+the same model read out as the paper reads it (one chain from N(0, I), pi_f > 0.5; stages/evaluate.py).
 """
 
 from __future__ import annotations
@@ -28,12 +30,13 @@ METRICS = Path("reports/metrics")
 # drc_<ds>, drc_split_<ds>, generalise_<ds>; grabcut_<ds>, colour_<ds>, colour_grabcut_<ds> and their
 # *_heldout_<ds> (stages/)
 PREFIXES = ("drc_", "generalise_", "grabcut_", "colour_")
-UNREFINED = "DRC-unrefined"  # the same run's masks as the model gives them, before readout.refine
+REFINED = "DRC+GrabCut"  # the same run's masks redrawn by GrabCut (readout.refine)
 
 
-def _rows(metrics: dict[str, Any], source: str) -> list[dict]:
+def score_rows(metrics: dict[str, Any], source: str) -> list[dict]:
+    """The rows of one scores file (``COLUMNS``)."""
     method = metrics.get("method", "DRC")
-    baseline = method != "DRC"  # trains on nothing: no train data, model split or profile
+    baseline = "model" not in metrics  # trains on nothing: no train data, model split or profile
     rows = []
     for key, score in metrics["results"].items():
         eval_data, _, split = key.rpartition("/")
@@ -50,8 +53,8 @@ def _rows(metrics: dict[str, Any], source: str) -> list[dict]:
             "source": source,
         }
         rows.append(row)
-        if "unrefined" in score:
-            rows.append({**row, "method": UNREFINED, **{k: score["unrefined"][k] for k in ("iou", "dice")}})
+        if "refined" in score:
+            rows.append({**row, "method": REFINED, **{k: score["refined"][k] for k in ("iou", "dice")}})
     return rows
 
 
@@ -60,7 +63,7 @@ def collect_results(root: Path) -> pd.DataFrame:
     rows: list[dict] = []
     for path in sorted((root / METRICS).glob("*.json")):
         if path.name.startswith(PREFIXES):
-            rows += _rows(read_scores(path), path.relative_to(root).as_posix())
+            rows += score_rows(read_scores(path), path.relative_to(root).as_posix())
     frame = pd.DataFrame(rows, columns=COLUMNS)
     duplicated = frame.duplicated(KEY)
     if duplicated.any():

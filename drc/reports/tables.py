@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from drc.provenance import PAPER_READOUT
 from drc.reports import paper
 from drc.reports.paper import Score
-from drc.reports.results import UNREFINED, lookup
+from drc.reports.results import REFINED, lookup
 
 NOT_RUN = "not run"
 METRICS = ("IoU", "Dice")
@@ -52,8 +53,14 @@ def display(dataset: str) -> str:
 BASELINES = {
     "GrabCut": "GrabCut (this run)",
     "Colour": "Colour threshold (this run)",
-    "Colour+GrabCut": "Colour threshold redrawn by GrabCut (this run)",
 }
+# Post-processing: masks redrawn by GrabCut seeded with them, DRC's beside the colour threshold's.
+REDRAWN = {
+    REFINED: "DRC, redrawn by GrabCut (this run; post-processing)",
+    "Colour+GrabCut": "Colour threshold, redrawn by GrabCut (this run; post-processing)",
+}
+BASELINES_ALL = {**BASELINES, "Colour+GrabCut": REDRAWN["Colour+GrabCut"]}
+SHORT = {"GrabCut": "GrabCut", "Colour": "colour threshold", "Colour+GrabCut": "colour threshold redrawn by GrabCut"}
 
 
 def _columns(paper_datasets: Iterable[str], run_datasets: Iterable[str]) -> list[str]:
@@ -63,42 +70,45 @@ def _columns(paper_datasets: Iterable[str], run_datasets: Iterable[str]) -> list
 
 
 def table1(results: pd.DataFrame) -> Table:
-    """Scores on the training data: the paper's methods, then the baselines and DRC of this run."""
+    """Scores on the training data: the paper's methods, then this run's DRC read two ways, the baselines, and
+    the GrabCut redrawing of DRC's masks beside the same redrawing of the colour threshold's."""
     trained = results[(results.model_split == "all") & (results.eval_data == results.train_data)]
     profile = ", ".join(sorted(set(trained.profile))) or "-"
     datasets = _columns(paper.DATASETS, sorted(set(trained.eval_data)))
     rows = [[method] + [cell(scores.get(d), "-") for d in datasets] for method, scores in paper.TABLE1.items()]
+    drc_rows = {
+        PAPER_READOUT: f"DRC (this run, profile {profile}), the paper's read-out",
+        "DRC": f"DRC (this run, profile {profile}), the profile's read-out",
+    }
+    for method, label in drc_rows.items():
+        rows.append([label, *(cell(_drc(results, d, "all", d, "train", method)) for d in datasets)])
     for method, label in BASELINES.items():
         rows.append([label, *(cell(_baseline(results, method, d, "train")) for d in datasets)])
-    rows.append([f"DRC (this run, profile {profile})", *(cell(_drc(results, d, "all", d, "train")) for d in datasets)])
-    if (trained.method == UNREFINED).any():
-        own = [cell(_drc(results, d, "all", d, "train", UNREFINED)) for d in datasets]
-        rows.append(["DRC, before GrabCut redraws its edges (this run)", *own])
+    rows.append([REDRAWN[REFINED], *(cell(_drc(results, d, "all", d, "train", REFINED)) for d in datasets)])
+    rows.append(
+        [REDRAWN["Colour+GrabCut"], *(cell(_baseline(results, "Colour+GrabCut", d, "train")) for d in datasets)]
+    )
     frame = pd.DataFrame(rows, columns=["method", *map(display, datasets)])
     notes = [
         "IoU / Dice in percent, averaged over images; paper rows from the paper's Table 1; "
         "reports/results.csv lists the number of images behind each score and the file that records its settings. "
-        "The colour threshold calls a pixel foreground where its saturation exceeds Otsu's threshold for its image; "
-        "the row under it redraws those masks with GrabCut seeded with them, as the DRC row's masks are redrawn."
+        "The paper's read-out: pi_f > 0.5 from one chain from N(0, I), given the profile's number of Langevin steps "
+        "per image; the profile's read-out: docs/cpu-profile.md. "
+        "The colour threshold calls a pixel foreground where its saturation exceeds Otsu's threshold for its image. "
+        "The last two rows redraw masks with GrabCut seeded with them: post-processing, not the method."
     ]
-    if (trained.method == UNREFINED).any():
-        notes.append(
-            "The DRC row's masks are redrawn at 128 px by GrabCut seeded with them (readout.refine = grabcut); "
-            "the row under it scores the model's own masks."
-        )
     unseen = results[
         (results.method == "DRC") & (results.model_split == "all") & (results.eval_data != results.train_data)
     ]
     for row in unseen.itertuples():
-        own = _drc(results, row.train_data, "all", row.eval_data, row.split, UNREFINED)
-        before = f" ({cell(own)} before GrabCut's edges)" if own else ""
+        redrawn = _drc(results, row.train_data, "all", row.eval_data, row.split, REFINED)
+        after = f" ({cell(redrawn)} redrawn by GrabCut)" if redrawn else ""
         baselines = ", ".join(
-            f"{label.removesuffix(' (this run)')} {cell(_baseline(results, method, row.eval_data, row.split))}"
-            for method, label in BASELINES.items()
+            f"{name} {cell(_baseline(results, method, row.eval_data, row.split))}" for method, name in SHORT.items()
         )
         notes.append(
             f"Images never trained on: DRC trained on {display(row.train_data)} scores {cell((row.iou, row.dice))}"
-            f"{before} on the {row.n_images} images of {row.eval_data} ({baselines})."
+            f"{after} on the {row.n_images} images of {row.eval_data} ({baselines})."
         )
     return Table("Table 1: foreground extraction on the training data", frame, notes)
 
@@ -131,7 +141,7 @@ def table3(results: pd.DataFrame) -> Table:
             rows.append([method, metric, *(_train_test(r.get("train"), r.get("test"), index, "-") for r in reported)])
     this_run: dict[str, Callable[[str, str], Score | None]] = {
         "DRC (this run)": lambda d, s: _drc(results, d, "train", d, s),
-        **{label: functools.partial(_baseline, results, method) for method, label in BASELINES.items()},
+        **{label: functools.partial(_baseline, results, method) for method, label in BASELINES_ALL.items()},
     }
     for method, score in this_run.items():
         for index, metric in enumerate(METRICS):
