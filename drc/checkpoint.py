@@ -16,7 +16,7 @@ FORMAT = "drc-checkpoint-v1"
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
-    with atomic_path(path) as tmp:
+    with atomic_path(path, replace=True) as tmp:
         torch.save({"format": FORMAT, **payload}, tmp)
 
 
@@ -38,7 +38,10 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:  # torch raises many types for a damaged file
-        raise DRCError(f"checkpoint {path} is unreadable ({type(exc).__name__}); retrain or re-fetch it") from exc
+        raise DRCError(
+            f"checkpoint {path} is unreadable ({type(exc).__name__}): damaged, cut short or not a checkpoint; "
+            "pass a file that drc train (or dvc repro) wrote"
+        ) from exc
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise DRCError(f"{path} is not a DRC checkpoint ({FORMAT}); pass a file written by drc train")
     return ckpt

@@ -19,6 +19,7 @@ The data generators' and the baseline's settings live here too (``TMDSpritesConf
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -133,6 +134,33 @@ def to_dict(obj: Any) -> dict[str, Any]:
     return {k: _plain(v) for k, v in dataclasses.asdict(obj).items()}
 
 
+def check_positive(obj: Any, section: str, *names: str) -> None:
+    """Each named setting (when set) must be a number above 0 (NaN and infinity included in the refusal)."""
+    for name in names:
+        value = getattr(obj, name)
+        if value is not None and not 0 < value < float("inf"):
+            raise DRCError(f"{section}.{name} must be positive, got {value!r}")
+
+
+def check_at_least(obj: Any, section: str, low: int | float, *names: str) -> None:
+    """Each named setting (counts, weights) must be at least ``low`` (and finite)."""
+    for name in names:
+        value = getattr(obj, name)
+        if not low <= value < float("inf"):
+            raise DRCError(f"{section}.{name} must be >= {low}, got {value!r}")
+
+
+# Side of the images a dataset is prepared at, px: 16 is the smallest a model here generates (tiny profile),
+# 1024 bounds the memory of a prepared folder (N x side x side x 3 bytes).
+RESOLUTIONS = (16, 1024)
+
+
+def check_resolution(value: int, name: str) -> None:
+    lo, hi = RESOLUTIONS
+    if not lo <= value <= hi:
+        raise DRCError(f"{name} must be {lo} to {hi} px, got {value}")
+
+
 # -- the four sections of a run ---------------------------------------------------------------------
 @dataclass(frozen=True)
 class ModelConfig:
@@ -162,6 +190,13 @@ class ModelConfig:
             )
         if min(self.zf_dim, self.zb_dim, self.zs_dim, self.kf, self.kb) < 1:
             raise DRCError("model latent sizes and category counts must be positive")
+        check_at_least(self, "model", 1, "base_channels", "lebm_hidden", "lebm_reassign_hidden")
+        check_at_least(self, "model", 0, "lebm_reassign_layers")
+        if not self.up_channels or min(self.up_channels) < 1 or min(self.classifier_channels, default=1) < 1:
+            raise DRCError(
+                f"model.up_channels needs at least one block and every channel count >= 1, got {self.up_channels} "
+                f"and classifier_channels {self.classifier_channels}"
+            )
 
     @property
     def resolution(self) -> int:
@@ -218,10 +253,17 @@ class TrainConfig:
         check_types(self, "train")
         if self.iterations < 0 or self.batch_size < 1:
             raise DRCError("train.iterations must be >= 0 and train.batch_size >= 1")
+        check_positive(self, "train", "sigma", "posterior_step_size", "prior_step_size", "lr_generator", "lr_lebm")
+        check_positive(self, "train", "lr_background")
+        check_at_least(self, "train", 0, "posterior_steps", "prior_steps", "tv_norm", "ortho_reg", "pseudo_label")
+        check_at_least(self, "train", 0, "seed", "snapshot_every", "image_every", "monitor_every")
+        check_at_least(self, "train", 1, "checkpoint_every", "log_every")
+        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
+            raise DRCError(f"train.beta1 and train.beta2 must be in [0, 1), got {self.beta1}, {self.beta2}")
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device):
+            raise DRCError(f"train.device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
         if self.max_images is not None and self.max_images < 1:
             raise DRCError(f"train.max_images must be >= 1 or none (all), got {self.max_images}")
-        if self.sigma <= 0:
-            raise DRCError(f"train.sigma must be positive, got {self.sigma}")
 
 
 @dataclass(frozen=True)
@@ -259,9 +301,8 @@ class SamplerConfig:
         check_types(self, "sampler")
         if self.steps < 0 or self.settle_steps < 0:
             raise DRCError("sampler.steps and sampler.settle_steps must be >= 0")
-        if self.step_size <= 0 or self.settle_step_size <= 0:
-            raise DRCError("sampler.step_size and sampler.settle_step_size must be positive")
-        if self.sigma is not None and self.sigma <= 0:
+        check_positive(self, "sampler", "step_size", "settle_step_size")
+        if self.sigma is not None and not 0 < self.sigma < float("inf"):
             raise DRCError(f"sampler.sigma must be positive (or none: train.sigma), got {self.sigma}")
         if self.restarts < 1 or self.batch_size < 1:
             raise DRCError(
@@ -608,8 +649,7 @@ class FolderConfig:
 
     def __post_init__(self) -> None:
         check_types(self, "folder")
-        if self.resolution < 16:
-            raise DRCError(f"folder.resolution must be >= 16 px, got {self.resolution}")
+        check_resolution(self.resolution, "folder.resolution")
 
 
 @dataclass(frozen=True)

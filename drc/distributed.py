@@ -148,6 +148,7 @@ def run_ranks(
     checkpoint: str | Path,
     profile: str | None = None,
     resume: bool = True,
+    force: bool = False,
 ) -> None:
     """``drc.trainrun.train_model`` for this rank of torchrun's processes (``drc train`` under torchrun): join
     the process group, train, leave it. No DVCLive logging: rank 0 prints the losses."""
@@ -156,7 +157,9 @@ def run_ranks(
     device = init_process_group()
     try:
         train = replace(train, device=str(device)) if device.type == "cuda" else train
-        trainer, *_ = build_trainer(dataset_dir, split, model, train, checkpoint, resume, profile, DistributedTrainer)
+        trainer, *_ = build_trainer(
+            dataset_dir, split, model, train, checkpoint, resume, profile, DistributedTrainer, force=force
+        )
 
         def log(iteration: int, logs: dict[str, float], tr: Trainer) -> None:
             if trainer.rank == 0:

@@ -30,13 +30,14 @@ def resize_soft_mask(soft_mask: np.ndarray, height: int, width: int) -> np.ndarr
     return cv2.resize(np.asarray(soft_mask).astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-def write_png(path: Path, array: np.ndarray) -> None:
-    """Write an 8-bit PNG atomically (RGB or RGBA arrays are given in RGB order)."""
+def write_png(path: Path, array: np.ndarray, replace: bool = False) -> None:
+    """Write an 8-bit PNG atomically (RGB or RGBA arrays are given in RGB order); ``replace``: an existing
+    file there is the caller's own output (drc/atomic.py)."""
     if array.ndim == 3:
         code = cv2.COLOR_RGBA2BGRA if array.shape[2] == 4 else cv2.COLOR_RGB2BGR
         array = cv2.cvtColor(array, code)
     ok, buf = cv2.imencode(".png", array)
     if not ok:
         raise DRCError(f"could not encode {path}")
-    with atomic_path(path) as tmp:
+    with atomic_path(path, replace=replace) as tmp:
         tmp.write_bytes(buf.tobytes())

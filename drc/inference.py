@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -40,6 +41,7 @@ def extract(
     z_init: torch.Tensor | None = None,
     keys: Sequence[int] | None = None,
     progress: bool = True,
+    step_progress: Callable[[float], None] | None = None,
 ) -> Extraction:
     """Sample z | x by posterior Langevin (``sampler``) and read the foreground mask at z (``readout``).
 
@@ -58,9 +60,12 @@ def extract(
 
     The perf mode (drc/perf.py) comes from ``sampler.perf`` if set, else ``DRC_PERF``, else "optimised".
     Image i's chains draw their starts and noise from a generator of its own, seeded from
-    ``sampler.seed`` and ``keys[i]`` (default: its position i; ``image_seed``), so its result depends on
-    neither the batch it is in nor its place there, nor on the caller's RNG state. The model and its perf
-    switches are left as they were.
+    ``sampler.seed`` and ``keys[i]`` (default: its position i; ``image_seed``; images from files are
+    keyed by their pixels, ``content_key``), so its result depends on neither the batch it is in nor its
+    place there, nor on the caller's RNG state. The model and its perf switches are left as they were.
+
+    ``step_progress(n)`` is called after every Langevin step with the images' worth of work it did (the
+    batch's images over the steps each image's chains take), so a progress bar counts images inside a batch.
     """
     check_inference(sampler, readout.config)
     if z_init is not None and sampler.restarts > 1:
@@ -73,7 +78,7 @@ def extract(
     model.eval()
     try:
         with perf.configured(model, perf.mode_of(sampler)):
-            run = BatchExtractor(model, sampler, readout, tv_weight)
+            run = BatchExtractor(model, sampler, readout, tv_weight, step_progress)
             size = sampler.batch_size
             parts = [
                 run(images[s : s + size], keys[s : s + size], None if z_init is None else z_init[s : s + size])
@@ -88,11 +93,33 @@ def extract(
 class BatchExtractor:
     """One batch of :func:`extract`: the chains, their settling and the read-out, on the model's device."""
 
-    def __init__(self, model: DRC, sampler: SamplerConfig, readout: Readout, tv_weight: float) -> None:
+    def __init__(
+        self,
+        model: DRC,
+        sampler: SamplerConfig,
+        readout: Readout,
+        tv_weight: float,
+        step_progress: Callable[[float], None] | None = None,
+    ) -> None:
         self.model, self.sampler, self.readout, self.tv_weight = model, sampler, readout, tv_weight
         self.sigma = readout.sigma
         self.device = next(model.parameters()).device
         self.noise: ImageNoise | None = None  # the batch's per-image streams, set by __call__
+        self.step_progress = step_progress
+        self.per_step = 0.0  # the batch's images per Langevin step
+
+    def steps_per_image(self, from_given_chains: bool) -> int:
+        """Langevin steps each image's chains take in a batch (what a step is worth in images)."""
+        s = self.sampler
+        if from_given_chains:
+            return s.steps + s.settle_steps
+        if self.readout.config.combine == "mean_mask" or s.settle == "every":
+            return s.restarts * (s.steps + s.settle_steps)
+        return s.restarts * s.steps + s.settle_steps
+
+    def stepped(self) -> None:
+        if self.step_progress is not None:
+            self.step_progress(self.per_step)
 
     def energy(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return self.model.posterior_energy(z, x, self.sigma, self.tv_weight)
@@ -101,7 +128,10 @@ class BatchExtractor:
         if not steps:
             return z
         with frozen(self.model):
-            return langevin(z, lambda v: self.energy(v, x), steps, step_size, noise=noise, noise_like=self.noise.like)
+            return langevin(
+                z, lambda v: self.energy(v, x), steps, step_size, noise=noise, noise_like=self.noise.like,
+                on_step=self.stepped,
+            )  # fmt: skip
 
     def sample(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return self.chain(z, x, self.sampler.steps, self.sampler.step_size, self.sampler.noise)
@@ -118,6 +148,7 @@ class BatchExtractor:
         sampler, model = self.sampler, self.model
         x = images.to(self.device)
         self.noise = ImageNoise(sampler.seed, keys, self.device)
+        self.per_step = len(images) / max(self.steps_per_image(z_init is not None), 1)
         starts = functools.partial(self.noise.normal, model.config.z_dim)
         restarts = functools.partial(run_restarts, model, x, sampler.restarts, starts=starts)
         energy = {"sigma": self.sigma, "tv_weight": self.tv_weight}
@@ -163,6 +194,15 @@ class ImageNoise:
 
     def like(self, z: torch.Tensor) -> torch.Tensor:
         return self.normal(z.shape[1]).to(z.dtype)
+
+
+def content_key(image: np.ndarray) -> int:
+    """The random-stream key of an image read from a file: 63 bits of sha256 over its decoded pixels
+    (uint8 H x W x 3) and shape, so identical images draw the same chains wherever they lie, and a resumed
+    run draws what an uninterrupted one would (``image_seed`` folds in sampler.seed)."""
+    pixels = np.ascontiguousarray(image, dtype=np.uint8)
+    digest = hashlib.sha256(repr(pixels.shape).encode() + pixels.tobytes()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
 
 
 def image_seed(seed: int, key: int) -> int:

@@ -29,8 +29,10 @@ def langevin(
     step_size: float,
     noise: bool = True,
     noise_like: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    on_step: Callable[[], None] | None = None,
 ) -> torch.Tensor:
-    """Run ``n_steps`` of Langevin dynamics on ``energy`` (a scalar: the batch's summed energy).
+    """Run ``n_steps`` of Langevin dynamics on ``energy`` (a scalar: the batch's summed energy); ``on_step``
+    is called after each step (progress).
 
     Noise is drawn from torch's global generator, so a seeded run is reproducible.
     ``noise=False`` gives plain gradient descent with the same step (used by tests).
@@ -49,4 +51,6 @@ def langevin(
             z = z - 0.5 * step_size**2 * grad
             if noise:
                 z = z + step_size * draw(z)
+        if on_step is not None:
+            on_step()
     return z.detach()

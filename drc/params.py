@@ -69,6 +69,17 @@ def profile_file(profile: str, section: str) -> Path:
     return PROFILES / profile / f"{section}.yaml"
 
 
+def check_dataset(name: str, params: Mapping[str, Any] | None = None) -> None:
+    """Refuse a dataset name that no run could have: a paper dataset or a variant of one
+    (``<dataset>_<variant>``), ``folder`` (your own images), or a dataset the params file lists."""
+    listed = [str(d) for key in ("datasets", "folder_datasets") for d in (params or {}).get(key) or []]
+    if dataset_kind(name) is None and name != "folder" and name not in listed:
+        raise DRCError(
+            f"unknown dataset {name!r}; choose one of {', '.join(PAPER_FACTS)} (or a variant such as "
+            "tmdsprites_colour), folder (your own images), or one that the params file lists"
+        )
+
+
 def _set_values(layer: Mapping[str, Any] | None, where: str) -> dict[str, Any]:
     if layer is None:
         return {}

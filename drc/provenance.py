@@ -100,3 +100,12 @@ def read_scores(path: str | Path) -> dict[str, Any]:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise DRCError(f"{path} is not a scores file ({exc}); write one with drc evaluate --json or dvc repro") from exc
     return record
+
+
+def is_scores_file(path: Path) -> bool:
+    """Whether ``path`` holds a scores file (a JSON object with its method and results), which a new one may replace."""
+    try:
+        record = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and "method" in record and isinstance(record.get("results"), dict)

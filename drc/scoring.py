@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,12 +12,12 @@ import torch
 from drc.checkpoint import load_model, model_config_of, read_checkpoint, train_config_of
 from drc.config import ReadoutConfig, SamplerConfig, from_dict
 from drc.cpu_isa import pin_as_recorded
-from drc.data.folder import SUFFIXES, UNREADABLE, mask_for, read_image, read_mask, walk_images
+from drc.data.folder import SUFFIXES, UNREADABLE, mask_for, read_image, read_mask, scan_images, unsupported_reason
 from drc.data.prepared import Prepared, PreparedDataset, to_model_range
 from drc.devices import resolve_device
 from drc.errors import DRCError
 from drc.imageio import resize_rgb, resize_to
-from drc.inference import Extraction, extract
+from drc.inference import Extraction, content_key, extract
 from drc.metrics import summarize
 from drc.params import resolve_inference
 from drc.provenance import check_checkpoint, check_prepared, folder_record, read_scores
@@ -114,20 +113,21 @@ def evaluate_folders(
     same relative path and stem.
 
     Images are resized to the model's resolution; each inferred mask is brought to its ground-truth
-    mask's own size as ``drc extract`` writes it, and scored there. Returns (summary, data record).
+    mask's own size as ``drc extract`` writes it, and scored there. Each image's chains are keyed by its
+    pixels (``content_key``), as ``drc extract`` keys them. Returns (summary, data record).
     """
     ckpt = read_checkpoint(checkpoint)
     res = model_config_of(ckpt).resolution
     paths, mask_paths = labelled_images(Path(image_dir), Path(mask_dir))
     masks = [_readable(read_mask, p) for p in mask_paths]
-    small, originals = [], []  # originals at their masks' sizes, held only to refine there
+    small, originals, keys = [], [], []  # originals at their masks' sizes, held only to refine there
     for path, mask in zip(paths, masks, strict=True):
         image = _readable(read_image, path)
         small.append(resize_rgb(image, res))
+        keys.append(content_key(image))
         if readout.uses_images:
             originals.append(resize_to(image, *mask.shape[:2]))
     x = to_model_range(np.stack(small))
-    keys = [path_key(p.relative_to(image_dir)) for p in paths]
     how = model_readout(ckpt, sampler, readout)
     out = extract_images(checkpoint, x, sampler, how, keys=keys, progress=progress)
     renderings = how.renderings(out.fg, out.bg)
@@ -155,7 +155,10 @@ def labelled_images(image_dir: Path, mask_dir: Path) -> tuple[list[Path], list[P
     ``mask_dir``. One error lists the images without one (a score needs every image's mask)."""
     if not mask_dir.is_dir():
         raise DRCError(f"mask folder {mask_dir} does not exist")
-    paths = walk_images(image_dir)
+    scan = scan_images(image_dir)
+    for path in scan.unsupported:
+        print(f"skipped {path}: {unsupported_reason(path)}", flush=True)
+    paths = scan.images
     if not paths:
         raise DRCError(f"no images ({', '.join(SUFFIXES)}) under {image_dir}")
     masks = [mask_for(p, image_dir, mask_dir) for p in paths]
@@ -173,11 +176,6 @@ def _readable(read: Callable[[Path], np.ndarray], path: Path) -> np.ndarray:
         return read(path)
     except UNREADABLE as exc:
         raise DRCError(f"cannot read {path} ({type(exc).__name__}); is it a valid image file?") from exc
-
-
-def path_key(relative: Path) -> int:
-    """The random-stream key of an image file: its relative path's CRC-32, stable across runs and order."""
-    return zlib.crc32(relative.as_posix().encode())
 
 
 def rerun_scores(path: str | Path, progress: bool = True) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:

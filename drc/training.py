@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from time import perf_counter
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,7 @@ from drc.runinfo import rng_state, run_info, seed_everything, set_rng_state
 from drc.stopping import StopRequest, stop_requests
 
 Logger = Callable[[int, dict[str, float], "Trainer"], None]
+ESTIMATE_AFTER = 3  # iterations timed before a run says how long the rest will take
 GENERATOR_TERMS = ("recon", "tv", "pseudo_f", "pseudo_b", "ortho")  # in the order they are summed
 
 
@@ -58,6 +60,14 @@ def lr_factor(schedule: str, iteration: int, iterations: int) -> float:
     if schedule == "constant" or iterations <= 0:
         return 1.0
     return 0.5 * (1.0 + math.cos(math.pi * min(iteration, iterations) / iterations))
+
+
+def duration(seconds: float) -> str:
+    """A duration in words: "40 s", "12 min", "3 h 05 min"."""
+    minutes = round(seconds / 60)
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 def check_finite(logs: dict[str, float], iteration: int) -> None:
@@ -318,11 +328,11 @@ class Trainer:
         """Resume exactly: weights, optimisers, chains, RNG states and iteration counter."""
         ckpt = read_checkpoint(path)
         if ckpt["model_config"] != to_dict(self.model_config):
-            raise DRCError(f"{path} was trained with another model config; delete it to start afresh")
+            raise DRCError(f"{path} was trained with another model config; pass --fresh to train afresh over it")
         if len(ckpt["z_post"]) != self.n_images:
             raise DRCError(
                 f"{path} holds chains for {len(ckpt['z_post'])} images, the training set has "
-                f"{self.n_images}; delete it to start afresh"
+                f"{self.n_images}; pass --fresh to train afresh over it"
             )
         self.model.load_state_dict(ckpt["model"])
         self.opt_g.load_state_dict(ckpt["opt_g"])
@@ -345,7 +355,8 @@ class Trainer:
         at iteration 0 (the untrained model: what the read-out gets without training).
 
         SIGINT / SIGTERM end the loop after the current iteration: the checkpoint is written there and
-        ``Interrupted`` raised (a second Ctrl-C stops at once, without a checkpoint).
+        ``Interrupted`` raised (a second Ctrl-C stops at once, without a checkpoint). After
+        ``ESTIMATE_AFTER`` iterations it prints the time they took each and how long the rest will take.
         """
         c = self.config
         until = c.iterations if until is None else until
@@ -353,10 +364,15 @@ class Trainer:
         if snapshot_dir and c.snapshot_every and self.iteration == 0:
             self.save(snapshot_path(snapshot_dir, 0))
         bar = tqdm(total=until, initial=self.iteration, disable=not progress, desc="train", unit="it")
+        started, first = perf_counter(), self.iteration
         with stop_requests() as request, bar:
             while self.iteration < until:
                 logs = self.step()
                 bar.update(1)
+                if self.iteration - first == ESTIMATE_AFTER and self.iteration < until and self.rank == 0:
+                    each = (perf_counter() - started) / ESTIMATE_AFTER
+                    left = until - self.iteration
+                    bar.write(f"{each:.1f} s per iteration: about {duration(each * left)} for the {left} to go")
                 if self.iteration % max(c.log_every, 1) == 0 or self.iteration == until:
                     bar.set_postfix(recon=f"{logs['loss/recon']:.3f}", fg=f"{logs['train/fg_fraction']:.2f}")
                     if log is not None:

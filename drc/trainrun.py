@@ -1,21 +1,35 @@
 """Training runs on prepared datasets: the function the CLI and the train stage call.
 
 It resumes a checkpoint that continues the same run (same settings and data), logs curves, the
-persistent chains' IoU and sample grids to DVCLive, and prints how many images it trains on.
+persistent chains' IoU and sample grids to DVCLive, and prints how many images it trains on (with a
+warning under ``FEW_IMAGES``).
+
+A checkpoint of another run (other settings or data) is never written over silently: the CLI refuses it
+in one line that names the differing settings, unless ``--fresh``; the DVC train stage owns its
+checkpoint (a DVC output) and trains afresh, printing the same line. A file at the checkpoint's path that
+is not a readable checkpoint is written over only with ``--force`` (drc/outputs.py).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from drc.checkpoint import read_checkpoint, snapshots
 from drc.config import ModelConfig, TrainConfig, to_dict
 from drc.data.prepared import Prepared, PreparedDataset
+from drc.errors import DRCError
+from drc.outputs import output_file, output_folder
 from drc.reports.grids import sample_grid
 from drc.training import Trainer
+
+OtherRun = Literal["refuse", "retrain"]  # a checkpoint of another run at the path: stop, or train afresh over it
+# Fewer training images than this draws a warning: DRC learns what a background is from how backgrounds vary
+# across images (the paper trains on 6K-20K); under about 100, i.e. six batches of 16 (the photos profile's),
+# the generators can memorise every image whole and the masks say little.
+FEW_IMAGES = 100
 
 
 def build_trainer(
@@ -27,16 +41,29 @@ def build_trainer(
     resume: bool,
     profile: str | None = None,
     trainer_class: type[Trainer] = Trainer,
+    other_run: OtherRun = "refuse",
+    force: bool = False,
 ) -> tuple[Trainer, Prepared, np.ndarray, PreparedDataset, bool]:
     """A trainer over ``split`` of a prepared dataset, resumed from ``checkpoint`` when it continues this run.
 
+    ``resume=False`` (``--fresh``) trains afresh over a checkpoint of this or another run; a checkpoint
+    of another run otherwise stops with one line (``other_run="refuse"``) or is trained afresh over
+    (``"retrain"``); ``force`` lets a file that is not a readable checkpoint be written over.
     Returns (trainer, prepared dataset, training rows, the in-memory dataset, whether it resumed).
     """
+    checkpoint = Path(checkpoint)
+    ckpt = existing_checkpoint(checkpoint, force)
     prepared = Prepared.open(dataset_dir)
     rows = prepared.split(split)[: train.max_images]
     total = len(prepared.split(split))
     capped = f" (the first {len(rows)} of {total}: train.max_images)" if len(rows) < total else ""
     print(f"training on {len(rows)} images of {prepared.name}, split {split}{capped}", flush=True)
+    if len(rows) < FEW_IMAGES:
+        print(
+            f"warning: {len(rows)} images are few for DRC, which learns what a background is from how "
+            f"backgrounds vary across images; expect poor masks under about {FEW_IMAGES} (docs/own-images.md)",
+            flush=True,
+        )
     data = PreparedDataset(prepared, rows, resolution=model.resolution)
     info = {
         "name": prepared.name,
@@ -46,11 +73,25 @@ def build_trainer(
         "checksums": prepared.meta.get("checksums", {}),
     }
     trainer = trainer_class(model, train, data.images, dataset_info=info, profile=profile)
-    checkpoint = Path(checkpoint)
-    resumed = resume and checkpoint.is_file() and _resumable(read_checkpoint(checkpoint), trainer)
+    resumed = ckpt is not None and resume and _continues(checkpoint, ckpt, trainer, other_run)
     if resumed:
         trainer.load(checkpoint)
+    elif ckpt is not None and not resume:
+        print(f"--fresh: training afresh over {checkpoint}", flush=True)
     return trainer, prepared, rows, data, resumed
+
+
+def existing_checkpoint(path: Path, force: bool) -> dict[str, Any] | None:
+    """The checkpoint at ``path``; None when there is none, or (``force``) a file that is not one."""
+    if path.is_dir():
+        raise DRCError(f"--out {path} is a folder; name a checkpoint file, e.g. {path / 'model.pt'}")
+    if not path.exists():
+        return None
+    try:
+        return read_checkpoint(path)
+    except DRCError:
+        output_file(path, "--out", lambda _: False, "a readable DRC checkpoint", force)
+        return None
 
 
 def train_model(
@@ -65,8 +106,11 @@ def train_model(
     resume: bool = True,
     progress: bool = True,
     snapshot_dir: str | Path | None = None,
+    other_run: OtherRun = "refuse",
+    force: bool = False,
 ) -> Trainer:
-    """Train DRC on ``split`` of a prepared dataset; resumes from ``checkpoint`` when it exists.
+    """Train DRC on ``split`` of a prepared dataset; resumes from ``checkpoint`` when it continues this run
+    (``build_trainer`` says what happens to one that does not).
 
     Snapshots (``train.snapshot_every``) go to ``snapshot_dir``, which is created even when none is due
     (a pipeline output); a run that starts afresh first removes those of an earlier run there.
@@ -76,7 +120,7 @@ def train_model(
     scored like the evaluation, at the dataset's resolution.
     """
     trainer, prepared, rows, data, resumed = build_trainer(
-        dataset_dir, split, model, train, checkpoint, resume, profile
+        dataset_dir, split, model, train, checkpoint, resume, profile, other_run=other_run, force=force
     )
     checkpoint = Path(checkpoint)
     if snapshot_dir is not None:
@@ -133,20 +177,41 @@ def _clear_snapshots(directory: str | Path, after: int) -> None:
             path.unlink()
 
 
-def _resumable(ckpt: dict[str, Any], trainer: Trainer) -> bool:
-    """A checkpoint continues this run only if it was made with the same settings and data."""
-    same_train = {k: v for k, v in ckpt["train_config"].items() if k not in RESUME_FREE} == {
-        k: v for k, v in to_dict(trainer.config).items() if k not in RESUME_FREE
-    }
-    same = (
-        same_train
-        and ckpt["model_config"] == to_dict(trainer.model_config)
-        and ckpt.get("dataset", {}).get("checksums") == trainer.dataset_info.get("checksums")
-        and ckpt.get("dataset", {}).get("n_images") == trainer.dataset_info.get("n_images")
-    )
-    if not same:
-        print("existing checkpoint was made with other settings or data; training afresh")
-    return same
+def _continues(path: Path, ckpt: dict[str, Any], trainer: Trainer, other_run: OtherRun) -> bool:
+    """Whether the checkpoint continues this run; one that does not is refused or trained afresh over."""
+    differences = run_differences(ckpt, trainer)
+    if not differences:
+        return True
+    listed = ", ".join(differences[:6]) + (f" and {len(differences) - 6} more" if len(differences) > 6 else "")
+    if other_run == "refuse":
+        raise DRCError(
+            f"{path} is another run's checkpoint ({listed}); the same settings resume it: pass --fresh to "
+            "train afresh over it, or choose another --out"
+        )
+    print(f"{path} is another run's checkpoint ({listed}); training afresh", flush=True)
+    return False
+
+
+def run_differences(ckpt: dict[str, Any], trainer: Trainer) -> list[str]:
+    """What makes a checkpoint another run than ``trainer``'s, one phrase each (none: it continues it).
+    Settings in ``RESUME_FREE`` may differ; the model and the other train settings, the profile and
+    the training images may not."""
+    differences = []
+    now = {"model": to_dict(trainer.model_config), "train": to_dict(trainer.config)}
+    for section, recorded in (("model", ckpt["model_config"]), ("train", ckpt["train_config"])):
+        for key in sorted(set(recorded) | set(now[section])):
+            old, new = recorded.get(key), now[section].get(key)
+            if old != new and not (section == "train" and key in RESUME_FREE):
+                differences.append(f"{section}.{key} {old!r} -> {new!r}")
+    profile = ckpt.get("profile")
+    if profile is not None and trainer.profile is not None and profile != trainer.profile:
+        differences.insert(0, f"profile {profile} -> {trainer.profile}")
+    data, info = ckpt.get("dataset", {}), trainer.dataset_info
+    if data.get("n_images") != info.get("n_images"):
+        differences.append(f"{data.get('n_images')} -> {info.get('n_images')} training images")
+    elif data.get("checksums") != info.get("checksums"):
+        differences.append("other training images (the prepared dataset's checksums differ)")
+    return differences
 
 
 def _monitor_positions(prepared: Prepared, rows: np.ndarray, split: str | None) -> np.ndarray:
@@ -155,6 +220,17 @@ def _monitor_positions(prepared: Prepared, rows: np.ndarray, split: str | None) 
         return np.zeros(0, dtype=np.int64)
     wanted = set(prepared.split(split).tolist())
     return np.asarray([i for i, r in enumerate(rows.tolist()) if r in wanted], dtype=np.int64)
+
+
+def is_live_folder(folder: Path) -> bool:
+    """Whether DVCLive has logged into ``folder`` (its metric series)."""
+    return (folder / "plots" / "metrics").is_dir()
+
+
+def claim_live_dir(folder: Path) -> None:
+    """Refuse a DVCLive folder that holds other files: a run that starts afresh clears DVCLive's own names
+    there (plots/, metrics.json, params.yaml, dvc.yaml, report.*), so not even --force may name one."""
+    output_folder(folder, "--live-dir", is_live_folder, "a DVCLive folder (DVCLive clears its files there)", False)
 
 
 def _open_live(live_dir: str | Path | None, resume: bool):

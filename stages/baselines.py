@@ -54,10 +54,10 @@ def score(baseline: Baseline, cfg: GrabCutConfig, sets: list[tuple[Prepared, dic
 def write_examples(name: str, first: tuple) -> None:
     """Per-image IoU and the first 16 masks, for the report's histogram and comparison figures."""
     prepared, rows, masks, iou = first
-    with atomic_path(REPORTS / "per_image" / f"{name}.csv") as tmp:
+    with atomic_path(REPORTS / "per_image" / f"{name}.csv", replace=True) as tmp:
         pd.DataFrame({"id": [prepared.meta["ids"][r] for r in rows], "iou": 100 * iou}).to_csv(tmp, index=False)
     keep = np.arange(min(16, len(rows)))
-    with atomic_path(f"data/eval/{name}.npz") as tmp, open(tmp, "wb") as fh:
+    with atomic_path(f"data/eval/{name}.npz", replace=True) as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(fh, positions=keep, rows=rows[keep], mask=masks[keep], iou=iou[keep])
 
 
@@ -68,7 +68,7 @@ def margin_sweep(cfg: GrabCutConfig, prepared: Prepared, rows: np.ndarray, datas
     for margin in cfg.margin_sweep:
         masks, _ = grabcut_masks(images, margin, cfg.iterations, cfg.workers, progress=False)
         sweep.append({"margin": margin, **summarize(*per_image_scores(masks, truth))})
-    with atomic_path(REPORTS / "grabcut" / f"{dataset}_margins.csv") as tmp:
+    with atomic_path(REPORTS / "grabcut" / f"{dataset}_margins.csv", replace=True) as tmp:
         pd.DataFrame(sweep).to_csv(tmp, index=False)
 
 
@@ -87,7 +87,7 @@ def main() -> None:
         if not args.heldout:
             write_examples(f"{baseline.stem}_{tag}", first)
         scores = {"method": method, **baseline.settings(cfg), "results": results, "code": code_version()}
-        write_json(REPORTS / "metrics" / f"{baseline.stem}_{tag}.json", scores)
+        write_json(REPORTS / "metrics" / f"{baseline.stem}_{tag}.json", scores, replace=True)
         if method == "GrabCut" and not args.heldout:
             margin_sweep(cfg, first[0], first[1], args.dataset)
 

@@ -40,7 +40,7 @@ def score(model: str, dataset: str, split: str, sampler: SamplerConfig, readout:
 
 
 def write_per_image(name: str, ids: list[str], iou: np.ndarray) -> None:
-    with atomic_path(REPORTS / "per_image" / f"{name}.csv") as tmp:
+    with atomic_path(REPORTS / "per_image" / f"{name}.csv", replace=True) as tmp:
         pd.DataFrame({"id": ids, "iou": 100 * np.asarray(iou, float)}).to_csv(tmp, index=False)
 
 
@@ -50,7 +50,7 @@ def write_outputs(name: str, result: dict) -> None:
     write_per_image(name, result["ids"], iou)
     keep = np.unique(np.concatenate([np.arange(min(N_VISUAL, len(iou))), np.argsort(iou)[:N_VISUAL]]))
     out = result["out"]
-    with atomic_path(f"data/eval/{name}.npz") as tmp, open(tmp, "wb") as fh:
+    with atomic_path(f"data/eval/{name}.npz", replace=True) as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(
             fh,
             positions=keep,
@@ -83,7 +83,7 @@ def main() -> None:
         print(f"{args.dataset} has no masks: its model trains and extracts, but it is not scored")
         scores = drc_scores({}, model, read_checkpoint(model), train_data=args.dataset, model_split=args.model_split)
         write_per_image(args.name, [], np.zeros(0))
-        write_json(REPORTS / "metrics" / f"{args.name}.json", scores)
+        write_json(REPORTS / "metrics" / f"{args.name}.json", scores, replace=True)
         return
     # Inference follows params.yaml and the profile, not the checkpoint, so that `dvc exp run -S
     # ++sampler.steps=500` re-scores the same model with 500 steps.
@@ -109,8 +109,8 @@ def main() -> None:
         key, split = results[0][0], first["record"]["data"]["split"]
         plain = score(model, key.rpartition("/")[0], split, paper_chain(unseen), ReadoutConfig())
         paper = drc_scores({key: plain["record"]}, model, ckpt, **provenance, method=PAPER_READOUT)
-        write_json(scores_dir / f"{args.paper_readout}.json", paper)
-    write_json(scores_dir / f"{args.name}.json", scores)
+        write_json(scores_dir / f"{args.paper_readout}.json", paper, replace=True)
+    write_json(scores_dir / f"{args.name}.json", scores, replace=True)
 
 
 if __name__ == "__main__":

@@ -21,9 +21,14 @@ def main() -> None:
     folder = from_dict(FolderConfig, data_values(args.dataset, args.profile, params), f"data.{args.dataset}")
     source = Path(folder.path).expanduser()
     sheet, out = REPORTS / "extract" / f"{args.dataset}_sheet.png", Path("data/extracted") / args.dataset
-    report = extract_folder(model_path(args.dataset, "all"), [source], out, sampler, readout, preview=sheet)
+    # The stage owns its outputs (DVC outputs): force lets it write them whatever an earlier run left there.
+    model = model_path(args.dataset, "all")
+    report = extract_folder(model, [source], out, sampler, readout, preview=sheet, force=True)
     # Unreadable files were named one by one (the prepare stage skipped the same ones): not a failure here.
-    print(f"{report.written} written, {report.up_to_date} up to date, {len(report.failed)} unreadable (skipped)")
+    print(
+        f"{report.written} written, {report.up_to_date} up to date, {len(report.failed)} unreadable (skipped), "
+        f"{len(report.empty)} empty and {len(report.near_full)} near-full mask(s)"
+    )
 
 
 if __name__ == "__main__":

@@ -54,9 +54,11 @@ def main() -> None:
         records.append(score_record(summary, data, sampler, readout) | {"model": checkpoint_record(path, ckpt)})
         n = summary["n_images"]
         print(f"iteration {iteration}: IoU {summary['iou']:.1f} on the first {n} {split} images", flush=True)
-    with atomic_path(REPORTS / "progress" / f"{args.dataset}.csv") as tmp:
+    with atomic_path(REPORTS / "progress" / f"{args.dataset}.csv", replace=True) as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False, float_format="%.3f")
-    write_json(REPORTS / "progress" / f"{args.dataset}.json", {"dataset": args.dataset, "scores": records})
+    write_json(
+        REPORTS / "progress" / f"{args.dataset}.json", {"dataset": args.dataset, "scores": records}, replace=True
+    )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from drc.stagekit import stage
 @stage
 def main() -> None:
     for line in build_reports(Path(".")):
-        print(f"figure left out: {line}")
+        print(f"figure {line}")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ def main() -> None:
         train = dataclasses.replace(train, seed=args.seed)
         logs, snapshots = REPORTS / "seeds" / "training" / f"{run}-seed{args.seed}", None
     settings = {"profile": args.profile, "model": to_dict(model), "train": to_dict(train), "code": code_version()}
-    write_json(logs / "settings.json", settings)
+    write_json(logs / "settings.json", settings, replace=True)
     train_model(
         prepared_dir(args.dataset),
         args.split,
@@ -46,6 +46,8 @@ def main() -> None:
         live_dir=logs / "live",
         profile=args.profile,
         snapshot_dir=snapshots,
+        other_run="retrain",  # the stage owns its checkpoint (a DVC output): other settings train afresh
+        force=True,
     )
 
 

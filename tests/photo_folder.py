@@ -14,9 +14,10 @@ ROTATE_90_CW = 6  # EXIF: the stored pixels must be turned 90 degrees clockwise 
 
 
 def write_photo_folder(root: Path, masks: Path | None = None) -> dict[str, tuple[int, int]]:
-    """Images under ``root`` (nested, mixed formats and sizes, grey, RGBA, 16-bit, EXIF-rotated, two
-    files with the same stem, one corrupt and one empty file) and, with ``masks``, their masks (one
-    image has none). Returns {relative path: (height, width) as seen} of the readable images."""
+    """Images under ``root`` (nested, mixed formats and sizes, grey, RGBA, 16-bit, palette GIF,
+    EXIF-rotated, two files with the same stem, one corrupt and one empty file, a HEIC file, which is not
+    read, and a text file) and, with ``masks``, their masks (one image has none). Returns {relative path:
+    (height, width) as seen} of the readable images."""
     images, truth = squares_on_stripes(n=8, res=48, seed=4)
     seen: dict[str, tuple[int, int]] = {}
 
@@ -51,9 +52,21 @@ def write_photo_folder(root: Path, masks: Path | None = None) -> dict[str, tuple
     save("c/no_mask.png", images[1], None)  # has no mask when masks are given
     (root / "c/broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     (root / "c/empty.png").write_bytes(b"")
+    (root / "c/phone.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic")  # a format that is not read: named, skipped
+    (root / "c/notes.txt").write_text("not an image: not an input")
+    save("palette.gif", images[5], truth[5])
     (root / ".hidden").mkdir()
     save(".hidden/ignored.png", images[0], None)
-    for rel in ("a/plain.jpg", "a/x.png", "b/x.jpg", "grey.bmp", "rgba.png", "sixteen.tif", "c/no_mask.png"):
+    for rel in (
+        "a/plain.jpg",
+        "a/x.png",
+        "b/x.jpg",
+        "grey.bmp",
+        "rgba.png",
+        "sixteen.tif",
+        "c/no_mask.png",
+        "palette.gif",
+    ):
         seen[rel] = (48, 48)
     seen["b/deeper/wide.webp"] = (48, 64)
     seen["rotated.jpg"] = (24, 48)

@@ -2,12 +2,13 @@
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
 from drc.config import ReadoutConfig, SamplerConfig, TrainConfig
 from drc.errors import DRCError
-from drc.inference import ImageNoise, extract, image_seed
+from drc.inference import ImageNoise, content_key, extract, image_seed
 from drc.langevin import langevin
 from drc.model.drc import DRC
 from drc.model.networks import UpBlock
@@ -230,3 +231,28 @@ def test_the_samplers_sigma_replaces_the_models_in_the_chains_and_the_read_out(m
     for bad in (0.0, -0.5):
         with pytest.raises(DRCError, match="sampler.sigma"):
             SamplerConfig(sigma=bad)
+
+
+@pytest.mark.parametrize(
+    ("fields", "readout", "steps"),
+    [
+        ({"steps": 4, "restarts": 3, "settle_steps": 2}, PAPER, 3 * 4 + 2),  # only the kept restart settles
+        ({"steps": 4, "restarts": 3, "settle_steps": 2, "settle": "every"}, PAPER, 3 * (4 + 2)),
+        ({"steps": 0}, PAPER, 0),
+    ],
+)
+def test_progress_is_reported_after_every_langevin_step_in_images(model_and_images, fields, readout, steps):
+    model, x = model_and_images
+    calls = []
+    run(model, x[:3], sampler(batch_size=2, **fields), readout, step_progress=calls.append)
+    # batches of 2 and 1 images: each step of a batch is worth its images over the steps each image takes
+    assert calls == ([2 / steps] * steps + [1 / steps] * steps if steps else [])
+
+
+def test_an_image_from_a_file_is_keyed_by_its_pixels_and_shape():
+    image = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    key = content_key(image)
+    assert key == content_key(image.copy()) and 0 <= key < 2**63
+    changed = image.copy()
+    changed[1, 2, 0] += 1
+    assert content_key(changed) != key and content_key(image.reshape(3, 2, 3)) != key

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -310,6 +311,25 @@ def test_a_broken_metrics_file_names_itself(tmp_path: Path) -> None:
     write_json(tmp_path / "reports/metrics/drc_tmdsprites.json", {"train_data": "tmdsprites"})
     with pytest.raises(DRCError, match="drc_tmdsprites.json is not a scores file"):
         build_reports(tmp_path)
+
+
+def test_a_figure_whose_data_is_absent_keeps_the_file_that_is_there(
+    built: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    """A fresh clone holds the committed figures but not the DVC-cached data they were drawn from."""
+    root, _ = built
+    clone = tmp_path / "clone"
+    for part in (FIGURES, FIGURES_PDF, Path("reports/metrics")):
+        shutil.copytree(root / part, clone / part)
+    write_params(clone)
+    (clone / FIGURES / "notes.txt").write_text("the user's")
+    before = {p.relative_to(clone): p.read_bytes() for p in (clone / "reports").rglob("*") if p.is_file()}
+    lines = build_reports(clone)
+    extractions = "extractions_tmdsprites.png kept as it was (not redrawn: no data/eval/drc_tmdsprites.npz)"
+    assert extractions in lines and all("kept as it was" in line for line in lines if "tmdsprites" in line)
+    figures = [p for p in before if p.parts[1] in ("figures", "figures_pdf")]
+    assert len(figures) == 2 * len(FIGURE_KINDS) + 2 + 1  # PNG and PDF each, Table 1's bars, the user's notes
+    assert all((clone / p).read_bytes() == before[p] for p in figures if "table1_bars" not in p.name)
 
 
 def test_table1_gives_rendered_clevr6_a_column_of_its_own_beside_the_papers_clevr6() -> None:

@@ -10,7 +10,9 @@ from dataclasses import replace
 import pytest
 import torch
 
+from drc import training
 from drc.checkpoint import read_checkpoint, snapshots
+from drc.errors import DRCError
 from drc.trainrun import train_model
 from tests.helpers import tiny_model_config, tiny_train_config, write_squares
 
@@ -35,8 +37,53 @@ def test_train_logs_curves_and_resumes_when_iterations_grow(dataset, tmp_path, c
     assert len((live / "plots/metrics/loss/recon.tsv").read_text().splitlines()) == 1 + 6
     trainer = train_model(dataset, "all", MODEL, train_config(iterations=7, perf="eager"), ckpt, progress=False)
     assert trainer.iteration == 7  # another execution path of the same math continues the run
-    trainer = train_model(dataset, "all", MODEL, train_config(iterations=3, lr_generator=5e-4), ckpt, progress=False)
-    assert trainer.iteration == 3 and "training afresh" in capsys.readouterr().out
+    other = train_config(iterations=3, lr_generator=5e-4)
+    trainer = train_model(dataset, "all", MODEL, other, ckpt, progress=False, other_run="retrain")  # the stage's
+    out = capsys.readouterr().out
+    assert (
+        trainer.iteration == 3
+        and "another run's checkpoint (train.lr_generator 0.0001 -> 0.0005); training afresh" in out
+    )
+
+
+def test_another_runs_checkpoint_is_refused_in_one_line_unless_fresh(dataset, tmp_path, capsys):
+    ckpt = tmp_path / "m.pt"
+    train_model(dataset, "all", MODEL, train_config(iterations=2), ckpt, profile="tiny", progress=False)
+    before = ckpt.read_bytes()
+    other = train_config(iterations=2, batch_size=2, lr_lebm=1e-3)
+    with pytest.raises(DRCError) as refused:
+        train_model(dataset, "all", MODEL, other, ckpt, profile="photos", progress=False)
+    assert str(refused.value) == (
+        f"{ckpt} is another run's checkpoint (profile tiny -> photos, train.batch_size 4 -> 2, train.lr_lebm "
+        "2e-05 -> 0.001); the same settings resume it: pass --fresh to train afresh over it, or choose another --out"
+    )
+    assert ckpt.read_bytes() == before  # byte for byte
+    fewer = write_squares(tmp_path / "fewer", n=6, splits={})
+    with pytest.raises(DRCError, match=r"\(10 -> 6 training images\)"):
+        train_model(fewer, "all", MODEL, train_config(iterations=2), ckpt, profile="tiny", progress=False)
+    assert ckpt.read_bytes() == before
+    trainer = train_model(dataset, "all", MODEL, other, ckpt, profile="photos", progress=False, resume=False)
+    assert trainer.iteration == 2 and f"--fresh: training afresh over {ckpt}" in capsys.readouterr().out
+    assert read_checkpoint(ckpt)["train_config"]["batch_size"] == 2
+
+
+def test_a_file_at_the_checkpoint_path_is_written_over_only_with_force(dataset, tmp_path):
+    for name, content in (("notes.pt", b"my notes"), ("cut.pt", None)):
+        path = tmp_path / name
+        if content is None:  # a checkpoint cut short
+            train_model(dataset, "all", MODEL, train_config(iterations=1), path, progress=False)
+            content = path.read_bytes()[:100]
+        path.write_bytes(content)
+        with pytest.raises(DRCError, match=f"--out {path} exists and is not a readable DRC checkpoint.*--force"):
+            train_model(dataset, "all", MODEL, train_config(iterations=1), path, progress=False)
+        assert path.read_bytes() == content
+        train_model(dataset, "all", MODEL, train_config(iterations=1), path, progress=False, force=True)
+        assert read_checkpoint(path)["iteration"] == 1
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models/kept.pt").write_bytes(b"a checkpoint")
+    with pytest.raises(DRCError, match="is a folder; name a checkpoint file"):
+        train_model(dataset, "all", MODEL, train_config(iterations=1), tmp_path / "models", progress=False, force=True)
+    assert [p.name for p in (tmp_path / "models").iterdir()] == ["kept.pt"]
 
 
 def test_snapshots_are_kept_along_the_way_and_a_fresh_start_clears_them(dataset, tmp_path):
@@ -49,10 +96,12 @@ def test_snapshots_are_kept_along_the_way_and_a_fresh_start_clears_them(dataset,
     train_model(dataset, "all", MODEL, train_config(iterations=6, snapshot_every=2), ckpt, snapshot_dir=kept)
     assert [i for i, _ in snapshots(kept)] == [0, 2, 4, 6]  # the resumed run keeps the earlier ones
     other = train_config(iterations=2, snapshot_every=2, lr_generator=5e-4)
-    train_model(dataset, "all", MODEL, other, ckpt, snapshot_dir=kept, progress=False)
+    train_model(dataset, "all", MODEL, other, ckpt, snapshot_dir=kept, progress=False, other_run="retrain")
     assert [i for i, _ in snapshots(kept)] == [0, 2]  # another run's snapshots are gone
     none_due = tmp_path / "none"
-    train_model(dataset, "all", MODEL, train_config(iterations=1, snapshot_every=0), ckpt, snapshot_dir=none_due)
+    train_model(
+        dataset, "all", MODEL, train_config(iterations=1, snapshot_every=0), tmp_path / "n.pt", snapshot_dir=none_due
+    )
     assert none_due.is_dir() and snapshots(none_due) == []  # the folder exists: it is a pipeline output
     assert read_checkpoint(snapshots(kept)[0][1])["train_config"]["lr_generator"] == 5e-4
 
@@ -80,7 +129,9 @@ def test_a_finished_run_is_left_untouched(dataset, tmp_path):
 def test_the_number_of_training_images_is_printed_with_the_cap(dataset, tmp_path, capsys):
     trainer = train_model(dataset, "all", MODEL, train_config(iterations=1, max_images=4), tmp_path / "m.pt")
     assert trainer.n_images == 4
-    assert "training on 4 images of squares, split all (the first 4 of 10: train.max_images)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "training on 4 images of squares, split all (the first 4 of 10: train.max_images)" in out
+    assert "warning: 4 images are few for DRC" in out and "expect poor masks under about 100" in out
     train_model(dataset, "train", MODEL, train_config(iterations=1), tmp_path / "n.pt", progress=False)
     assert "training on 8 images of squares, split train\n" in capsys.readouterr().out
 
@@ -142,6 +193,8 @@ def test_a_signal_checkpoints_the_last_iteration_and_the_run_resumes_exactly(dat
     assert 3 <= stopped < 400  # the iteration it stopped at, not a periodic checkpoint (every 1000)
     assert f"stopped at iteration {stopped} of 400; checkpoint written to {ckpt}" in err
     assert "Traceback" not in err
+    said = "Ctrl-C: stopping after this step; Ctrl-C again to abort without a checkpoint"
+    assert (said if signum == signal.SIGINT else "SIGTERM: stopping after this step") in err
 
     fresh_ckpt = tmp_path / "fresh.pt"
     for path in (ckpt, fresh_ckpt):
@@ -158,3 +211,15 @@ def test_a_signal_checkpoints_the_last_iteration_and_the_run_resumes_exactly(dat
 def test_iterations_zero_writes_the_initial_checkpoint(dataset, tmp_path):
     trainer = train_model(dataset, "all", MODEL, replace(train_config(), iterations=0), tmp_path / "m.pt")
     assert trainer.iteration == 0 and read_checkpoint(tmp_path / "m.pt")["iteration"] == 0
+
+
+def test_after_a_few_iterations_it_says_how_long_the_rest_will_take(dataset, tmp_path, capsys, monkeypatch):
+    clock = iter([100.0, 160.0])  # at the start, and after the first 3 iterations: 60 s later
+    monkeypatch.setattr(training, "perf_counter", lambda: next(clock))
+    train_model(dataset, "all", MODEL, train_config(iterations=9), tmp_path / "m.pt", progress=False)
+    lines = [line for line in capsys.readouterr().out.splitlines() if "per iteration" in line]
+    assert lines == ["20.0 s per iteration: about 2 min for the 6 to go"]
+
+
+def test_durations_read_in_words():
+    assert [training.duration(s) for s in (40, 119, 720, 11_100)] == ["40 s", "2 min", "12 min", "3 h 05 min"]

@@ -185,11 +185,11 @@ def _byte_elements(array: np.ndarray) -> example_pb2.BytesList:
     return example_pb2.BytesList.FromString(wire.tobytes())
 
 
-def write_records(path: Path, records: Iterable[bytes]) -> int:
+def write_records(path: Path, records: Iterable[bytes], replace: bool = False) -> int:
     """Write serialized records as a gzip TFRecord file (the framing ``iter_records`` checks), atomically;
-    returns how many were written."""
+    returns how many were written. ``replace``: a file at ``path`` is the caller's own output (drc/atomic.py)."""
     count = 0
-    with atomic_path(path) as tmp, gzip.open(tmp, "wb") as fh:
+    with atomic_path(path, replace=replace) as tmp, gzip.open(tmp, "wb") as fh:
         for data in records:
             length = struct.pack("<Q", len(data))
             fh.write(length + TFRecordWriter.masked_crc(length) + data + TFRecordWriter.masked_crc(data))

@@ -395,5 +395,6 @@ def scene_record(scene: RenderedScene, props: Properties) -> bytes:
 
 
 def export_tfrecords(paths: Iterable[Path], props: Properties, out: Path) -> int:
-    """Write rendered scenes as a gzip clevr_with_masks TFRecord at ``out``, atomically; returns how many."""
-    return write_records(out, (scene_record(load_scene(p), props) for p in paths))
+    """Write rendered scenes as a gzip clevr_with_masks TFRecord at ``out`` (the prepare stage's own output,
+    replaced when it is there), atomically; returns how many."""
+    return write_records(out, (scene_record(load_scene(p), props) for p in paths), replace=True)

@@ -112,7 +112,7 @@ def fetch(
     )
     digest = sha256_file(part)
     if sha256 is None:
-        write_text(_record_path(dest), digest + "\n")
+        write_text(_record_path(dest), digest + "\n", replace=True)
         warnings.warn(
             f"no sha256 is pinned for {url}; recorded {digest} in {_record_path(dest)} (set {param}_sha256 to pin it)",
             stacklevel=2,
@@ -150,7 +150,7 @@ def _verify_existing(dest: Path, sha256: str | None) -> str | None:
     expected = sha256 or (record.read_text().strip() if record.is_file() else None)
     digest = sha256_file(dest)
     if expected is None:
-        write_text(record, digest + "\n")
+        write_text(record, digest + "\n", replace=True)
         return digest
     if digest == expected:
         return digest

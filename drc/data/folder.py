@@ -1,43 +1,67 @@
 """Your own images: a plain folder (searched recursively) into the prepared format, masks optional.
 
 Each image is read with its EXIF orientation applied, converted to 8-bit RGB (grey, palette, 16-bit and
-RGBA images included; transparency is composited over white), made square (a centred crop, or padding
-with its edge colours), and shrunk with an antialiasing filter to the resolution. Masks, when given, are
-found under the masks folder at the image's relative path and stem (any image suffix), binarised at half
-their range and squared and resized exactly as their image. A file that cannot be read (corrupt, empty,
-not an image) is named on one line, skipped and counted in ``meta.json``; so is an image without a mask
-when masks are given. A folder with no readable image is one clear error.
+RGBA images included; transparency is composited over white; an animated GIF's first frame), made square
+(a centred crop, or padding with its edge colours), and shrunk with an antialiasing filter to the
+resolution. Masks, when given, are found under the masks folder at the image's relative path and stem
+(any image suffix), binarised at half their range and squared and resized exactly as their image. A file
+that cannot be read (corrupt, empty, not an image, an image format this does not read such as HEIC) is
+named on one line, skipped and counted in ``meta.json``; so is an image without a mask when masks are
+given. A folder with no readable image is one clear error.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from drc.data.prepared import resize_images, resize_masks, write_prepared
+from drc.data.prepared import claim_prepared, resize_images, resize_masks, write_prepared
 from drc.errors import DRCError
+from drc.outputs import outside_inputs, within
 
-SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".avif")
+# Image files that are not read (no decoder here, or not a raster photo): named as skipped, never ignored.
+UNSUPPORTED = (".heic", ".heif", ".jxl", ".svg", ".psd", ".dng", ".raw", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2")
 Fit = Literal["crop", "pad"]
 UNREADABLE = (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError, SyntaxError)
 
 
-def walk_images(root: Path) -> list[Path]:
-    """Image files under ``root`` (any depth, hidden folders left out), sorted by relative path."""
+@dataclass(frozen=True)
+class Scan:
+    """The image files under a folder, each list sorted by relative path."""
+
+    images: list[Path]  # of a format that is read (SUFFIXES)
+    unsupported: list[Path]  # of an image format that is not (UNSUPPORTED): to be named as skipped
+
+
+def scan_images(root: Path, exclude: Iterable[Path] = ()) -> Scan:
+    """Image files under ``root`` (any depth), hidden folders and the ``exclude`` paths (a command's own
+    outputs inside the folder) left out."""
     if not root.is_dir():
         raise DRCError(f"{root} is not a folder; pass the folder that holds your images")
-    found = [
-        p
-        for p in root.rglob("*")
-        if p.suffix.lower() in SUFFIXES
-        and p.is_file()
-        and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    ]
-    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+    excluded = [Path(e) for e in exclude if within(Path(e), root)]
+    found: dict[bool, list[Path]] = {True: [], False: []}
+    for p in root.rglob("*"):
+        suffix = p.suffix.lower()
+        if suffix not in SUFFIXES and suffix not in UNSUPPORTED:
+            continue
+        if any(part.startswith(".") for part in p.relative_to(root).parts) or not p.is_file():
+            continue
+        if any(within(p, e) for e in excluded):
+            continue
+        found[suffix in SUFFIXES].append(p)
+    order = {"key": lambda p: p.relative_to(root).as_posix()}
+    return Scan(sorted(found[True], **order), sorted(found[False], **order))
+
+
+def unsupported_reason(path: Path) -> str:
+    return f"{path.suffix.lower()} images are not read here; convert it to JPEG or PNG"
 
 
 def _open(path: Path) -> Image.Image:
@@ -110,11 +134,14 @@ def prepare_folder(
     fit: Fit = "crop",
     masks: str | Path | None = None,
     name: str = "folder",
+    force: bool = False,
 ) -> Path:
     """Read every image under ``root`` (and its mask under ``masks``) and write the prepared format.
 
     Ids are the images' paths relative to ``root``. Splits: ``all`` and ``eval`` (every image).
     ``meta.json`` ``stats`` counts what was found, kept and skipped, and names every skipped file and why.
+    ``out_dir`` must be new, empty, an earlier prepared dataset or, with ``force``, any folder; it may lie
+    inside ``root`` (it is left out of the scan, as is ``masks``) but not be ``root`` or ``masks`` itself.
     """
     root, out_dir = Path(root).expanduser(), Path(out_dir)
     masks_root = None if masks is None else Path(masks).expanduser()
@@ -122,7 +149,10 @@ def prepare_folder(
         raise DRCError(f"mask folder {masks_root} does not exist")
     if fit not in ("crop", "pad"):
         raise DRCError(f"fit must be crop or pad, got {fit!r}")
-    paths = walk_images(root)
+    outside_inputs(out_dir, "--out", [root] + ([] if masks_root is None else [masks_root]))
+    claim_prepared(out_dir, force)
+    scan = scan_images(root, exclude=[out_dir] + ([] if masks_root is None else [masks_root]))
+    paths = scan.images
     skipped: list[dict[str, str]] = []
     images, labels, ids = [], [], []
 
@@ -130,6 +160,8 @@ def prepare_folder(
         skipped.append({"path": rel, "reason": reason})
         print(f"skipped {rel}: {reason}", flush=True)
 
+    for path in scan.unsupported:
+        skip(path.relative_to(root).as_posix(), unsupported_reason(path))
     for path in paths:
         rel = path.relative_to(root).as_posix()
         try:
@@ -157,7 +189,12 @@ def prepare_folder(
         ids.append(rel)
     if not images:
         raise DRCError(f"no readable image ({', '.join(SUFFIXES)}) under {root}; {len(skipped)} file(s) skipped")
-    stats = {"found": len(paths), "kept": len(images), "skipped": len(skipped), "skipped_files": skipped}
+    stats = {
+        "found": len(paths) + len(scan.unsupported),
+        "kept": len(images),
+        "skipped": len(skipped),
+        "skipped_files": skipped,
+    }
     source = {"folder": str(root), "masks": None if masks_root is None else str(masks_root), "fit": fit}
     return write_prepared(
         out_dir,
@@ -168,4 +205,5 @@ def prepare_folder(
         splits={"eval": range(len(images))},
         source={**source, "resolution": resolution},
         stats=stats,
+        force=force,
     )

@@ -1,12 +1,15 @@
 """The prepared-dataset format shared by every dataset, and some of its rows loaded at a model's resolution.
 
-A prepared dataset is a directory written atomically (it appears complete or not at all)::
+A prepared dataset is a folder written atomically (it appears complete or not at all)::
 
     images.npy        uint8  N x H x W x 3   (np.load(..., mmap_mode="r") maps it without reading it)
     masks.npy         bool   N x H x W       ground-truth foreground (absent for unlabelled images)
     <extra>.npy       optional arrays with N rows (e.g. TM-dSprites' clean backgrounds)
-    meta.json         {"name", "ids", "splits": {split: [row indices]}, "source": {...},
-                       "checksums": {file: sha256}, "stats": {...}}
+    meta.json         {"format": "drc-prepared-v1", "name", "ids", "splits": {split: [row indices]},
+                       "source": {...}, "checksums": {file: sha256}, "stats": {...}}
+
+Written again into the same folder, its files are replaced and the arrays the old ``meta.json`` names but
+the new one does not are removed; any other file there is left alone (drc/outputs.py).
 
 ``splits`` always holds ``"all"``; datasets with official splits add ``"train"``/``"test"``, and
 datasets with an evaluation subset add ``"eval"``.
@@ -26,10 +29,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from drc.atomic import atomic_path
+from drc.atomic import atomic_files
 from drc.errors import DRCError
+from drc.outputs import output_folder
 
 META = "meta.json"
+FORMAT = "drc-prepared-v1"
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 22) -> str:
@@ -51,8 +56,10 @@ def write_prepared(
     source: Mapping[str, Any],
     extra_arrays: Mapping[str, np.ndarray] | None = None,
     stats: Mapping[str, Any] | None = None,
+    force: bool = False,
 ) -> Path:
-    """Validate and write a prepared dataset atomically; returns ``out_dir``."""
+    """Validate and write a prepared dataset atomically; returns ``out_dir``, which must be new, empty,
+    an earlier prepared dataset or (``force``) any folder (``claim_prepared``)."""
     n = len(images)
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
         raise ValueError(f"images must be uint8 N x H x W x 3, got {images.dtype} {images.shape}")
@@ -71,14 +78,16 @@ def write_prepared(
             raise ValueError(f"split {split!r} indexes outside 0..{n - 1}")
         all_splits[split] = rows
     out_dir = Path(out_dir)
-    with atomic_path(out_dir) as tmp:
-        tmp.mkdir()
+    claim_prepared(out_dir, force)
+    earlier = own_arrays(out_dir)
+    with atomic_files(out_dir, last=META) as tmp:
         arrays = {"images": images, **({} if masks is None else {"masks": masks.astype(bool)}), **extra_arrays}
         checksums = {}
         for key, arr in arrays.items():
             np.save(tmp / f"{key}.npy", np.ascontiguousarray(arr))
             checksums[f"{key}.npy"] = sha256_file(tmp / f"{key}.npy")
         meta = {
+            "format": FORMAT,
             "name": name,
             "n_images": n,
             "resolution": list(images.shape[1:3]),
@@ -89,7 +98,37 @@ def write_prepared(
             "stats": dict(stats or {}),
         }
         (tmp / META).write_text(json.dumps(meta, indent=1) + "\n")
+    for stale in earlier - set(checksums):
+        (out_dir / stale).unlink(missing_ok=True)
     return out_dir
+
+
+def is_prepared(folder: Path) -> bool:
+    """Whether ``folder`` holds a prepared dataset that write_prepared wrote: its meta.json's format (or,
+    written before the format was recorded, its name, ids, splits and checksums)."""
+    meta = _meta(folder)
+    return meta.get("format") == FORMAT or (
+        "format" not in meta and {"name", "ids", "splits", "checksums"} <= set(meta)
+    )
+
+
+def own_arrays(folder: Path) -> set[str]:
+    """The array files of an earlier prepared dataset in ``folder`` (none if there is none)."""
+    names = _meta(folder).get("checksums", {}) if is_prepared(folder) else {}
+    return {name for name in names if name.endswith(".npy") and Path(name).name == name}
+
+
+def _meta(folder: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads((folder / META).read_text())
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def claim_prepared(out_dir: Path, force: bool, option: str = "--out") -> None:
+    """Refuse to write a prepared dataset into a folder that holds anything but an earlier one (unless ``force``)."""
+    output_folder(out_dir, option, is_prepared, "a prepared dataset", force)
 
 
 @dataclass
@@ -105,14 +144,22 @@ class Prepared:
     def open(cls, root: str | Path) -> Prepared:
         root = Path(root)
         meta_path = root / META
+        if not root.exists():
+            raise DRCError(f"{root} does not exist; pass a prepared dataset (drc prepare writes one)")
         if not meta_path.is_file():
-            raise DRCError(f"{root} is not a prepared dataset (no {META}); run the dataset's prepare stage first")
+            raise DRCError(
+                f"{root} is not a prepared dataset (no {META}); for a folder of images run "
+                f"`drc prepare {root} --out NEW_FOLDER` and pass NEW_FOLDER (paper datasets: dvc repro)"
+            )
         try:
             meta = json.loads(meta_path.read_text())
             images = np.load(root / "images.npy", mmap_mode="r")
-            masks = np.load(root / "masks.npy", mmap_mode="r") if (root / "masks.npy").is_file() else None
+            labelled = "masks.npy" in meta.get("checksums", {})
+            masks = np.load(root / "masks.npy", mmap_mode="r") if labelled else None
         except (OSError, ValueError) as exc:
-            raise DRCError(f"{root} is corrupt ({exc}); delete it and prepare the dataset again") from exc
+            raise DRCError(
+                f"{root} is corrupt ({exc}); prepare it again (drc prepare FOLDER --out {root}, or dvc repro)"
+            ) from exc
         return cls(root=root, meta=meta, images=images, masks=masks)
 
     def __len__(self) -> int:

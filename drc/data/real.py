@@ -139,7 +139,7 @@ def prepare_real(
         "params": params,
     }
     write_prepared(out_dir, name=name, source=source, **built)
-    write_json(filters_path(out_dir), {"dataset": name, **built["stats"]})
+    write_json(filters_path(out_dir), {"dataset": name, **built["stats"]}, replace=True)
     return Path(out_dir)
 
 

@@ -6,7 +6,8 @@ reports/grabcut/<ds>_margins.csv, reports/training/<ds>-{all,train}/live/plots/m
 reports/progress/<ds>.csv,
 data/eval/{drc,grabcut}_<ds>.npz and data/prepared/<ds>. Writes reports/results.csv, reports/summary.json
 (the DVC metric), reports/tables/, reports/figures/ (PNG) and reports/figures_pdf/, each atomically, and
-the results block of README.md (drc/reports/readme.py).
+the results block of README.md (drc/reports/readme.py). A figure whose inputs are absent (a fresh clone
+holds the committed figures but not the DVC-cached data they were drawn from) keeps the file that is there.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from drc.atomic import atomic_path, write_json, write_text
+from drc.atomic import atomic_files, atomic_path, write_json, write_text
 from drc.config import ReadoutConfig, SamplerConfig, TrainConfig, from_dict
 from drc.data.prepared import Prepared
 from drc.params import load_params
@@ -42,12 +43,13 @@ N_FIRST, N_WORST = 8, 16
 
 
 def build_reports(root: Path = Path(".")) -> list[str]:
-    """Write results.csv, the four tables and the figures; returns one line per figure left out and why."""
+    """Write results.csv, the four tables and the figures; returns one line per figure not drawn, saying
+    why and whether an earlier file of it was kept."""
     params = load_params(root / "params.yaml")
     results = collect_results(root)
-    with atomic_path(root / RESULTS) as tmp:
+    with atomic_path(root / RESULTS, replace=True) as tmp:
         results.to_csv(tmp, index=False, float_format="%.4f")
-    write_json(root / SUMMARY, summary(results))
+    write_json(root / SUMMARY, summary(results), replace=True)
     tables = {
         "table1": table1(results),
         "table2": table2(current_run(results, params)),
@@ -55,18 +57,22 @@ def build_reports(root: Path = Path(".")) -> list[str]:
         "table4": table4(results),
         "headline": headline(results),
     }
-    with atomic_path(root / TABLES) as tmp:
-        tmp.mkdir()
+    with atomic_files(root / TABLES) as tmp:
         for name, table in tables.items():
             write_table(table, tmp / f"{name}.md")
     update_readme(root / "README.md", tables["headline"])
-    with atomic_path(root / FIGURES) as tmp, atomic_path(root / FIGURES_PDF) as pdf_tmp:
-        tmp.mkdir()
-        pdf_tmp.mkdir()
+    with atomic_files(root / FIGURES) as tmp, atomic_files(root / FIGURES_PDF) as pdf_tmp:
         skipped = draw_figures(root, params, tmp, results)
         for pdf in tmp.glob("*.pdf"):
             os.replace(pdf, pdf_tmp / pdf.name)
-        return skipped
+    return [_not_drawn(root / FIGURES / line.partition(": ")[0], line) for line in skipped]
+
+
+def _not_drawn(figure: Path, line: str) -> str:
+    name, _, reason = line.partition(": ")
+    if figure.is_file():
+        return f"{name} kept as it was (not redrawn: {reason})"
+    return f"{name} left out ({reason})"
 
 
 def write_ablations(root: Path, exp_show_json: str) -> Path:
@@ -83,9 +89,9 @@ def write_ablations(root: Path, exp_show_json: str) -> Path:
 
 
 def write_table(table: Table, md_path: Path) -> None:
-    """The table as Markdown at ``md_path`` and as CSV beside it."""
-    write_text(md_path, table.to_markdown())
-    with atomic_path(md_path.with_suffix(".csv")) as tmp:
+    """The table as Markdown at ``md_path`` and as CSV beside it (replacing the command's earlier ones)."""
+    write_text(md_path, table.to_markdown(), replace=True)
+    with atomic_path(md_path.with_suffix(".csv"), replace=True) as tmp:
         table.frame.to_csv(tmp, index=False)
 
 

@@ -25,6 +25,6 @@ def exp_show_json() -> str:
 def report_command(ablations: bool = False) -> None:
     """Rebuild results.csv, the tables and the figures; with ``ablations``, also Table 2 per experiment."""
     for line in build_reports(Path(".")):
-        typer.echo(f"figure left out: {line}")
+        typer.echo(f"figure {line}")
     if ablations:
         typer.echo(f"wrote {write_ablations(Path('.'), exp_show_json())}")

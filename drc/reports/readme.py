@@ -97,5 +97,5 @@ def update_readme(path: Path, table: Table, markers: tuple[str, str] = (BEGIN, E
         return False
     new = text[:start] + block(table, markers) + text[end + len(finish) :]
     if new != text:
-        write_text(path, new)
+        write_text(path, new, replace=True)
     return True

@@ -85,9 +85,9 @@ def _cell(mean: float, sd: float) -> str:
 def write_seed_reports(root: Path, datasets: list[str]) -> Table:
     """reports/seeds.csv, reports/seeds.md and README.md's seeds block."""
     summary = spread(seed_rows(root, datasets))
-    with atomic_path(root / SPREAD) as tmp:
+    with atomic_path(root / SPREAD, replace=True) as tmp:  # the report's own files
         summary.to_csv(tmp, index=False, float_format="%.4f")
     table = seeds_table(summary)
-    write_text(root / TABLE, table.to_markdown())
+    write_text(root / TABLE, table.to_markdown(), replace=True)
     update_readme(root / "README.md", table, SEEDS)
     return table
