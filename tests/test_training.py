@@ -201,6 +201,19 @@ def test_loss_weights_are_the_configs():
     assert trainer.loss_weights() == {"recon": 1.0, "tv": 0.02, "pseudo_f": 0.3, "pseudo_b": 0.3, "ortho": 0.5}
 
 
+def test_the_ortho_term_is_each_conv_kernels_norm_or_its_square_in_both_generators():
+    """Eq. 24 on the fg and bg generators' conv kernels: ||W W^T (1 - I)||_F each, squared with train.ortho_squared."""
+    for squared in (False, True):
+        trainer = make_trainer(ortho_squared=squared)
+        shift_kernels(trainer.model, 0.001, 0.002)
+        expected = 0.0
+        for net in (trainer.model.fg_gen, trainer.model.bg_gen):
+            for w in (p.detach().flatten(1).double().numpy() for p in net.parameters() if p.ndim == 4):
+                off_sq = ((w @ w.T) ** 2).sum() - (np.diag(w @ w.T) ** 2).sum()  # off-diagonal squares
+                expected += off_sq if squared else np.sqrt(off_sq)
+        assert float(trainer.ortho_term().detach()) == pytest.approx(expected, rel=1e-4), squared
+
+
 def test_generator_loss_term_by_term_by_hand():
     """Listing 3 on a 2 x 2 one-channel rendering: -mean E-step objective, TV(mean) of the re-assigned background,
     the pseudo-label cross-entropies of each region's masked image (the background before re-assignment), ortho."""
