@@ -14,7 +14,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 # Stages run `python ...`: the venv's interpreter must come first on PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv render-venv repro seeds test lint bench deps clean-venv
+.PHONY: venv render-venv repro seeds test lint bench deps mutants clean-venv
 
 $(STAMP): constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -53,6 +53,10 @@ bench: $(STAMP)
 # After an import changes: rewrite dvc.yaml's code deps from the stages' imports (drc/stagedeps.py).
 deps: $(STAMP)
 	$(BIN)/python -m drc.stagedeps
+
+# Mutation testing of the method's core (bench/mutants.py): prints the kill rate; not part of `make test`.
+mutants: $(STAMP)
+	$(BIN)/python -m bench.mutants
 
 clean-venv:
 	rm -rf $(VENV) $(RVENV)

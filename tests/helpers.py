@@ -27,6 +27,29 @@ def torch_threads(threads: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+class Fixed(torch.nn.Module):
+    """A stand-in network that returns fixed outputs and records what it was given."""
+
+    def __init__(self, *outputs: torch.Tensor) -> None:
+        super().__init__()
+        self.outputs, self.inputs = outputs, []
+
+    def forward(self, *inputs: torch.Tensor):
+        self.inputs.append(inputs)
+        return self.outputs if len(self.outputs) > 1 else self.outputs[0]
+
+
+def hand_estep_objective(pi_f, fg, bg, x, sigma: float | None) -> np.ndarray:
+    """The E-step objective per pixel (eqs. 5, 7, 12, Listings 2-3) in NumPy, written apart from drc/:
+    gamma (log(pi_f + 1e-8) + log p_f) + (1 - gamma)(log(1 - pi_f + 1e-8) + log p_b), with log p_k =
+    -|g_k - x| / (2 sigma^2) (plain -|g_k - x| for sigma None), gamma = pi_f p_f / (pi_f p_f + pi_b p_b + 1e-8)."""
+    pi_f, fg, bg, x = (np.asarray(a, np.float64) for a in (pi_f, fg, bg, x))
+    scale = 1.0 if sigma is None else 2 * sigma**2
+    log_pf, log_pb = -np.abs(fg - x) / scale, -np.abs(bg - x) / scale
+    gamma = pi_f * np.exp(log_pf) / (pi_f * np.exp(log_pf) + (1 - pi_f) * np.exp(log_pb) + 1e-8)
+    return gamma * (np.log(pi_f + 1e-8) + log_pf) + (1 - gamma) * (np.log(1 - pi_f + 1e-8) + log_pb)
+
+
 def tiny_model_config(**overrides) -> ModelConfig:
     """A 32 px model small enough for CPU tests."""
     base = dict(

@@ -1,4 +1,5 @@
 import copy
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -7,8 +8,28 @@ import torch
 import drc.training
 from drc.errors import DRCError
 from drc.metrics import score_masks
-from drc.training import Trainer, batch_indices, lr_factor
-from tests.helpers import images_to_tensor, squares_on_stripes, tiny_model_config, tiny_train_config, torch_threads
+from drc.model.drc import Rendering
+from drc.model.objective import orthogonal_reg, tv_norm
+from drc.training import Trainer, batch_indices, check_finite, lr_factor
+from tests.helpers import (
+    Fixed,
+    hand_estep_objective,
+    images_to_tensor,
+    squares_on_stripes,
+    tiny_model_config,
+    tiny_train_config,
+    torch_threads,
+)
+
+
+def shift_kernels(model, fg: float, bg: float) -> None:
+    """Add ``fg`` / ``bg`` to every conv kernel of the foreground / background generator: off their orthogonal
+    start, where the ortho term is ~1e-12 and whatever is done with it goes unseen."""
+    with torch.no_grad():
+        for net, shift in ((model.fg_gen, fg), (model.bg_gen, bg)):
+            for p in net.parameters():
+                if p.ndim == 4:
+                    p.add_(shift)
 
 
 def make_trainer(**train_overrides) -> Trainer:
@@ -108,7 +129,7 @@ def test_non_finite_loss_stops_with_a_clear_error():
     trainer = make_trainer()
     trainer.images[0, 0, 0, 0] = float("nan")
     trainer.images[:] = float("nan")
-    with pytest.raises(DRCError, match="diverged"):
+    with pytest.raises(DRCError, match="^training diverged at iteration 1 "):
         trainer.step()
 
 
@@ -146,3 +167,258 @@ def test_overfit_eight_images_reduces_the_reconstruction_error():
     all_fg = score_masks(np.ones_like(masks), masks)["iou"]
     print(f"overfit: mse {first:.4f} -> {last:.4f}; IoU {iou:.1f} vs all-foreground {all_fg:.1f}")
     assert last < 0.4 * first
+
+
+def test_batch_order_of_a_seed_is_fixed():
+    """The batches a committed run trained on: a change here changes every committed score."""
+    assert [batch_indices(8, 3, 0, it).tolist() for it in range(3)] == [[4, 0, 7], [3, 2, 5], [5, 4, 2]]
+    assert batch_indices(8, 3, 1, 0).tolist() == [6, 1, 2]
+    # fewer images than a batch: each iteration is one epoch of all of them, in a new order
+    assert [batch_indices(3, 5, 0, it).tolist() for it in range(3)] == [[2, 0, 1], [1, 2, 0], [0, 2, 1]]
+
+
+def test_learning_rate_factor_at_the_ends_of_the_schedule():
+    assert lr_factor("cosine", 0, 0) == 1.0  # no iterations to decay over
+    assert lr_factor("cosine", 6, 4) == pytest.approx(0.0)  # past the last iteration it stays at 0
+    assert lr_factor("cosine", 1, 4) == pytest.approx(0.5 * (1 + np.cos(np.pi / 4)))
+    assert [lr_factor("cosine", t, 1) for t in (0, 1)] == pytest.approx([1.0, 0.0])  # one iteration
+
+
+def test_a_non_finite_loss_is_named_in_one_line():
+    check_finite({"loss/recon": 1.0, "loss/lebm": -2.0}, 3)  # finite: nothing happens
+    for bad in (float("nan"), float("inf")):
+        message = (
+            f"training diverged at iteration 7 ({{'loss/tv': {bad}}}); lower the learning rates or Langevin step "
+            "sizes, or resume from the last checkpoint"
+        )
+        with pytest.raises(DRCError) as error:
+            check_finite({"loss/recon": 1.0, "loss/tv": bad}, 7)
+        assert str(error.value) == message
+
+
+def test_loss_weights_are_the_configs():
+    trainer = make_trainer(tv_norm=0.02, pseudo_label=0.3, ortho_reg=0.5)
+    assert trainer.loss_weights() == {"recon": 1.0, "tv": 0.02, "pseudo_f": 0.3, "pseudo_b": 0.3, "ortho": 0.5}
+
+
+def test_the_ortho_term_is_each_conv_kernels_norm_or_its_square_in_both_generators():
+    """Eq. 24 on the fg and bg generators' conv kernels: ||W W^T (1 - I)||_F each, squared with train.ortho_squared."""
+    for squared in (False, True):
+        trainer = make_trainer(ortho_squared=squared)
+        shift_kernels(trainer.model, 0.001, 0.002)
+        expected = 0.0
+        for net in (trainer.model.fg_gen, trainer.model.bg_gen):
+            for w in (p.detach().flatten(1).double().numpy() for p in net.parameters() if p.ndim == 4):
+                off_sq = ((w @ w.T) ** 2).sum() - (np.diag(w @ w.T) ** 2).sum()  # off-diagonal squares
+                expected += off_sq if squared else np.sqrt(off_sq)
+        assert float(trainer.ortho_term().detach()) == pytest.approx(expected, rel=1e-4), squared
+
+
+def test_generator_loss_term_by_term_by_hand():
+    """Listing 3 on a 2 x 2 one-channel rendering: -mean E-step objective, TV(mean) of the re-assigned background,
+    the pseudo-label cross-entropies of each region's masked image (the background before re-assignment), ortho."""
+    trainer = make_trainer(sigma=0.5)
+    model = trainer.model
+    shift_kernels(model, 0.001, 0.002)
+    fg, fm = torch.tensor([[0.5, 0.0], [0.0, 1.0]]).view(1, 1, 2, 2), torch.tensor([[2.0, -1.0], [0.0, 1.0]])
+    bg, bg_raw = torch.tensor([[0.0, 0.5], [0.5, 0.25]]).view(1, 1, 2, 2), torch.full((1, 1, 2, 2), 0.75)
+    bm_raw = torch.tensor([[0.0, 1.0], [-1.0, 0.0]]).view(1, 1, 2, 2)
+    pi_f = torch.sigmoid(fm).view(1, 1, 2, 2)
+    r = Rendering(
+        fg=fg, bg=bg, pi_f=pi_f, fg_mask_logit=fm.view(1, 1, 2, 2), bg_raw=bg_raw, bg_mask_logit_raw=bm_raw, grid=None
+    )
+    x = torch.tensor([[0.5, 0.25], [0.0, 1.0]]).view(1, 1, 2, 2)
+    log = float(np.log(3.0))
+    categories = torch.tensor([[0.0, log]]), torch.tensor([[log, 0.0]])  # the LEBM's: P = [1/4, 3/4], [3/4, 1/4]
+    model.fg_classifier, model.bg_classifier = Fixed(torch.tensor([[0.0, 0.0]])), Fixed(torch.tensor([[0.0, log]]))
+    terms = trainer.generator_loss(r, x, categories)
+
+    sigmoid = lambda v: 1 / (1 + np.exp(-np.asarray(v)))  # noqa: E731
+    recon = -hand_estep_objective(sigmoid(fm.numpy()), fg[0, 0].numpy(), bg[0, 0].numpy(), x[0, 0].numpy(), 0.5).mean()
+    tv = (0.5 + 0.25) / 2 + (0.5 + 0.25) / 2  # |dx| 0.5, 0.25 and |dy| 0.5, 0.25, each a mean of two
+    pseudo_f = -(0.25 * np.log(0.5) + 0.75 * np.log(0.5))  # H([1/4, 3/4], [1/2, 1/2])
+    pseudo_b = -(0.75 * np.log(0.25) + 0.25 * np.log(0.75))  # H([3/4, 1/4], [1/4, 3/4])
+    ortho_f, ortho_b = (  # the foreground and background generators' conv kernels only (eq. 24)
+        sum(
+            float(np.sqrt(((w @ w.T) ** 2).sum() - (np.diag(w @ w.T) ** 2).sum()))  # eq. 24's norm
+            for w in (p.detach().flatten(1).double().numpy() for p in net.parameters() if p.ndim == 4)
+        )
+        for net in (model.fg_gen, model.bg_gen)
+    )
+    assert 0.001 < ortho_f < ortho_b
+    ortho = ortho_f + ortho_b
+    expected = {"recon": recon, "tv": tv, "pseudo_f": pseudo_f, "pseudo_b": pseudo_b, "ortho": ortho}
+    assert list(terms) == [*expected, "total"]
+    for name, value in expected.items():
+        assert float(terms[name].detach()) == pytest.approx(value, rel=1e-5, abs=1e-6), name
+    total = recon + 0.01 * tv + 0.1 * (pseudo_f + pseudo_b) + 1.0 * ortho
+    assert float(terms["total"].detach()) == pytest.approx(total, rel=1e-5)
+    # what the classifiers see: each region's appearance times sigmoid of its own mask logit, bg before re-assignment
+    (fg_seen,), (bg_seen,) = model.fg_classifier.inputs[0], model.bg_classifier.inputs[0]
+    assert np.allclose(fg_seen.numpy(), fg.numpy() * sigmoid(fm.numpy()), atol=1e-6)
+    assert np.allclose(bg_seen.numpy(), 0.75 * sigmoid(bm_raw.numpy()), atol=1e-6)
+
+    plain = make_trainer(sigma=0.5, generator_loglik_scaled=False, tv_norm=0.0, pseudo_label=0.0, ortho_reg=0.0)
+    terms = plain.generator_loss(r, x, categories)  # the official code's L1, without 1/(2 sigma^2); no regularisers
+    l1 = -hand_estep_objective(sigmoid(fm.numpy()), fg[0, 0].numpy(), bg[0, 0].numpy(), x[0, 0].numpy(), None).mean()
+    assert list(terms) == ["recon", "total"] and float(terms["total"].detach()) == pytest.approx(l1, rel=1e-5)
+
+
+@pytest.fixture
+def one_iteration() -> SimpleNamespace:
+    """One iteration of Algorithm 1 on 8 images (batch 4, no flips, rates 1e-3, kernels shifted), and the model
+    before it. Function-scoped: mutmut links a test to the code it reaches, and a module fixture reaches
+    ``Trainer.step`` in the first of its tests only."""
+    with torch_threads(1):
+        trainer = make_trainer(hflip=False, lr_lebm=1e-3, lr_generator=1e-3)
+        shift_kernels(trainer.model, 0.001, 0.002)
+        before = copy.deepcopy(trainer.model)
+        logs = trainer.step()
+    rows = batch_indices(8, 4, trainer.config.seed, 0)
+    z_post, z_prior = trainer.z_post[rows], trainer.z_prior[rows]
+    return SimpleNamespace(
+        trainer=trainer, before=before, logs=logs, x=trainer.images[rows], z_post=z_post, z_prior=z_prior
+    )
+
+
+def test_the_lebm_update_lowers_the_energy_of_posterior_samples_relative_to_prior_samples(one_iteration):
+    """Eq. 3: the LEBM's loss is mean E(z+) - mean E(z-) at this iteration's samples, and one step lowers it."""
+    it = one_iteration
+
+    def gap(lebm) -> float:
+        with torch.no_grad():
+            return float(lebm(it.z_post)[0].mean() - lebm(it.z_prior)[0].mean())
+
+    assert it.logs["loss/lebm"] == pytest.approx(gap(it.before.lebm), rel=1e-5)
+    assert gap(it.trainer.model.lebm) < gap(it.before.lebm)
+
+
+def test_the_generator_update_lowers_the_reconstruction_term_on_its_batch(one_iteration):
+    it = one_iteration
+
+    def recon(model) -> float:
+        with torch.no_grad():
+            return float(it.trainer.generator_loss(model.render(it.z_post), it.x, model.lebm(it.z_post)[1:])["recon"])
+
+    assert it.logs["loss/recon"] == pytest.approx(recon(it.before), rel=1e-5)
+    assert recon(it.trainer.model) < recon(it.before)
+
+
+def test_the_logged_losses_are_the_batchs(one_iteration):
+    """The total is the weighted sum of the terms (Listing 3's weights); TV, ortho, the composite's squared error
+    and the foreground's share (pi_f > 0.5) are those of the batch at the weights the update started from."""
+    it, logs = one_iteration, one_iteration.logs
+    with torch.no_grad():
+        r = it.before.render(it.z_post)
+        ortho = orthogonal_reg(it.before.fg_gen) + orthogonal_reg(it.before.bg_gen)
+    pseudo = logs["loss/pseudo_f"] + logs["loss/pseudo_b"]
+    assert logs["loss/total"] == pytest.approx(logs["loss/recon"] + 0.01 * logs["loss/tv"] + 0.1 * pseudo + ortho)
+    assert logs["loss/tv"] == pytest.approx(float(tv_norm(r.bg, "mean")), rel=1e-5)
+    assert logs["loss/ortho"] == pytest.approx(float(ortho), rel=1e-5)
+    assert logs["train/mse"] == pytest.approx(float((r.composite - it.x).square().mean()), rel=1e-5)
+    fg_share = float((r.pi_f > 0.5).float().mean())
+    assert 0 < fg_share < 1 and logs["train/fg_fraction"] == pytest.approx(fg_share)
+    assert logs["train/lr_factor"] == 1.0
+
+
+def test_each_image_is_flipped_left_to_right_with_probability_one_half():
+    trainer = make_trainer()
+    seen = []
+    generator_loss = trainer.generator_loss
+    trainer.generator_loss = lambda r, x, c: seen.append(x.clone()) or generator_loss(r, x, c)
+    state = torch.get_rng_state()
+    flip = torch.rand(4) < 0.5  # the iteration's first random draw
+    torch.set_rng_state(state)
+    trainer.step()
+    x = trainer.images[batch_indices(8, 4, trainer.config.seed, 0)]
+    assert 0 < int(flip.sum()) < 4 and torch.equal(seen[0], torch.where(flip[:, None, None, None], x.flip(-1), x))
+
+
+def shard(rank: int, world: int, **overrides) -> Trainer:
+    """The trainer of rank ``rank`` of ``world`` as drc/distributed.py sets it up (its images and chains), in this
+    process and without a process group: nothing is summed across ranks. Without pixel re-assignment:
+    grid_sample's gradient jumps where a sampling point crosses a pixel centre, which grows the rounding
+    differences between batch sizes in the chains (to 2 % in one of these runs, 1e-4 without)."""
+    images = images_to_tensor(squares_on_stripes(n=8)[0])
+    trainer = Trainer(tiny_model_config(pixel_reassign=False), tiny_train_config(**overrides), images)
+    trainer.rank, trainer.world = rank, world
+    trainer.images = trainer.images[rank::world].clone()
+    trainer.z_post, trainer.z_prior = trainer.z_post[rank::world].clone(), trainer.z_prior[rank::world].clone()
+    return trainer
+
+
+def one_process_and_three_ranks(
+    **settings,
+) -> tuple[Trainer, dict, torch.Tensor, list[tuple[Trainer, dict, torch.Tensor]]]:
+    """One iteration in one process, then as each of three ranks: (trainer, logs, RNG state after) of each (the
+    generators' kernels shifted the same on every rank, so that the ortho term counts)."""
+
+    def trainer(rank: int, world: int) -> Trainer:
+        t = shard(rank, world, **settings)
+        shift_kernels(t.model, 0.002, 0.002)
+        return t
+
+    with torch_threads(1):
+        one = trainer(0, 1)
+        z_post0 = one.z_post.clone()
+        logs = one.step()
+        ranks = [(t, t.step(), torch.get_rng_state()) for t in (trainer(r, 3) for r in range(3))]
+    return one, logs, z_post0, ranks
+
+
+SHARDINGS = [(0, 2), (9, 0)]  # seed, the rank without a row of the batch (4, 0, 7, 3 and 1, 4, 7, 5 of 8 images)
+
+
+@pytest.mark.parametrize("seed, empty", SHARDINGS)
+def test_the_shards_chains_are_the_one_process_rows_and_their_random_streams_stay_in_step(seed, empty):
+    """Every random number is drawn for the whole batch and each rank keeps its rows. Posterior step 0.02, as
+    tests/test_ddp.py: rounding differences between batch sizes must not grow in the chains."""
+    assert [int((batch_indices(8, 4, seed, 0) % 3 == rank).sum()) for rank in range(3)][empty] == 0
+    one, _, z_post0, ranks = one_process_and_three_ranks(posterior_step_size=0.02, seed=seed)
+    rng = torch.get_rng_state()  # after the last rank, which drew what the others drew
+    for rank, (trainer, _, rng_after) in enumerate(ranks):
+        change, expected = trainer.z_post - z_post0[rank::3], one.z_post[rank::3] - z_post0[rank::3]
+        assert float((change - expected).norm()) <= 1e-3 * float(expected.norm()) + 1e-7, rank
+        assert torch.equal(rng_after, rng)
+    assert torch.equal(ranks[empty][0].z_post, z_post0[empty::3])  # no row of this batch: its chains stay
+
+
+@pytest.mark.parametrize("seed, empty", SHARDINGS)
+def test_the_shards_losses_and_gradients_add_up_to_the_one_process(seed, empty):
+    """Each rank's losses are its share of the batch means (the ortho term counted on rank 0, rows or not), so
+    they and the gradients sum to the one process's. Without Langevin steps every rank differentiates exactly
+    the one process's rows (with them, the L1 kinks turn the chains' rounding differences into 1e-2)."""
+    one, logs, _, ranks = one_process_and_three_ranks(posterior_steps=0, prior_steps=0, seed=seed)
+    for name, value in logs.items():
+        summed = sum(rank_logs[name] for _, rank_logs, _ in ranks)
+        expected = value * (3 if name == "train/lr_factor" else 1)  # each rank's own, the rest sums
+        assert summed == pytest.approx(expected, rel=1e-4), name
+    assert ranks[1][1]["loss/ortho"] == ranks[2][1]["loss/ortho"] == 0.0 < ranks[0][1]["loss/ortho"]
+    named = [dict(trainer.model.named_parameters()) for trainer, _, _ in ranks]
+    with_grad = [name for name, p in one.model.named_parameters() if p.grad is not None]
+    assert all(any(params[name].grad is not None for params in named) for name in with_grad)
+    expected = torch.cat([p.grad.flatten() for p in one.model.parameters() if p.grad is not None])
+    summed = torch.cat(
+        [sum(params[name].grad for params in named if params[name].grad is not None).flatten() for name in with_grad]
+    )
+    assert float((summed - expected).norm()) <= 1e-3 * float(expected.norm())  # measured: 2e-5 to 4e-5
+
+
+def test_each_optimisers_gradients_pass_through_reduce_gradients_between_backward_and_step():
+    """Where drc/distributed.py sums them over ranks; and the logged values through reduce_values."""
+    trainer = make_trainer()
+    seen = []
+
+    def reduce_gradients(opt: torch.optim.Optimizer) -> None:
+        params = [p for group in opt.param_groups for p in group["params"]]
+        seen.append((opt, all(p.grad is not None for p in params), [p.clone() for p in params[:1]]))
+
+    trainer.reduce_gradients = reduce_gradients
+    trainer.reduce_values = lambda values: seen.append(values.clone()) or values * 2
+    before = {name: p.clone() for name, p in trainer.model.named_parameters()}
+    logs = trainer.step()
+    (lebm_opt, lebm_grads, lebm_first), (gen_opt, gen_grads, gen_first), values = seen
+    assert lebm_opt is trainer.opt_e and gen_opt is trainer.opt_g and lebm_grads and gen_grads
+    assert torch.equal(lebm_first[0], before["lebm.fg_head.0.weight"])  # not stepped yet
+    assert torch.equal(gen_first[0], before["fg_gen.stem.fc.weight"])
+    assert logs["loss/recon"] == pytest.approx(2 * float(values[0]))  # the logs are reduce_values' output
