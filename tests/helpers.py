@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -102,6 +103,18 @@ def squares_on_stripes(n: int = 8, res: int = 32, seed: int = 0) -> tuple[np.nda
 
 def images_to_tensor(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+def tiny_checkpoint(folder: Path) -> Path:
+    """A checkpoint of the tiny model trained 2 iterations on 8 squares on stripes, at ``folder``/model.pt."""
+    from drc.training import Trainer
+
+    images, _ = squares_on_stripes(n=8)
+    trainer = Trainer(tiny_model_config(), tiny_train_config(iterations=2), images_to_tensor(images), profile="tiny")
+    trainer.run(progress=False)
+    path = folder / "model.pt"
+    trainer.save(path)
+    return path
 
 
 def write_squares(root, n: int = 10, splits: dict | None = None, name: str = "squares"):

@@ -8,20 +8,14 @@ import yaml
 from typer.testing import CliRunner
 
 from drc.cli import app
-from drc.training import Trainer
-from tests.helpers import images_to_tensor, squares_on_stripes, tiny_model_config, tiny_train_config
+from tests.helpers import squares_on_stripes, tiny_checkpoint
 
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    images, _ = squares_on_stripes(n=8)
-    trainer = Trainer(tiny_model_config(), tiny_train_config(iterations=2), images_to_tensor(images), profile="tiny")
-    trainer.run(progress=False)
-    path = tmp_path_factory.mktemp("ckpt") / "model.pt"
-    trainer.save(path)
-    return path
+    return tiny_checkpoint(tmp_path_factory.mktemp("ckpt"))
 
 
 @pytest.fixture()

@@ -14,8 +14,7 @@ from drc import extraction
 from drc.config import ReadoutConfig, SamplerConfig
 from drc.errors import DRCError, Interrupted
 from drc.extraction import MANIFEST, extract_folder
-from drc.training import Trainer
-from tests.helpers import images_to_tensor, squares_on_stripes, tiny_model_config, tiny_train_config, torch_threads
+from tests.helpers import squares_on_stripes, tiny_checkpoint, torch_threads
 
 # Several restarts, settling and a batch of 4 for 7 images (batches of 4 and 3, padded to 4): a resumed run
 # regroups the images it has left, which changes every float if the batch shapes are not kept.
@@ -31,12 +30,7 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    images, _ = squares_on_stripes(n=8)
-    trainer = Trainer(tiny_model_config(), tiny_train_config(iterations=2), images_to_tensor(images), profile="tiny")
-    trainer.run(progress=False)
-    path = tmp_path_factory.mktemp("ckpt") / "model.pt"
-    trainer.save(path)
-    return path
+    return tiny_checkpoint(tmp_path_factory.mktemp("ckpt"))
 
 
 def write_images(folder: Path, n: int = 7, seed: int = 3) -> list[Path]:
