@@ -64,8 +64,8 @@ class RenderSettings:
 
     width: int = 320  # px; clevr_with_masks' frame: the crop box and the TFRecord layout are for 320 x 240
     height: int = 240
-    # Cycles samples per pixel (the generator: 512). 16 with the denoiser: 5 CPU s a scene, its 128 px images
-    # within 0.4 grey levels (mean) of 512 samples' (docs/performance.md); without it 64 are noisier.
+    # Cycles samples per pixel (the generator: 512), chosen with the denoiser from the measured cost against the
+    # looks (docs/performance.md).
     samples: int = 16
     denoise: bool = True  # OpenImageDenoise after sampling (the generator's Blender 2.78 had none)
 
