@@ -188,7 +188,21 @@ def test_rendered_dataset_is_prepared_with_its_settings(rendered):
     assert source["config"]["render"] == {"width": 320, "height": 240, "samples": 1, "denoise": False}
     stats = prepared.meta["stats"]
     assert sum(stats["objects_per_scene"].values()) == N_SCENES
-    assert 0.0 < stats["foreground_fraction_mean"] < 0.5 and stats["render_seconds_per_scene_mean"] > 0
+    assert 0.0 < stats["foreground_fraction_mean"] < 0.5
+
+
+@pytest.mark.slow
+def test_the_same_scenes_prepare_to_the_same_bytes_wherever_the_assets_are(rendered, standin_assets, tmp_path, capsys):
+    """The assets' folder, the renderer's path and the worker count are this machine's, not the data's: a copy of
+    the assets elsewhere, another worker count, the same render cache give byte-identical prepared files."""
+    moved = tmp_path / "elsewhere" / "data"
+    shutil.copytree(standin_assets, moved)
+    cfg = replace(rendered["cfg"], assets_dir=str(moved), workers=1)
+    out = cr.prepare_clevr_rendered(cfg, tmp_path / "p", download_dir=tmp_path, render_root=rendered["scenes"].parent)
+    assert f"{N_SCENES} scenes rendered in " in capsys.readouterr().out  # the cost goes to the log
+    for name in ("meta.json", "images.npy", "masks.npy"):
+        assert (out / name).read_bytes() == (rendered["prepared"] / name).read_bytes(), name
+    assert str(moved) not in (out / "meta.json").read_text()
 
 
 @pytest.mark.slow
