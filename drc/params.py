@@ -88,22 +88,6 @@ def _set_values(layer: Mapping[str, Any] | None, where: str) -> dict[str, Any]:
     return {k: v for k, v in layer.items() if v is not None}
 
 
-def section_values(
-    section: str,
-    dataset: str,
-    profile: str,
-    params: Mapping[str, Any] | None = None,
-    overrides: Mapping[str, Mapping[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """The merged values of one section (layers 2-5; the dataclass adds its defaults)."""
-    kind = dataset_kind(dataset)
-    values = dict(PAPER_FACTS[kind].get(section, {})) if kind else {}
-    values |= _set_values(read_yaml(profile_file(profile, section), "profile file"), f"profile {profile} {section}")
-    values |= _set_values((params or {}).get(section), f"params {section}")
-    values |= _set_values((overrides or {}).get(section), f"--set {section}")
-    return values
-
-
 def resolve_section(
     section: str,
     dataset: str,
@@ -111,10 +95,15 @@ def resolve_section(
     params: Mapping[str, Any] | None = None,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Any:
-    """One section's config dataclass for ``dataset`` under ``profile`` (see the module docstring)."""
+    """One section's config dataclass for ``dataset`` under ``profile``: layers 2-5 merged (see the module
+    docstring), the dataclass adding its defaults."""
     if section not in SECTIONS:
         raise DRCError(f"unknown settings section {section!r}; known: {', '.join(SECTIONS)}")
-    values = section_values(section, dataset, profile, params, overrides)
+    kind = dataset_kind(dataset)
+    values = dict(PAPER_FACTS[kind].get(section, {})) if kind else {}
+    values |= _set_values(read_yaml(profile_file(profile, section), "profile file"), f"profile {profile} {section}")
+    values |= _set_values((params or {}).get(section), f"params {section}")
+    values |= _set_values((overrides or {}).get(section), f"--set {section}")
     return from_dict(SECTIONS[section], values, section)
 
 

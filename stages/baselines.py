@@ -1,7 +1,7 @@
 """Stage baselines@<dataset>: every baseline (drc/baselines/registry.py: GrabCut, the colour threshold and
 the colour threshold's masks redrawn by GrabCut) on the images DRC is scored on (Tables 1 and 3), and
-GrabCut's IoU against its rectangle margin; baselines_heldout@<dataset> (--heldout): every baseline on the
-dataset's held-out sets. Reads params.yaml's grabcut section. Each writes a scores file per method with the
+GrabCut's IoU against its rectangle margin; baselines_heldout@ and baselines_heldout_only@<dataset> (--heldout):
+every baseline on the dataset's held-out sets. Reads params.yaml's grabcut section. Each writes a scores file per method with the
 data's checksums and the code version (drc/provenance.py)."""
 
 from __future__ import annotations
@@ -17,12 +17,16 @@ from drc.baselines.registry import BASELINES, Baseline
 from drc.config import GrabCutConfig, from_dict
 from drc.data.prepared import Prepared
 from drc.metrics import per_image_scores, summarize
-from drc.params import load_params
+from drc.params import is_rendered_clevr, load_params
 from drc.provenance import prepared_record
 from drc.runinfo import code_version
 from drc.stagekit import REPORTS, prepared_dir, stage
 
-HELDOUT = ("-heldout", "-robust")  # the held-out sets of a generated dataset (stages/prepare.py)
+
+def heldout_sets(dataset: str) -> list[str]:
+    """The held-out sets stages/prepare.py --heldout writes: another seed, and for TM-dSprites the second
+    generator."""
+    return [f"{dataset}-heldout"] if is_rendered_clevr(dataset) else [f"{dataset}-heldout", f"{dataset}-robust"]
 
 
 def evaluated(prepared: Prepared, dataset: str, heldout: bool) -> dict[str, str]:
@@ -79,7 +83,7 @@ def main() -> None:
     ap.add_argument("--heldout", action="store_true", help="score the dataset's held-out sets instead")
     args = ap.parse_args()
     cfg = from_dict(GrabCutConfig, load_params().get("grabcut") or {}, "grabcut")
-    names = [args.dataset + suffix for suffix in HELDOUT] if args.heldout else [args.dataset]
+    names = heldout_sets(args.dataset) if args.heldout else [args.dataset]
     sets = [(p, evaluated(p, args.dataset, args.heldout)) for p in map(Prepared.open, map(prepared_dir, names))]
     tag = f"heldout_{args.dataset}" if args.heldout else args.dataset
     for method, baseline in BASELINES.items():

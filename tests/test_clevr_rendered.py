@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from drc.config import dataset_kind
 from drc.data import clevr_rendered as cr
@@ -188,7 +189,21 @@ def test_rendered_dataset_is_prepared_with_its_settings(rendered):
     assert source["config"]["render"] == {"width": 320, "height": 240, "samples": 1, "denoise": False}
     stats = prepared.meta["stats"]
     assert sum(stats["objects_per_scene"].values()) == N_SCENES
-    assert 0.0 < stats["foreground_fraction_mean"] < 0.5 and stats["render_seconds_per_scene_mean"] > 0
+    assert 0.0 < stats["foreground_fraction_mean"] < 0.5
+
+
+@pytest.mark.slow
+def test_the_same_scenes_prepare_to_the_same_bytes_wherever_the_assets_are(rendered, standin_assets, tmp_path, capsys):
+    """The assets' folder, the renderer's path and the worker count are this machine's, not the data's: a copy of
+    the assets elsewhere, another worker count, the same render cache give byte-identical prepared files."""
+    moved = tmp_path / "elsewhere" / "data"
+    shutil.copytree(standin_assets, moved)
+    cfg = replace(rendered["cfg"], assets_dir=str(moved), workers=1)
+    out = cr.prepare_clevr_rendered(cfg, tmp_path / "p", download_dir=tmp_path, render_root=rendered["scenes"].parent)
+    assert f"{N_SCENES} scenes rendered in " in capsys.readouterr().out  # the cost goes to the log
+    for name in ("meta.json", "images.npy", "masks.npy"):
+        assert (out / name).read_bytes() == (rendered["prepared"] / name).read_bytes(), name
+    assert str(moved) not in (out / "meta.json").read_text()
 
 
 @pytest.mark.slow
@@ -315,3 +330,27 @@ def test_the_cost_benchmark_prints_each_setting_against_the_reference(standin_as
     rows = {line.split("|")[0].strip(): line.split("|") for line in lines if line.strip()[:2] in ("1:", "2:", "4:")}
     assert set(rows) == {"4:0", "1:0", "2:0"}
     assert rows["4:0"][4].strip() == "inf" and float(rows["1:0"][4]) < float(rows["2:0"][4])  # PSNR grows
+
+
+@pytest.mark.slow
+def test_the_heldout_only_stages_score_the_other_seed_alone(standin_assets, tmp_path):
+    """prepare_heldout_only@ and baselines_heldout_only@ run as dvc.yaml writes their commands: the scenes of the
+    held-out seed alone (clevr6_rendered has no second generator), every baseline scored on them under the names
+    the report reads."""
+    sha = {str(p.relative_to(standin_assets)): sha256_file(p) for p in standin_assets.rglob("*") if p.is_file()}
+    values = {"assets_dir": str(standin_assets), "assets_sha256": sha, "python": _render_python()}
+    params = {"data": {"clevr6_rendered": {**values, "render": {"samples": 1, "denoise": False}}}, "grabcut": {}}
+    (tmp_path / "params.yaml").write_text(json.dumps(params))
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    for stage in ("prepare_heldout_only", "baselines_heldout_only"):
+        cmd = stages[stage]["do"]["cmd"].replace("${item}", "clevr6_rendered").replace("${profile}", "tiny").split()
+        assert cmd[:2] == ["python", cmd[1]] and cmd[1].startswith("stages/")
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        subprocess.run([sys.executable, str(ROOT / cmd[1]), *cmd[2:]], cwd=tmp_path, env=env, check=True)
+    prepared = tmp_path / "data/prepared"
+    assert sorted(p.name for p in prepared.iterdir()) == ["clevr6_rendered-heldout"]
+    n_heldout = Prepared.open(prepared / "clevr6_rendered-heldout").images.shape[0]
+    for stem in ("grabcut", "colour", "colour_grabcut"):
+        scores = json.loads((tmp_path / f"reports/metrics/{stem}_heldout_clevr6_rendered.json").read_text())
+        assert list(scores["results"]) == ["clevr6_rendered-heldout/test"]
+        assert scores["results"]["clevr6_rendered-heldout/test"]["n_images"] == n_heldout == 4  # tiny: heldout 4

@@ -11,25 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from drc.data.clevr_scenes import (
-    Properties,
-    SceneRules,
-    all_visible,
-    ground_directions,
-    jitter,
-    place_objects,
-    scene_rng,
-)
+from drc.data import clevr_scenes as scenes
 
 ROOT = Path(__file__).resolve().parents[1]
-PROPS = Properties(
+PROPS = scenes.Properties(
     shapes={"cube": "SmoothCube_v2", "sphere": "Sphere"},
     colors={"gray": (87, 87, 87), "red": (173, 35, 35)},
     materials={"rubber": "Rubber", "metal": "MyMetal"},
     sizes={"large": 0.7, "small": 0.35},
 )
 # Camera looking along +y: behind = +y, left = -x.
-AXES = ground_directions(behind=(0.0, 2.0, -1.0), left=(-1.0, 0.0, 0.0))
+AXES = scenes.ground_directions(behind=(0.0, 2.0, -1.0), left=(-1.0, 0.0, 0.0))
 
 
 class ScriptedRng:
@@ -62,7 +54,7 @@ def _object(size: str, *positions: tuple[float, float], shape: str = "sphere", t
 def test_ground_directions_drop_the_camera_axes_onto_the_ground():
     assert AXES["behind"] == pytest.approx((0.0, 1.0)) and AXES["front"] == pytest.approx((0.0, -1.0))
     assert AXES["left"] == pytest.approx((-1.0, 0.0)) and AXES["right"] == pytest.approx((1.0, 0.0))
-    diagonal = ground_directions(behind=(3.0, 3.0, -5.0), left=(-1.0, 1.0, 0.0))
+    diagonal = scenes.ground_directions(behind=(3.0, 3.0, -5.0), left=(-1.0, 1.0, 0.0))
     assert diagonal["behind"] == pytest.approx((math.sqrt(0.5), math.sqrt(0.5)))
 
 
@@ -70,7 +62,7 @@ def test_min_dist_then_margin_reject_positions_in_order():
     # Object 1 (large, r 0.7) at the origin. Object 2 (large) at (1.5, 0): gap 1.5 - 1.4 = 0.1 < min_dist 0.25.
     # At (2.0, 0.3): gap 0.62 is enough but it is 0.3 behind object 1, inside the 0.4 margin. (2.0, 0.5) passes.
     rng = ScriptedRng(*_object("large", (0.0, 0.0)), *_object("large", (1.5, 0.0), (2.0, 0.3), (2.0, 0.5)))
-    placed = place_objects(rng, 2, SceneRules(), PROPS, AXES)  # type: ignore[arg-type]
+    placed = scenes.place_objects(rng, 2, scenes.SceneRules(), PROPS, AXES)  # type: ignore[arg-type]
     assert placed is not None and rng.draws == []
     assert [(o.x, o.y) for o in placed] == [(0.0, 0.0), (2.0, 0.5)]
     assert placed[1].rotation == 90.0 and placed[1].radius == 0.7
@@ -79,7 +71,7 @@ def test_min_dist_then_margin_reject_positions_in_order():
 def test_an_object_exactly_level_with_another_breaks_no_margin():
     # dx = 0 along the left-right axis: 0 < 0 is false, as in the generator; gap 2.0 - 1.4 = 0.6 is enough.
     rng = ScriptedRng(*_object("large", (0.0, 0.0)), *_object("large", (0.0, 2.0)))
-    placed = place_objects(rng, 2, SceneRules(), PROPS, AXES)  # type: ignore[arg-type]
+    placed = scenes.place_objects(rng, 2, scenes.SceneRules(), PROPS, AXES)  # type: ignore[arg-type]
     assert placed is not None and (placed[1].x, placed[1].y) == (0.0, 2.0)
 
 
@@ -88,62 +80,66 @@ def test_a_cube_is_checked_with_its_size_and_kept_with_size_over_root_two():
     # gap 1.1 - 0.35 - 0.495 = 0.255 >= 0.25 passes (with the cube's full 0.7 it would be 0.05 and fail).
     cube = _object("large", (0.0, 0.0), shape="cube")
     rng = ScriptedRng(*cube, *_object("small", (1.1, 0.0)))
-    placed = place_objects(rng, 2, SceneRules(), PROPS, AXES)  # type: ignore[arg-type]
+    placed = scenes.place_objects(rng, 2, scenes.SceneRules(), PROPS, AXES)  # type: ignore[arg-type]
     assert placed is not None and placed[0].radius == pytest.approx(0.7 / math.sqrt(2))
     assert (placed[1].x, placed[1].y) == (1.1, 0.0)
     # The new cube's own check uses the full size: a large cube at 1.6 next to a large sphere at the origin has
     # gap 1.6 - 0.7 - 0.7 = 0.2 < 0.25 and is moved, though 1.6 - 0.7 - 0.495 would pass.
     rng = ScriptedRng(*_object("large", (0.0, 0.0)), *_object("large", (1.6, 0.0), (2.5, 0.0), shape="cube"))
-    placed = place_objects(rng, 2, SceneRules(), PROPS, AXES)  # type: ignore[arg-type]
+    placed = scenes.place_objects(rng, 2, scenes.SceneRules(), PROPS, AXES)  # type: ignore[arg-type]
     assert placed is not None and placed[1].x == 2.5
 
 
 def test_after_max_retries_the_scene_is_placed_again():
-    rules = SceneRules(max_retries=2)
+    rules = scenes.SceneRules(max_retries=2)
     rng = ScriptedRng(*_object("large", (0.0, 0.0)), "large", 0.5, 0.0, 1.0, 0.0)
-    assert place_objects(rng, 2, rules, PROPS, AXES) is None  # type: ignore[arg-type]
+    assert scenes.place_objects(rng, 2, rules, PROPS, AXES) is None  # type: ignore[arg-type]
     assert rng.draws == []
 
 
 def test_visibility_needs_the_background_and_every_object_on_enough_pixels():
-    assert all_visible([5000, 250, 200], n_objects=2, min_pixels=200)
-    assert not all_visible([5000, 250, 199], n_objects=2, min_pixels=200)
-    assert not all_visible([5000, 250], n_objects=2, min_pixels=200)  # object 2 hidden behind object 1
-    assert not all_visible([5000, 250, 300, 400], n_objects=2, min_pixels=200)  # a label no object has
+    assert scenes.all_visible([5000, 250, 200], n_objects=2, min_pixels=200)
+    assert not scenes.all_visible([5000, 250, 199], n_objects=2, min_pixels=200)
+    assert not scenes.all_visible([5000, 250], n_objects=2, min_pixels=200)  # object 2 hidden behind object 1
+    assert not scenes.all_visible([5000, 250, 300, 400], n_objects=2, min_pixels=200)  # a label no object has
 
 
 def test_a_scene_is_a_function_of_its_seed_and_index():
     def draw(seed: int, index: int) -> list:
-        rng = scene_rng(seed, index)
-        return [rng.randint(3, 6), jitter(rng, 0.5), place_objects(rng, 4, SceneRules(), PROPS, AXES)]
+        rng = scenes.scene_rng(seed, index)
+        return [
+            rng.randint(3, 6),
+            scenes.jitter(rng, 0.5),
+            scenes.place_objects(rng, 4, scenes.SceneRules(), PROPS, AXES),
+        ]
 
     assert draw(0, 7) == draw(0, 7)
     assert draw(0, 7) != draw(0, 8) and draw(0, 7) != draw(1, 7)
-    rng = scene_rng(0, 0)
-    offsets = [v for _ in range(300) for v in jitter(rng, 0.5)]
+    rng = scenes.scene_rng(0, 0)
+    offsets = [v for _ in range(300) for v in scenes.jitter(rng, 0.5)]
     assert max(offsets) <= 0.5 and min(offsets) >= -0.5 and max(offsets) > 0.49 and min(offsets) < -0.49
-    assert jitter(rng, 0.0) == (0.0, 0.0, 0.0)
+    assert scenes.jitter(rng, 0.0) == (0.0, 0.0, 0.0)
 
 
 def test_scene_rules_reject_impossible_values():
     with pytest.raises(ValueError, match="max <= 10"):
-        SceneRules(max_objects=11)
+        scenes.SceneRules(max_objects=11)
     with pytest.raises(ValueError, match="min_dist must be a number >= 0"):
-        SceneRules(min_dist=-1.0)
+        scenes.SceneRules(min_dist=-1.0)
     with pytest.raises(ValueError, match=r"rules: unknown setting\(s\) \['min_objets'\]"):
-        SceneRules.from_mapping({"min_objets": 3})
+        scenes.SceneRules.from_mapping({"min_objets": 3})
 
 
 def test_properties_are_read_and_coded():
     text = json.dumps(
         {"shapes": PROPS.shapes, "colors": PROPS.colors, "materials": PROPS.materials, "sizes": PROPS.sizes}
     )
-    props = Properties.from_json(text)
+    props = scenes.Properties.from_json(text)
     assert props == PROPS and props.code("colors", "red") == 2 and props.code("shapes", "cube") == 1
     with pytest.raises(ValueError, match="not the generator's properties.json"):
-        Properties.from_json('{"shapes": {}}')
+        scenes.Properties.from_json('{"shapes": {}}')
     with pytest.raises(ValueError, match="not the generator's properties.json"):
-        Properties.from_json("<html>")
+        scenes.Properties.from_json("<html>")
 
 
 def _imports(path: Path) -> set[str]:

@@ -158,6 +158,7 @@ def test_dvc_status_marks_exactly_what_an_edit_changes(repo: Path):
             ("evaluate", "datasets"),
             ("progress", "datasets"),
             ("generalise", "generalise_datasets"),
+            ("generalise_heldout_only", "heldout_datasets"),
             ("extract", "folder_datasets"),
             ("score_folder", "folder_datasets"),
         )

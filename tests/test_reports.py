@@ -351,3 +351,25 @@ def test_table1_gives_rendered_clevr6_a_column_of_its_own_beside_the_papers_clev
     )  # DeepMind's files: not these scenes
     assert frame.loc["GrabCut (this run)", "CLEVR6, rendered here"] == "60.0 / 70.0"
     assert frame.loc["DRC", "CLEVR6, rendered here"] == "-"  # the paper has no such column
+
+
+def test_training_figure_draws_drc_in_its_own_colour_and_no_other_methods(monkeypatch, tmp_path: Path) -> None:
+    """The scored marker is DRC's own masks (its colour in every figure); the persistent chains are training's
+    monitor, drawn in a colour no method has."""
+    from matplotlib.colors import to_hex
+
+    from drc.reports import figures
+
+    drawn = []
+    monkeypatch.setattr(figures, "_save", lambda fig, path: drawn.append(fig))
+    curve = pd.DataFrame({"step": [100, 200], "iou": [40.0, 50.0]})
+    progress = pd.DataFrame({"iteration": [0, 200], "iou": [10.0, 45.0], "iou_refined": [50.0, 80.0], "images": 64})
+    figures.training_curves({"all data": curve}, progress, {"all data": (200, 46.5)}, 78.8, "t", tmp_path / "t.png")
+    lines = {line.get_label(): to_hex(line.get_color()) for line in drawn[0].axes[0].get_lines()}
+    own, refined = (to_hex(figures.METHOD_COLOURS[m]) for m in ("DRC, profile's read-out", "DRC, redrawn by GrabCut"))
+    scored = next(label for label in lines if "scored" in label)
+    chains = next(label for label in lines if "persistent chains" in label)
+    assert lines[scored] == own and "(46.5)" in scored
+    assert lines["DRC's masks, first 64 images"] == own
+    assert lines["redrawn by GrabCut (post-processing), first 64 images"] == refined
+    assert lines[chains] not in {to_hex(c) for c in figures.METHOD_COLOURS.values()}

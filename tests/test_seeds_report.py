@@ -51,5 +51,7 @@ def test_mean_and_sd_over_seeds_by_hand(tmp_path: Path):
     paper_row = spread.loc[("tmdsprites", PAPER_READOUT)]
     assert paper_row.seeds == "0" and paper_row.iou_mean == 40.0 and pd.isna(paper_row.iou_sd)  # one seed: no sd
     readme = (tmp_path / "README.md").read_text()
-    assert "not run yet" not in readme and "| TM-dSprites, evaluation images | 0 1 2 | 40.0 (one seed) |" in readme
+    assert "not run yet" not in readme
+    assert "| TM-dSprites, evaluation images | 0 1 2 | 78.8 | 40.0 (one seed) |" in readme  # beside the paper's DRC
+    assert "| TM-dSprites, held out (another seed) | 0 1 2 | - | - | 60.0 +/- 10.0 |" in readme  # no paper number
     assert "70.0 +/- 10.0 | 91.3 +/- 1.2 |" in readme

@@ -56,6 +56,9 @@ ASSETS_SHA256 = {
 ATTRIBUTES = ("size", "material", "shape", "color")  # one-byte codes per entity in a clevr_with_masks record
 _ATTRIBUTE_TABLE = {"size": "sizes", "material": "materials", "shape": "shapes", "color": "colors"}
 _POLL_S = 0.5
+# Where this machine keeps the assets and the renderer, and how many processes render: not what the scenes are,
+# so the prepared data leave them out (the same scenes prepare to the same bytes on every machine).
+LOCAL_SETTINGS = ("assets_url", "assets_dir", "python", "workers")
 
 
 @dataclass(frozen=True)
@@ -64,8 +67,8 @@ class RenderSettings:
 
     width: int = 320  # px; clevr_with_masks' frame: the crop box and the TFRecord layout are for 320 x 240
     height: int = 240
-    # Cycles samples per pixel (the generator: 512). 16 with the denoiser: 5 CPU s a scene, its 128 px images
-    # within 0.4 grey levels (mean) of 512 samples' (docs/performance.md); without it 64 are noisier.
+    # Cycles samples per pixel (the generator: 512), chosen with the denoiser from the measured cost against the
+    # looks (docs/performance.md).
     samples: int = 16
     denoise: bool = True  # OpenImageDenoise after sampling (the generator's Blender 2.78 had none)
 
@@ -343,6 +346,7 @@ def prepare_clevr_rendered(
         scene = load_scene(path)
         images[row], masks[row] = crop_scene(scene.as_clevr(), cfg.crop_box, cfg.resolution)
         records.append(scene.record)
+    print(render_cost(records))
     return write_prepared(
         out_dir,
         name=f"{name}-heldout" if heldout else name,
@@ -353,10 +357,10 @@ def prepare_clevr_rendered(
         source={
             "generator": "github.com/facebookresearch/clevr-dataset-gen (rules and assets), rendered by drc",
             "assets_commit": ASSETS_COMMIT,
-            "assets": assets,
+            "assets_sha256": {rel: f["sha256"] for rel, f in sorted(assets.items())},
             "renderer": renderer,
             "seed": seed,
-            "config": json.loads(json.dumps(asdict(cfg))),
+            "config": {k: v for k, v in json.loads(json.dumps(asdict(cfg))).items() if k not in LOCAL_SETTINGS},
         },
         stats=scene_stats(records, masks),
     )
@@ -368,9 +372,13 @@ def scene_stats(records: Sequence[Mapping[str, Any]], masks: np.ndarray) -> dict
         "objects_per_scene": {str(k): counts[k] for k in sorted(counts)},
         "foreground_fraction_mean": float(masks.mean()),
         "placements_per_scene_mean": float(np.mean([r["attempts"] for r in records])),
-        "render_seconds_per_scene_mean": float(np.mean([r["seconds"] for r in records])),
-        "render_cpu_seconds_per_scene_mean": float(np.mean([r["cpu_seconds"] for r in records])),
     }
+
+
+def render_cost(records: Sequence[Mapping[str, Any]]) -> str:
+    """The scenes' mean render time, for the log (it differs between machines, so the prepared data omit it)."""
+    wall, cpu = (float(np.mean([r[key] for r in records])) for key in ("seconds", "cpu_seconds"))
+    return f"{len(records)} scenes rendered in {wall:.1f} s each on average ({cpu:.1f} s of CPU)"
 
 
 # -- clevr_with_masks records ------------------------------------------------------------------------------

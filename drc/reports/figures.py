@@ -36,6 +36,8 @@ METHOD_COLOURS = {
     "DRC, redrawn by GrabCut": "tab:purple",
     "colour threshold, redrawn by GrabCut": "tab:olive",
 }
+# Training's own monitor (the persistent chains), one per run: no method's colour.
+CHAIN_COLOURS = ("tab:brown", "tab:pink")
 PAD = 4  # pixels between tiles, as grids.tile draws them
 DPI = 200
 STYLE = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 10,
@@ -197,16 +199,24 @@ def training_curves(
                 color=METHOD_COLOURS["DRC, redrawn by GrabCut"],
                 label=f"redrawn by GrabCut (post-processing), first {n} images",
             )
-    for label, curve in curves.items():
-        ax.plot(curve["step"], curve["iou"], marker=".", alpha=0.7, label=f"{label}: persistent chains, pi_f > 0.5")
-    for label, (iteration, iou) in scored.items():
+    for i, (label, curve) in enumerate(curves.items()):
+        ax.plot(
+            curve["step"],
+            curve["iou"],
+            marker=".",
+            alpha=0.7,
+            color=CHAIN_COLOURS[i % len(CHAIN_COLOURS)],
+            label=f"{label}: persistent chains, pi_f > 0.5",
+        )
+    for i, (label, (iteration, iou)) in enumerate(scored.items()):
         ax.plot(
             [iteration],
             [iou],
-            marker="*",
+            marker="*P"[i % 2],
             markersize=14,
             linestyle="none",
-            label=f"{label}: scored, {scored_on} ({iou:.1f})",
+            color=METHOD_COLOURS["DRC, profile's read-out"],
+            label=f"{label}: DRC's masks scored, {scored_on} ({iou:.1f})",
         )
     if paper_iou is not None:
         ax.axhline(paper_iou, color="grey", linestyle="--", label=f"paper ({paper_iou:.1f}, 10K iterations)")

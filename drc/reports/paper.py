@@ -13,51 +13,20 @@ VARIANTS = {
     "clevr6_rendered": "CLEVR6, rendered here",
 }
 
-# Table 1: scores on the training data.
+
+# Table 1: scores on the training data, one entry per dataset of DATASETS, in its order.
+def _by_dataset(*scores: Score | None) -> dict[str, Score | None]:
+    return dict(zip(DATASETS, scores, strict=True))
+
+
 TABLE1: dict[str, dict[str, Score | None]] = {
-    "GrabCut": {
-        "birds": (30.2, 42.7),
-        "dogs": (58.3, 70.9),
-        "cars": (61.3, 73.1),
-        "clevr6": (19.0, 30.5),
-        "tmdsprites": (61.9, 71.0),
-    },
-    "ReDO": {
-        "birds": (46.5, 60.2),
-        "dogs": (55.7, 70.3),
-        "cars": (52.5, 68.6),
-        "clevr6": (18.6, 31.0),
-        "tmdsprites": (9.4, 17.2),
-    },
-    "IODINE": {
-        "birds": (30.9, 44.6),
-        "dogs": (54.4, 67.0),
-        "cars": (51.7, 67.3),
-        "clevr6": (19.9, 32.4),
-        "tmdsprites": (7.3, 12.8),
-    },
-    "Slot Attention": {
-        "birds": (35.6, 51.5),
-        "dogs": (38.6, 55.3),
-        "cars": (41.3, 58.3),
-        "clevr6": (83.6, 90.7),
-        "tmdsprites": (7.3, 13.5),
-    },
-    "OneGAN (weakly sup.)": {
-        "birds": (55.5, 69.2),
-        "dogs": (71.0, 81.7),
-        "cars": (71.2, 82.6),
-        "clevr6": None,
-        "tmdsprites": None,
-    },
-    "W-Net": {"birds": (24.8, 38.9), "dogs": (47.7, 62.1), "cars": (52.8, 67.6), "clevr6": None, "tmdsprites": None},
-    "DRC": {
-        "birds": (56.4, 70.9),
-        "dogs": (71.7, 83.2),
-        "cars": (72.4, 83.7),
-        "clevr6": (84.7, 91.5),
-        "tmdsprites": (78.8, 87.5),
-    },
+    "GrabCut": _by_dataset((30.2, 42.7), (58.3, 70.9), (61.3, 73.1), (19.0, 30.5), (61.9, 71.0)),
+    "ReDO": _by_dataset((46.5, 60.2), (55.7, 70.3), (52.5, 68.6), (18.6, 31.0), (9.4, 17.2)),
+    "IODINE": _by_dataset((30.9, 44.6), (54.4, 67.0), (51.7, 67.3), (19.9, 32.4), (7.3, 12.8)),
+    "Slot Attention": _by_dataset((35.6, 51.5), (38.6, 55.3), (41.3, 58.3), (83.6, 90.7), (7.3, 13.5)),
+    "OneGAN (weakly sup.)": _by_dataset((55.5, 69.2), (71.0, 81.7), (71.2, 82.6), None, None),
+    "W-Net": _by_dataset((24.8, 38.9), (47.7, 62.1), (52.8, 67.6), None, None),
+    "DRC": _by_dataset((56.4, 70.9), (71.7, 83.2), (72.4, 83.7), (84.7, 91.5), (78.8, 87.5)),
 }
 
 # Table 2: ablations on Birds, in the paper's row order.
@@ -72,23 +41,19 @@ TABLE2: dict[str, Score | None] = {
     "full": (56.4, 70.9),
 }
 
-# Table 3: {method: {dataset: {"train" | "test": (IoU, Dice)}}}.
+# Table 3: {method: {dataset: {"train" | "test": (IoU, Dice)}}}, one (train, test) pair per dataset of
+# SPLIT_DATASETS, in its order.
+SPLIT_DATASETS = ("birds", "dogs", "cars")
+
+
+def _by_split(*train_test: tuple[Score, Score]) -> dict[str, dict[str, Score]]:
+    return {d: {"train": train, "test": test} for d, (train, test) in zip(SPLIT_DATASETS, train_test, strict=True)}
+
+
 TABLE3: dict[str, dict[str, dict[str, Score]]] = {
-    "DRC": {
-        "birds": {"train": (54.8, 69.5), "test": (54.6, 69.4)},
-        "dogs": {"train": (71.6, 83.2), "test": (72.3, 83.6)},
-        "cars": {"train": (71.9, 83.3), "test": (70.8, 82.5)},
-    },
-    "GrabCut": {
-        "birds": {"train": (30.2, 42.7), "test": (30.3, 42.8)},
-        "dogs": {"train": (58.3, 70.8), "test": (57.9, 70.5)},
-        "cars": {"train": (60.9, 72.7), "test": (61.6, 73.5)},
-    },
-    "ReDO": {
-        "birds": {"train": (46.8, 61.4), "test": (47.1, 61.7)},
-        "dogs": {"train": (54.3, 69.2), "test": (52.8, 67.9)},
-        "cars": {"train": (52.6, 68.7), "test": (52.5, 68.6)},
-    },
+    "DRC": _by_split(((54.8, 69.5), (54.6, 69.4)), ((71.6, 83.2), (72.3, 83.6)), ((71.9, 83.3), (70.8, 82.5))),
+    "GrabCut": _by_split(((30.2, 42.7), (30.3, 42.8)), ((58.3, 70.8), (57.9, 70.5)), ((60.9, 72.7), (61.6, 73.5))),
+    "ReDO": _by_split(((46.8, 61.4), (47.1, 61.7)), ((54.3, 69.2), (52.8, 67.9)), ((52.6, 68.7), (52.5, 68.6))),
 }
 
 # Table 4: {(test data, train data): {method: (IoU, Dice)}}, in the paper's row order.

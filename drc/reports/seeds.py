@@ -13,6 +13,7 @@ import pandas as pd
 
 from drc.atomic import atomic_path, write_text
 from drc.provenance import PAPER_READOUT, read_scores
+from drc.reports import paper
 from drc.reports.readme import SCORED, SEEDS, update_readme
 from drc.reports.results import REFINED, score_rows
 from drc.reports.tables import Table, display
@@ -69,11 +70,15 @@ def seeds_table(summary: pd.DataFrame) -> Table:
                 continue
             cells = ["-" if m not in hit.index else _cell(hit.iou_mean[m], hit.iou_sd[m]) for m in READOUTS]
             seeds = " ".join(sorted(set(" ".join(hit.seeds).split()), key=int))
-            rows.append([f"{display(dataset)}, {what}", seeds, *cells])
-    columns = ["data", "training seeds", *READOUTS.values()]
+            reported = paper.TABLE1["DRC"].get(dataset) if not suffix else None
+            rows.append(
+                [f"{display(dataset)}, {what}", seeds, "-" if reported is None else f"{reported[0]:.1f}", *cells]
+            )
+    columns = ["data", "training seeds", "DRC (paper)", *READOUTS.values()]
     notes = [
         "IoU in percent, mean +/- sd over training seeds (sd with n - 1); each seed's scores file is in "
-        "reports/metrics (seed 0) or reports/seeds, their rows in reports/seeds.csv."
+        "reports/metrics (seed 0) or reports/seeds, their rows in reports/seeds.csv. The baselines do not train: "
+        "their scores are the run's table's."
     ]
     return Table("Over training seeds", pd.DataFrame(rows, columns=columns), notes)
 
