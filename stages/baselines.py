@@ -1,8 +1,8 @@
 """Stage baselines@<dataset>: every baseline (drc/baselines/registry.py: GrabCut, the colour threshold and
 the colour threshold's masks redrawn by GrabCut) on the images DRC is scored on (Tables 1 and 3), and
 GrabCut's IoU against its rectangle margin; baselines_heldout@ and baselines_heldout_only@<dataset> (--heldout):
-every baseline on the dataset's held-out sets. Reads params.yaml's grabcut section. Each writes a scores file per method with the
-data's checksums and the code version (drc/provenance.py)."""
+every baseline on the dataset's held-out sets. Reads params.yaml's grabcut section. Each writes a scores file per
+method with the data's checksums and the code version (drc/provenance.py)."""
 
 from __future__ import annotations
 
