@@ -83,9 +83,14 @@ def test_atomic_files_holds_a_signal_until_every_file_is_in_place(tmp_path, monk
             os.kill(os.getpid(), signal.SIGINT)
 
     monkeypatch.setattr(os, "replace", replace_then_interrupt)
-    with pytest.raises(KeyboardInterrupt), atomic_files(tmp_path / "set", last="meta.json") as tmp:
-        for name in ("a.npy", "b.npy", "meta.json"):
-            (tmp / name).write_text(name)
+    # Ctrl-C's Python handler, whatever pytest inherited (a shell starts background jobs with SIGINT ignored).
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt), atomic_files(tmp_path / "set", last="meta.json") as tmp:
+            for name in ("a.npy", "b.npy", "meta.json"):
+                (tmp / name).write_text(name)
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     assert moved == ["a.npy", "b.npy", "meta.json"]  # delivered after the last
     assert tree(tmp_path / "set") == {"a.npy": b"a.npy", "b.npy": b"b.npy", "meta.json": b"meta.json"}
 
