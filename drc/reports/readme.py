@@ -50,7 +50,7 @@ def headline(results: pd.DataFrame) -> Table:
             hit = models[(models.train_data == dataset) & (models.eval_data == data) & (models.split == split)]
             if hit.empty:
                 continue
-            reported = paper.TABLE1["DRC"].get(dataset) if not suffix else None
+            reported = paper_drc(dataset, suffix)
             rows.append(
                 [
                     f"{display(dataset)}, {what}",
@@ -72,6 +72,11 @@ def headline(results: pd.DataFrame) -> Table:
         "GrabCut seeded with them, DRC's beside the colour threshold's."
     ]
     return Table("Results of this run", pd.DataFrame(rows, columns=COLUMNS), notes)
+
+
+def paper_drc(dataset: str, suffix: str) -> paper.Score | None:
+    """The paper's DRC on ``dataset``'s evaluation images (``suffix`` ""); None for the sets it never scored."""
+    return None if suffix else paper.TABLE1["DRC"].get(dataset)
 
 
 def _score(results: pd.DataFrame, method: str, data: str, split: str, train: str | None = None):

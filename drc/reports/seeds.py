@@ -13,8 +13,7 @@ import pandas as pd
 
 from drc.atomic import atomic_path, write_text
 from drc.provenance import PAPER_READOUT, read_scores
-from drc.reports import paper
-from drc.reports.readme import SCORED, SEEDS, update_readme
+from drc.reports.readme import SCORED, SEEDS, paper_drc, update_readme
 from drc.reports.results import REFINED, score_rows
 from drc.reports.tables import Table, display
 
@@ -70,7 +69,7 @@ def seeds_table(summary: pd.DataFrame) -> Table:
                 continue
             cells = ["-" if m not in hit.index else _cell(hit.iou_mean[m], hit.iou_sd[m]) for m in READOUTS]
             seeds = " ".join(sorted(set(" ".join(hit.seeds).split()), key=int))
-            reported = paper.TABLE1["DRC"].get(dataset) if not suffix else None
+            reported = paper_drc(dataset, suffix)
             rows.append(
                 [f"{display(dataset)}, {what}", seeds, "-" if reported is None else f"{reported[0]:.1f}", *cells]
             )
