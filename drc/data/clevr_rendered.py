@@ -176,13 +176,18 @@ def fetch_assets(cfg: ClevrRenderedConfig, download_dir: Path, name: str = NAME)
 
 
 # -- rendering ---------------------------------------------------------------------------------------------
+def asset_checksums(assets: Mapping[str, Mapping]) -> dict[str, str]:
+    """Each asset file's sha256, by path (what the scenes depend on, wherever the files sit)."""
+    return {rel: f["sha256"] for rel, f in sorted(assets.items())}
+
+
 def render_dir(render_root: Path, cfg: ClevrRenderedConfig, seed: int, assets: Mapping[str, Mapping]) -> Path:
     """The cache folder of the scenes that these settings, seed and asset files give."""
     key = {
         "rules": asdict(cfg.rules),
         "render": asdict(cfg.render),
         "seed": seed,
-        "assets": {rel: f["sha256"] for rel, f in sorted(assets.items())},
+        "assets": asset_checksums(assets),
         "renderer": clevr_render.RENDERER_VERSION,
     }
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
@@ -357,7 +362,7 @@ def prepare_clevr_rendered(
         source={
             "generator": "github.com/facebookresearch/clevr-dataset-gen (rules and assets), rendered by drc",
             "assets_commit": ASSETS_COMMIT,
-            "assets_sha256": {rel: f["sha256"] for rel, f in sorted(assets.items())},
+            "assets_sha256": asset_checksums(assets),
             "renderer": renderer,
             "seed": seed,
             "config": {k: v for k, v in json.loads(json.dumps(asdict(cfg))).items() if k not in LOCAL_SETTINGS},
