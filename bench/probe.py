@@ -1,13 +1,13 @@
 """Quality probes on validation seeds: how a setting is chosen without looking at the images the pipeline scores.
 
-    python -m bench.probe train NAME [--variant grey|colour] [--seed 2] [--profile cpu] [--set train.sigma=0.25]
+    python -m bench.probe train NAME [--variant grey|colour|clevr] [--seed 2] [--profile cpu] [--set train.sigma=0.25]
     python -m bench.probe score NAME [--on colour:13 colour-robust:16] [--set readout.threshold=0.7] [--breakdown]
 
-``train`` draws a TM-dSprites training set from a validation seed of a variant of params.yaml (the
-generator settings of ``tmdsprites`` for grey gratings, ``tmdsprites_colour`` for coloured ones, their seed
-replaced), trains the profile with ``--set`` overrides on it exactly as the train stage trains
-(``drc.trainrun.train_model``; the first train.max_images images), and keeps the model at
-``models/probe/NAME/model.pt`` with its DVCLive curves (``live/``; the persistent chains' IoU under
+``train`` draws a training set from a validation seed of a variant of params.yaml (the generator settings
+of ``tmdsprites`` for grey gratings, ``tmdsprites_colour`` for coloured ones, ``clevr6_rendered`` for
+CLEVR6 scenes rendered here, their seed replaced), trains the profile with ``--set`` overrides on it
+exactly as the train stage trains (``drc.trainrun.train_model``; the first train.max_images images), and keeps
+the model at ``models/probe/NAME/model.pt`` with its DVCLive curves (``live/``; the persistent chains' IoU under
 ``monitor/``).
 
 ``score`` scores a probe model (or any checkpoint) on validation scoring sets exactly as the evaluate stage
@@ -20,8 +20,10 @@ a row per set to ``--csv`` (default bench/results/probes.csv) with the command a
 and the IoU by the grating's period.
 
 Validation seeds: a model trains on seed 2 (grey) / 12 (coloured) and is scored on seed 3 / 13 of the first
-generator and 6 / 16 of the second. Any seed params.yaml's pipeline draws (its evaluation, held-out and
-robustness sets) is refused: settings are chosen on validation seeds only (docs/cpu-profile.md).
+generator and 6 / 16 of the second; on CLEVR6 scenes it trains on renderer seed 2 and is scored on seed 3
+(rendered into the render cache the first time, about 5 CPU s a scene). Any seed params.yaml's pipeline
+draws (its evaluation, held-out and robustness sets) is refused: settings are
+chosen on validation seeds only (docs/cpu-profile.md).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from scipy import ndimage
 from drc.checkpoint import read_checkpoint
 from drc.config import RobustConfig, TMDSpritesConfig, chain_steps, for_unseen, parse_set
 from drc.cpu_isa import pinned_params
+from drc.data.clevr_rendered import ClevrRenderedConfig, config_from_values, prepare_clevr_rendered
 from drc.data.prepared import Prepared
 from drc.data.tmdsprites import prepare_tmdsprites
 from drc.data.tmdsprites_robust import prepare_robust
@@ -53,10 +56,12 @@ from drc.runinfo import code_version
 from drc.scoring import evaluate_prepared, inference_settings, model_readout
 from drc.trainrun import train_model
 
-VARIANTS = {"grey": "tmdsprites", "colour": "tmdsprites_colour"}  # -> the params.yaml dataset they are drawn like
-TRAIN_SEED = {"grey": 2, "colour": 12}
-SCORE_SETS = {"grey": ["grey:3", "grey-robust:6"], "colour": ["colour:13", "colour-robust:16"]}
+VARIANTS = {"grey": "tmdsprites", "colour": "tmdsprites_colour", "clevr": "clevr6_rendered"}  # -> params.yaml's
+TRAIN_SEED = {"grey": 2, "colour": 12, "clevr": 2}
+SCORE_SETS = {"grey": ["grey:3", "grey-robust:6"], "colour": ["colour:13", "colour-robust:16"], "clevr": ["clevr:3"]}
+RENDERED = {"clevr"}  # variants whose sets are rendered scenes (no second generator)
 DATA, MODELS = Path("data/probe"), Path("models/probe")
+DOWNLOADS, RENDERS = Path("data/downloads/clevr6_rendered"), Path("data/renders")
 CSV = Path("bench/results/probes.csv")
 MISSED_BELOW = 0.5  # a sprite whose recall is below this is missed
 SIZE_BREAKS = (0, 1 / 6, 1 / 4, 2)  # a sprite's longer side / the image's: the first generator draws 1/6-1/3
@@ -67,6 +72,10 @@ def pipeline_seeds(params: dict[str, Any]) -> set[tuple[str, int]]:
     """(generator, seed) of every set params.yaml's pipeline draws: its evaluation, held-out and robustness sets."""
     seeds = set()
     for variant, dataset in VARIANTS.items():
+        if variant in RENDERED:
+            cfg = config_from_values(data_values(dataset, "cpu", params), dataset)
+            seeds |= {(variant, cfg.seed), (variant, cfg.heldout.seed)}
+            continue
         sets = tmdsprites_sets(data_values(dataset, "cpu", params), dataset)
         seeds |= {
             (variant, sets[""].seed),
@@ -76,11 +85,13 @@ def pipeline_seeds(params: dict[str, Any]) -> set[tuple[str, int]]:
     return seeds
 
 
-def generator_settings(spec: str, n: int, params: dict[str, Any]) -> tuple[str, TMDSpritesConfig | RobustConfig]:
+def generator_settings(
+    spec: str, n: int, params: dict[str, Any]
+) -> tuple[str, TMDSpritesConfig | RobustConfig | ClevrRenderedConfig]:
     """The generator settings of a set ``VARIANT[-robust]:SEED`` of ``n`` images (refusing a pipeline seed)."""
     generator, _, seed_text = spec.partition(":")
     variant = generator.removesuffix("-robust")
-    if variant not in VARIANTS or not seed_text.isdigit():
+    if variant not in VARIANTS or not seed_text.isdigit() or (variant in RENDERED and generator != variant):
         raise DRCError(
             f"a set is VARIANT:SEED or VARIANT-robust:SEED with VARIANT one of {', '.join(VARIANTS)}; got {spec!r}"
         )
@@ -88,6 +99,10 @@ def generator_settings(spec: str, n: int, params: dict[str, Any]) -> tuple[str, 
     if (generator, seed) in pipeline_seeds(params):
         examples = " ".join(SCORE_SETS[variant])
         raise DRCError(f"{spec} is a set the pipeline scores; probe on validation seeds (e.g. {examples})")
+    if variant in RENDERED:
+        cfg = config_from_values(data_values(VARIANTS[variant], "cpu", params), VARIANTS[variant])
+        heldout = dataclasses.replace(cfg.heldout, seed=seed + 1)  # unused; only to differ from seed
+        return variant, dataclasses.replace(cfg, seed=seed, n_scenes=n, eval_size=n, heldout=heldout)
     sets = tmdsprites_sets(data_values(VARIANTS[variant], "cpu", params), VARIANTS[variant])
     if generator.endswith("-robust"):
         return variant, dataclasses.replace(sets["-robust"], seed=seed, n_images=n)
@@ -99,7 +114,9 @@ def prepared_set(spec: str, n: int, params: dict[str, Any]) -> Path:
     _, cfg = generator_settings(spec, n, params)
     path = DATA / f"{spec.replace(':', '-s')}-n{n}"
     if not (path / "meta.json").is_file():
-        if isinstance(cfg, RobustConfig):
+        if isinstance(cfg, ClevrRenderedConfig):
+            prepare_clevr_rendered(cfg, path, download_dir=DOWNLOADS, render_root=RENDERS / VARIANTS["clevr"])
+        elif isinstance(cfg, RobustConfig):
             prepare_robust(cfg, path, name=path.name)
         else:
             prepare_tmdsprites(cfg, path, name=path.name)
@@ -127,7 +144,9 @@ def score(args: argparse.Namespace, params: dict[str, Any]) -> None:
     sampler, readout = inference_settings(ckpt, params, parse_set(args.set))
     sampler = for_unseen(sampler)
     trained_on = str(ckpt.get("dataset", {}).get("name", ""))
-    variant = trained_on.partition("-")[0] if trained_on.partition("-")[0] in VARIANTS else "grey"
+    prefix = trained_on.partition("-")[0]  # a probe set's variant, or a rendered set's dataset name
+    variant = {dataset: name for name, dataset in VARIANTS.items() if name in RENDERED}.get(prefix, prefix)
+    variant = variant if variant in VARIANTS else "grey"
     for spec in args.on or SCORE_SETS[variant]:
         data = prepared_set(spec, args.images, params)
         start = time.perf_counter()

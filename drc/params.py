@@ -3,7 +3,8 @@ sets a nullable setting to null over it: ``--set sampler.sigma=none``; drc.confi
 
   1. the dataclass defaults of drc/config.py (the paper's settings);
   2. the paper's facts for the dataset (``drc.config.PAPER_FACTS``: latent sizes, K, ortho weight, test steps);
-  3. the profile: ``drc/profiles/<profile>/<section>.yaml``;
+  3. the profile: ``drc/profiles/<profile>/<section>.yaml``, then its ``by_kind.<kind>`` entry for the dataset's
+     kind (a departure for one kind of data only, e.g. the cpu profile's for CLEVR6 scenes);
   4. the params file's section of the same name (params.yaml's ``model``, ``train``, ``sampler``, ``readout``);
   5. overrides: ``--set section.key=value`` of the CLI and the benchmarks (``drc.config.parse_set``).
 
@@ -39,6 +40,7 @@ from drc.errors import DRCError
 PROFILES = Path(__file__).with_name("profiles")
 DATA_SECTION = "data"
 RENDERED_CLEVR = "clevr6_rendered"
+BY_KIND = "by_kind"  # a profile section's departures for one kind of dataset (layer 3)
 
 
 def read_yaml(path: Path, what: str) -> dict[str, Any]:
@@ -101,7 +103,13 @@ def resolve_section(
         raise DRCError(f"unknown settings section {section!r}; known: {', '.join(SECTIONS)}")
     kind = dataset_kind(dataset)
     values = dict(PAPER_FACTS[kind].get(section, {})) if kind else {}
-    values |= _set_values(read_yaml(profile_file(profile, section), "profile file"), f"profile {profile} {section}")
+    profile_values = read_yaml(profile_file(profile, section), "profile file")
+    by_kind = _set_values(profile_values.pop(BY_KIND, None), f"profile {profile} {section} {BY_KIND}")
+    if unknown := sorted(set(by_kind) - set(PAPER_FACTS)):
+        known = ", ".join(PAPER_FACTS)
+        raise DRCError(f"profile {profile} {section} {BY_KIND}: unknown kind(s) {unknown}; known: {known}")
+    values |= _set_values(profile_values, f"profile {profile} {section}")
+    values |= _set_values(by_kind.get(kind), f"profile {profile} {section} {BY_KIND}.{kind}")
     values |= _set_values((params or {}).get(section), f"params {section}")
     values |= _set_values((overrides or {}).get(section), f"--set {section}")
     return from_dict(SECTIONS[section], values, section)

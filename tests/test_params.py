@@ -99,6 +99,25 @@ def test_the_cpu_profile_deviates_only_where_it_says(params):
     )
     paper = resolve_settings("tmdsprites", "paper", params)
     assert paper.sampler.init == "noise" and paper.readout == ReadoutConfig()
+    clevr = resolve_settings("clevr6_rendered", "cpu", params)  # by_kind: the paper's values of three knobs
+    assert (clevr.model.fg_mask_bias, clevr.model.zb_dim, clevr.model.zf_dim) == (0.0, 2, 32)
+    assert (clevr.train.sigma, clevr.train.max_images, clevr.readout.threshold) == (0.25, 128, 0.5)
+
+
+def test_a_profiles_by_kind_entry_applies_to_that_kind_only(tmp_path, monkeypatch):
+    import drc.params
+
+    (tmp_path / "p").mkdir()
+    profile = "fg_mask_bias: -3.0\nzb_dim: 3\nby_kind:\n  clevr6: {fg_mask_bias: 0.5}\n"
+    (tmp_path / "p" / "model.yaml").write_text(profile)
+    monkeypatch.setattr(drc.params, "PROFILES", tmp_path)
+    bias = {d: resolve_section("model", d, "p", {}).fg_mask_bias for d in ("tmdsprites", "clevr6", "clevr6_rendered")}
+    assert bias == {"tmdsprites": -3.0, "clevr6": 0.5, "clevr6_rendered": 0.5}
+    assert resolve_section("model", "clevr6_rendered", "p", {}).zb_dim == 3  # the profile's other lines still apply
+    assert resolve_section("model", "clevr6", "p", {"model": {"fg_mask_bias": 1.0}}).fg_mask_bias == 1.0  # params win
+    (tmp_path / "p" / "model.yaml").write_text("by_kind:\n  clever: {fg_mask_bias: 0.5}\n")
+    with pytest.raises(DRCError, match="unknown kind.*clever"):
+        resolve_section("model", "tmdsprites", "p", {})
 
 
 def test_layers_apply_in_order_and_null_keeps_the_layer_below(params):
