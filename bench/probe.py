@@ -2,6 +2,7 @@
 
     python -m bench.probe train NAME [--variant grey|colour|clevr] [--seed 2] [--profile cpu] [--set train.sigma=0.25]
     python -m bench.probe score NAME [--on colour:13 colour-robust:16] [--set readout.threshold=0.7] [--breakdown]
+    python -m bench.probe baselines SET [SET ...] [--images 200]
 
 ``train`` draws a training set from a validation seed of a variant of params.yaml (the generator settings
 of ``tmdsprites`` for grey gratings, ``tmdsprites_colour`` for coloured ones, ``clevr6_rendered`` for
@@ -17,7 +18,8 @@ the second generator's (200 images each; ``--images``). By default a model's var
 scoring seeds below. It prints the model's own masks' and the scored (read-out) masks' IoU / Dice and appends
 a row per set to ``--csv`` (default bench/results/probes.csv) with the command and the code version;
 ``--breakdown`` adds the share of ground-truth sprites the masks miss by size and distance from the border,
-and the IoU by the grating's period.
+and the IoU by the grating's period. ``baselines`` prints every baseline's IoU / Dice on validation sets (the
+baselines stage's methods and params.yaml's grabcut section), for the like-for-like comparison.
 
 Validation seeds: a model trains on seed 2 (grey) / 12 (coloured) and is scored on seed 3 / 13 of the first
 generator and 6 / 16 of the second; on CLEVR6 scenes it trains on renderer seed 2 and is scored on seed 3
@@ -41,14 +43,16 @@ import pandas as pd
 import torch
 from scipy import ndimage
 
+from drc.baselines.registry import BASELINES
 from drc.checkpoint import read_checkpoint
-from drc.config import RobustConfig, TMDSpritesConfig, chain_steps, for_unseen, parse_set
+from drc.config import GrabCutConfig, RobustConfig, TMDSpritesConfig, chain_steps, for_unseen, from_dict, parse_set
 from drc.cpu_isa import pinned_params
 from drc.data.clevr_rendered import ClevrRenderedConfig, config_from_values, prepare_clevr_rendered
 from drc.data.prepared import Prepared
 from drc.data.tmdsprites import prepare_tmdsprites
 from drc.data.tmdsprites_robust import prepare_robust
 from drc.errors import DRCError, exit_cleanly
+from drc.metrics import per_image_scores, summarize
 from drc.params import data_values, resolve_section, tmdsprites_sets
 from drc.readout import Readout
 from drc.reports.gratings import generator_config, iou_by_texture
@@ -175,6 +179,16 @@ def score(args: argparse.Namespace, params: dict[str, Any]) -> None:
         append_row(args.csv, row)
 
 
+def baselines(args: argparse.Namespace, params: dict[str, Any]) -> None:
+    grabcut = from_dict(GrabCutConfig, params.get("grabcut") or {}, "grabcut")
+    for spec in args.sets:
+        prepared = Prepared.open(prepared_set(spec, args.images, params))
+        images, truth = np.asarray(prepared.images), np.asarray(prepared.masks)
+        for name, baseline in BASELINES.items():
+            summary = summarize(*per_image_scores(baseline.masks(images, grabcut, False)[0], truth))
+            print(f"{spec}: {name} {summary['iou']:.1f} / {summary['dice']:.1f} (IoU / Dice, {len(images)} images)")
+
+
 def code_label() -> str:
     """The commit the row was made at, marked when the tree had uncommitted changes."""
     code = code_version()
@@ -259,6 +273,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="sampler / readout")
     s.add_argument("--breakdown", action="store_true", help="also the sprites missed and IoU by grating")
     s.add_argument("--csv", type=Path, default=CSV, help="append a row per set here")
+    b = commands.add_parser("baselines", help="score the baselines on validation sets")
+    b.add_argument("sets", nargs="+", metavar="SET", help="VARIANT:SEED or VARIANT-robust:SEED")
+    b.add_argument("--images", type=int, default=200, help="images per set")
     return ap
 
 
@@ -271,6 +288,8 @@ def main(argv: list[str] | None = None) -> None:
         args.seed = TRAIN_SEED[args.variant] if args.seed is None else args.seed
         generator_settings(f"{args.variant}:{args.seed}", 1, params)  # refuses a pipeline seed before any work
         train(args, params)
+    elif args.command == "baselines":
+        baselines(args, params)
     else:
         score(args, params)
 

@@ -25,13 +25,15 @@ def project(tmp_path, monkeypatch):
     return tmp_path
 
 
-@pytest.mark.parametrize("spec", ["grey:0", "grey:1", "grey-robust:5", "colour:10", "colour:11", "colour-robust:15"])
+@pytest.mark.parametrize(
+    "spec", ["grey:0", "grey:1", "grey-robust:5", "colour:10", "colour:11", "colour-robust:15", "clevr:0", "clevr:1"]
+)
 def test_the_pipelines_own_sets_are_refused(spec):
     with pytest.raises(DRCError, match="a set the pipeline scores; probe on validation seeds"):
         probe.generator_settings(spec, 10, load_params(ROOT / "params.yaml"))
 
 
-@pytest.mark.parametrize("spec", ["grey", "blue:3", "grey:x", "colour-robust"])
+@pytest.mark.parametrize("spec", ["grey", "blue:3", "grey:x", "colour-robust", "clevr-robust:3"])
 def test_a_malformed_set_is_one_clear_error(spec):
     with pytest.raises(DRCError, match="a set is VARIANT:SEED"):
         probe.generator_settings(spec, 10, load_params(ROOT / "params.yaml"))
@@ -43,6 +45,8 @@ def test_validation_sets_are_drawn_like_the_pipelines_variant_from_another_seed(
     assert (variant, cfg.seed, cfg.n_images, cfg.texture_colour) == ("colour", 13, 20, "colour")
     variant, robust = probe.generator_settings("grey-robust:6", 30, params)
     assert (variant, robust.seed, robust.n_images, robust.texture_colour) == ("grey", 6, 30, "grey")
+    variant, scenes = probe.generator_settings("clevr:3", 40, params)  # rendered scenes: the renderer's seed
+    assert (variant, scenes.seed, scenes.n_scenes, scenes.eval_size, scenes.heldout.seed) == ("clevr", 3, 40, 40, 4)
 
 
 def test_missed_sprites_are_counted_by_size_and_border():
