@@ -24,8 +24,8 @@ baselines stage's methods and params.yaml's grabcut section), for the like-for-l
 Validation seeds: a model trains on seed 2 (grey) / 12 (coloured) and is scored on seed 3 / 13 of the first
 generator and 6 / 16 of the second; on CLEVR6 scenes it trains on renderer seed 2 and is scored on seed 3
 (rendered into the render cache the first time, about 5 CPU s a scene). Any seed params.yaml's pipeline
-draws (its evaluation, held-out and robustness sets) is refused: settings are
-chosen on validation seeds only (docs/cpu-profile.md).
+draws (its evaluation, held-out and robustness sets) is refused: settings are chosen on validation seeds only
+(docs/cpu-profile.md).
 """
 
 from __future__ import annotations
@@ -148,9 +148,8 @@ def score(args: argparse.Namespace, params: dict[str, Any]) -> None:
     sampler, readout = inference_settings(ckpt, params, parse_set(args.set))
     sampler = for_unseen(sampler)
     trained_on = str(ckpt.get("dataset", {}).get("name", ""))
-    prefix = trained_on.partition("-")[0]  # a probe set's variant, or a rendered set's dataset name
-    variant = {dataset: name for name, dataset in VARIANTS.items() if name in RENDERED}.get(prefix, prefix)
-    variant = variant if variant in VARIANTS else "grey"
+    prefix = trained_on.partition("-")[0]  # a probe set's variant, or the dataset a set was prepared as
+    variant = prefix if prefix in VARIANTS else {d: v for v, d in VARIANTS.items()}.get(prefix, "grey")
     for spec in args.on or SCORE_SETS[variant]:
         data = prepared_set(spec, args.images, params)
         start = time.perf_counter()
