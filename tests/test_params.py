@@ -78,7 +78,7 @@ def test_paper_profile_is_the_papers_numbers(params, dataset):
 def test_the_cpu_profile_deviates_only_where_it_says(params):
     s = resolve_settings("tmdsprites", "cpu", params)
     assert s.model.resolution == 32 and s.model.zb_dim == 3 and s.model.fg_mask_bias == -3.0
-    assert (s.train.max_images, s.train.iterations, s.train.sigma, s.train.lr_schedule) == (128, 800, 0.5, "cosine")
+    assert (s.train.max_images, s.train.iterations, s.train.sigma, s.train.lr_schedule) == (1000, 800, 0.5, "cosine")
     assert s.train.ortho_reg == 1.0  # the paper's fact for TM-dSprites (params.yaml: null)
     sampler = s.sampler
     assert (sampler.init, sampler.steps, sampler.restarts, sampler.settle_steps, sampler.settle) == (
@@ -89,7 +89,7 @@ def test_the_cpu_profile_deviates_only_where_it_says(params):
         "every",
     )
     assert s.readout == ReadoutConfig(
-        source="responsibility",
+        source="pi_f",
         threshold=0.8,
         combine="mean_mask",
         full_resolution=True,
@@ -102,6 +102,7 @@ def test_the_cpu_profile_deviates_only_where_it_says(params):
     clevr = resolve_settings("clevr6_rendered", "cpu", params)  # by_kind: the paper's values of three knobs
     assert (clevr.model.fg_mask_bias, clevr.model.zb_dim, clevr.model.zf_dim) == (0.0, 2, 32)
     assert (clevr.train.sigma, clevr.train.max_images, clevr.readout.threshold) == (0.25, 128, 0.5)
+    assert clevr.readout.source == "responsibility"
 
 
 def test_a_profiles_by_kind_entry_applies_to_that_kind_only(tmp_path, monkeypatch):
