@@ -99,7 +99,7 @@ def test_the_cpu_profile_deviates_only_where_it_says(params):
     )
     paper = resolve_settings("tmdsprites", "paper", params)
     assert paper.sampler.init == "noise" and paper.readout == ReadoutConfig()
-    clevr = resolve_settings("clevr6_rendered", "cpu", params)  # by_kind: the paper's values of three knobs
+    clevr = resolve_settings("clevr6_rendered", "cpu", params)  # by_kind: the settings CLEVR6 was measured with
     assert (clevr.model.fg_mask_bias, clevr.model.zb_dim, clevr.model.zf_dim) == (0.0, 2, 32)
     assert (clevr.train.sigma, clevr.train.max_images, clevr.readout.threshold) == (0.25, 128, 0.5)
     assert clevr.readout.source == "responsibility"
