@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from drc.atomic import write_text
 from drc.checkpoint import read_checkpoint, snapshots
 from drc.config import ModelConfig, TrainConfig, to_dict
 from drc.data.prepared import Prepared, PreparedDataset
@@ -128,7 +129,7 @@ def train_model(
         _clear_snapshots(snapshot_dir, after=trainer.iteration)
     monitor = _monitor_positions(prepared, rows, monitor_split if prepared.masks is not None else None)
     monitor_masks = np.asarray(prepared.masks[rows[monitor]]) if len(monitor) else None  # at the data's resolution
-    live = _open_live(live_dir, resumed)
+    live = _open_live(live_dir, resumed, trainer.iteration)
     cfg = train
 
     def log(iteration: int, logs: dict[str, float], tr: Trainer) -> None:
@@ -233,9 +234,24 @@ def claim_live_dir(folder: Path) -> None:
     output_folder(folder, "--live-dir", is_live_folder, "a DVCLive folder (DVCLive clears its files there)", False)
 
 
-def _open_live(live_dir: str | Path | None, resume: bool):
+def _open_live(live_dir: str | Path | None, resume: bool, iteration: int):
+    """DVCLive's logger in ``live_dir`` (None: no logging); a resumed run first drops the rows past ``iteration``."""
     if live_dir is None:
         return None
     from dvclive import Live  # imported lazily: heavy, and only training logs
 
+    if resume:
+        drop_rows_after(Path(live_dir), iteration)
     return Live(dir=str(live_dir), dvcyaml=None, save_dvc_exp=False, resume=resume, report=None)
+
+
+def drop_rows_after(live_dir: Path, iteration: int) -> None:
+    """Remove the curves' rows (``plots/metrics/**/*.tsv``) logged after ``iteration``. A run killed after its last
+    checkpoint has logged them; the run that resumes that checkpoint logs those iterations again, so each
+    would otherwise appear twice."""
+    for tsv in sorted((live_dir / "plots" / "metrics").rglob("*.tsv")):
+        header, *rows = tsv.read_text().splitlines()
+        step = header.split("\t").index("step")
+        kept = [row for row in rows if int(row.split("\t")[step]) <= iteration]
+        if len(kept) < len(rows):
+            write_text(tsv, "\n".join([header, *kept]) + "\n", replace=True)

@@ -46,6 +46,20 @@ def test_train_logs_curves_and_resumes_when_iterations_grow(dataset, tmp_path, c
     )
 
 
+def test_a_run_that_resumes_an_earlier_checkpoint_logs_each_iteration_once(dataset, tmp_path):
+    # A run killed after its last checkpoint has logged iterations past it; the run that resumes the
+    # checkpoint logs them again, in place of the first run's rows, not beside them.
+    ckpt, live = tmp_path / "m.pt", tmp_path / "live"
+    train_model(dataset, "all", MODEL, train_config(iterations=2), ckpt, live_dir=live, progress=False)
+    at_two = ckpt.read_bytes()
+    train_model(dataset, "all", MODEL, train_config(iterations=4), ckpt, live_dir=live, progress=False)
+    ckpt.write_bytes(at_two)  # as if killed at iteration 4 with the checkpoint of iteration 2 on disk
+    train_model(dataset, "all", MODEL, train_config(iterations=4), ckpt, live_dir=live, progress=False)
+    for curve in ("loss/recon.tsv", "monitor/iou.tsv"):
+        steps = [line.split("\t")[0] for line in (live / "plots/metrics" / curve).read_text().splitlines()]
+        assert steps == (["step", "1", "2", "3", "4"] if curve.startswith("loss") else ["step", "2", "4"]), curve
+
+
 def test_another_runs_checkpoint_is_refused_in_one_line_unless_fresh(dataset, tmp_path, capsys):
     ckpt = tmp_path / "m.pt"
     train_model(dataset, "all", MODEL, train_config(iterations=2), ckpt, profile="tiny", progress=False)
